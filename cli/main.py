@@ -1,0 +1,76 @@
+"""The `softmax` command. Only typer and rich load here: `softmax --help` stays fast."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import typer
+
+try:  # typer >= 0.20 ships its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_errors
+
+from softmax_exp import __version__
+
+from . import data, train
+from .common import err, state
+
+app = typer.Typer(
+    name="softmax",
+    help="Softmax regression experiments on Fashion-MNIST with MXNet Gluon.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # real bugs print a plain traceback
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"softmax-exp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version,
+                                           is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Train, sweep and compare softmax regression on Fashion-MNIST.
+
+    Example: softmax train --lr 0.1
+    """
+    state["debug"] = debug or bool(os.environ.get("SOFTMAX_DEBUG"))
+
+
+app.command(name="train")(train.train)
+app.command(name="data")(data.data)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Run the CLI; usage errors become one line too. Returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in argv:  # accept it after the command name too
+        argv = ["--debug", *(a for a in argv if a != "--debug")]
+    try:
+        result = app(args=argv, prog_name="softmax", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else "")
+        return 0
+    except click_errors.ClickException as exc:
+        hint = f" (see 'softmax {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "softmax  --", "softmax --") if getattr(exc, "ctx", None) else ""
+        err.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted", markup=False)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The one validated description of a training run.
+
+Defaults, then a YAML file, then command-line overrides; the result is saved as
+`config.yaml` next to every run's results and hashed into its stable id.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import yamlio
+from .errors import ConfigError
+
+CTX_PATTERN = re.compile(r"^(cpu|gpu(:\d+)?)$")
+
+
+class TrainConfig(BaseModel):
+    """Every setting of one training run. Defaults are the d2l chapter's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    lr: float = Field(0.1, gt=0, allow_inf_nan=False, description="SGD learning rate")
+    batch_size: int = Field(256, ge=1, description="minibatch size")
+    epochs: int = Field(10, ge=1, le=100_000, description="passes over the training set")
+    seed: int = Field(0, ge=0, lt=2**31, description="seeds initialisation and shuffling")
+    ctx: str = Field("cpu", description="MXNet context: cpu, gpu or gpu:N")
+    init_sigma: float = Field(0.01, gt=0, allow_inf_nan=False,
+                              description="std of the Normal weight initialiser")
+    momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (0 = plain SGD)")
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                description="L2 penalty on the weights (not the bias)")
+    val_fraction: float = Field(0.0, ge=0, lt=1,
+                                description="share of training images held out, stratified")
+    val_seed: int = Field(0, ge=0, lt=2**31, description="seeds the validation split")
+    train_subset: Optional[int] = Field(None, ge=1,
+                                        description="train on only this many images")
+    subset_seed: Optional[int] = Field(None, ge=0, lt=2**31,
+                                       description="sample the subset with this seed "
+                                                   "(unset: the first N images)")
+    patience: Optional[int] = Field(None, ge=1,
+                                    description="early stopping: epochs without val_acc gain")
+    min_delta: float = Field(0.0, ge=0, allow_inf_nan=False,
+                             description="early stopping: smallest val_acc gain that counts")
+
+    @field_validator("ctx")
+    @classmethod
+    def _check_ctx(cls, value: str) -> str:
+        if not CTX_PATTERN.match(value):
+            raise ValueError("must be cpu, gpu or gpu:N (N = device number)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_combination(self) -> TrainConfig:
+        if self.patience is not None and self.val_fraction == 0:
+            raise ValueError("patience needs a validation split: set val_fraction "
+                             "(for example 0.1)")
+        return self
+
+
+SETTINGS = tuple(TrainConfig.model_fields)
+
+
+def config_id(config: TrainConfig) -> str:
+    """A short stable id: equal configs give equal ids, on any machine."""
+    text = json.dumps(config.model_dump(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def to_yaml(config: TrainConfig) -> str:
+    return yamlio.dump(config.model_dump())
+
+
+def build_config(layers: list[tuple[str, Mapping[str, Any], yamlio.KeyLines]]) -> TrainConfig:
+    """Merge layers (later wins) over the defaults and validate.
+
+    Each layer is (where, values, key lines); `where` names it in error messages.
+    """
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for where, values, lines in layers:
+        for key, value in values.items():
+            check_setting_name(key, f"{where}{_line(lines, key)}")
+            merged[key] = _coerce(key, value)
+            origin[key] = f"{where}{_line(lines, key)}"
+    try:
+        return TrainConfig(**merged)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, origin)) from None
+
+
+def load_train_config(path: Optional[Path] = None,
+                      overrides: Optional[Mapping[str, Any]] = None,
+                      override_where: Union[str, Mapping[str, str]] = "command line"
+                      ) -> TrainConfig:
+    """Defaults <- YAML file <- overrides (None values mean 'not given').
+
+    `override_where` names where overrides came from, for error messages: one
+    label for all, or one per key (e.g. {'lr': '--lr'}).
+    """
+    layers: list[tuple[str, Mapping[str, Any], yamlio.KeyLines]] = []
+    if path is not None:
+        values, lines = yamlio.read_mapping(Path(path))
+        layers.append((str(path), values, lines))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            where = override_where if isinstance(override_where, str) else \
+                override_where.get(key, "command line")
+            layers.append((where, {key: value}, {}))
+    return build_config(layers)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse one `key=value` override; the value is read as YAML (0.1, 256, null, gpu:0)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, for example --set momentum=0.9")
+    check_setting_name(key, f"--set {text}")
+    try:
+        value = yamlio.yaml.safe_load(raw) if raw.strip() else None
+    except yamlio.yaml.YAMLError:
+        value = raw
+    if isinstance(value, (dict, list)):
+        value = raw  # a lone value is wanted; let validation reject the text
+    return key, value
+
+
+def check_setting_name(key: Any, where: str) -> None:
+    if key in SETTINGS:
+        return
+    close = difflib.get_close_matches(str(key), SETTINGS, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known settings: {', '.join(SETTINGS)}"
+    raise ConfigError(f"{where}: unknown setting '{key}'; {hint}")
+
+
+def describe_validation_error(exc: ValidationError, origin: Mapping[str, str]) -> str:
+    """One line for the first problem: where, which key, what is wrong, how to fix."""
+    error = exc.errors()[0]
+    key = str(error["loc"][0]) if error["loc"] else ""
+    where = origin.get(key, "config")
+    message = error["msg"].removeprefix("Value error, ")
+    if not key:  # a rule over several settings: point at the first one it names
+        named = [name for name in origin if re.search(rf"\b{name}\b", message)]
+        return f"{origin[named[0]] if named else 'config'}: {message}"
+    got = error.get("input")
+    return f"{where}: '{key}' {_explain(error['type'], message)} (got {got!r}); " \
+           f"fix '{key}' ({TrainConfig.model_fields[key].description})"
+
+
+def _explain(kind: str, message: str) -> str:
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"has the wrong type: {message[0].lower()}{message[1:]}"
+    if kind == "finite_number":
+        return "must be a finite number"
+    if kind == "value_error":
+        return f"is invalid: {message}"
+    return f"is out of range: {message[0].lower()}{message[1:]}"
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """YAML has no int/float distinction for users: allow 1 where a float is wanted."""
+    expected = TrainConfig.model_fields[key].annotation
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is float and isinstance(value, str):
+        # '1e-3' written without a dot is a str to YAML 1.1; users mean a number.
+        try:
+            return float(value) if re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value) \
+                else value
+        except ValueError:
+            return value
+    return value
+
+
+def _line(lines: yamlio.KeyLines, key: str) -> str:
+    line = lines.get((key,))
+    return f":{line}" if line else ""

@@ -1,0 +1,77 @@
+"""Running one training run end to end: check inputs, train, record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from .config import TrainConfig, config_id
+from .runs import RunRecorder
+from .training import EpochMetrics, TrainHooks, TrialOutcome, train_group
+
+
+@dataclass
+class RunResult:
+    path: Path
+    info: dict[str, Any]
+    history: list[EpochMetrics]
+
+
+class GroupRecorder(TrainHooks):
+    """Sends each trial's events to its own run directory, and all of them to `observer`."""
+
+    def __init__(self, recorders: Sequence[RunRecorder], observer: Optional[TrainHooks] = None):
+        self.recorders = list(recorders)
+        self.observer = observer or TrainHooks()
+        self.infos: dict[int, dict[str, Any]] = {}
+
+    def epoch_started(self, epoch: int, num_batches: int) -> None:
+        self.observer.epoch_started(epoch, num_batches)
+
+    def batches_done(self, done: int) -> None:
+        self.observer.batches_done(done)
+
+    def epoch_ended(self, index: int, metrics: EpochMetrics) -> bool:
+        self.recorders[index].record_epoch(metrics)
+        return self.observer.epoch_ended(index, metrics)
+
+    def trial_ended(self, index: int, outcome: TrialOutcome) -> None:
+        self.infos[index] = self.recorders[index].finish(outcome)
+        self.observer.trial_ended(index, outcome)
+
+
+def new_run_path(out: Path, config: TrainConfig) -> Path:
+    """runs/<time>-<config id>, never an existing directory."""
+    stem = f"{datetime.now():%Y%m%d-%H%M%S}-{config_id(config)}"
+    path, n = Path(out) / stem, 1
+    while path.exists():
+        n += 1
+        path = Path(out) / f"{stem}-{n}"
+    return path
+
+
+def run_train(config: TrainConfig, out: Path = Path("runs"), data_dir: Optional[Path] = None,
+              observer: Optional[TrainHooks] = None, path: Optional[Path] = None) -> RunResult:
+    """Train one config and leave a complete run directory behind.
+
+    Every input is checked (context, data, split) before the directory exists.
+    """
+    from .data import load_dataset
+    from .device import resolve_context
+    from .split import split_dataset
+
+    ctx = resolve_context(config.ctx)
+    data = split_dataset(load_dataset(data_dir), config)
+    recorder = RunRecorder(path or new_run_path(out, config), config, config.ctx).create()
+    hooks = GroupRecorder([recorder], observer)
+    try:
+        outcome = train_group([config], data, ctx, hooks)[0]
+    except KeyboardInterrupt:
+        recorder.finish(None, status="interrupted", error="interrupted by the user")
+        raise
+    except Exception as exc:
+        recorder.finish(None, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    return RunResult(recorder.path, hooks.infos[0], outcome.history)

@@ -1,0 +1,85 @@
+"""Files are complete or absent: every whole-file write goes to a temporary
+file in the same directory and is renamed into place."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import RunError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def disk_error(path: Path, exc: OSError) -> RunError:
+    return RunError(f"cannot write {path}: {exc.strerror or exc}; free some disk space, "
+                    "check permissions, or choose another --out")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; if the block succeeds it is renamed onto `path`.
+
+    Whatever the block raises propagates unchanged, and the temporary file is removed.
+    """
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are for sharing
+    except OSError as exc:
+        raise disk_error(path, exc) from exc
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: str = "w") -> Iterator[Any]:
+    """Yield a file handle; on success the file replaces `path` in one rename."""
+    encoding = {} if "b" in mode else {"encoding": "utf-8"}
+    try:
+        with atomic_path(path) as tmp, open(tmp, mode, **encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+    except RunError:
+        raise
+    except OSError as exc:
+        raise disk_error(path, exc) from exc
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_writer(path) as handle:
+        handle.write(text)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one complete line and force it to disk, so a killed process keeps it.
+
+    One write() of the whole line: a reader can only ever see a torn *last* line,
+    which the loaders drop.
+    """
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise disk_error(path, exc) from exc

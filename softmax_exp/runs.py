@@ -1,0 +1,135 @@
+"""A run directory: config.yaml, metrics.csv, run.json and the trained parameters.
+
+Every whole file is written then renamed; metrics rows are appended and synced
+one per epoch, so a killed run keeps every finished epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import socket
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from .config import TrainConfig, config_id, to_yaml
+from .errors import RunError
+from .fileio import append_line, write_json, write_text
+from .training import METRIC_COLUMNS, EpochMetrics, TrainHooks, TrialOutcome
+
+CONFIG_FILE, METRICS_FILE, RUN_FILE = "config.yaml", "metrics.csv", "run.json"
+FINAL_PARAMS, BEST_PARAMS = "final.params", "best.params"
+FINISHED = ("completed", "diverged", "pruned")  # outcomes a rerun would only repeat
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def versions() -> dict[str, str]:
+    import mxnet
+    import numpy
+
+    from . import __version__
+
+    return {"python": platform.python_version(), "mxnet": mxnet.__version__,
+            "numpy": numpy.__version__, "softmax_exp": __version__}
+
+
+def csv_line(values: Sequence[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()
+
+
+class RunRecorder(TrainHooks):
+    """Writes one trial's run directory as it trains."""
+
+    def __init__(self, path: Path, config: TrainConfig, context: str,
+                 extra: Optional[dict[str, Any]] = None):
+        self.path, self.config = Path(path), config
+        self.started = time.time()
+        self.info: dict[str, Any] = {
+            "id": config_id(config), "status": "running", "stop_reason": "",
+            "epochs_run": 0, "best_epoch": None, "best": None, "final": None,
+            "seed": config.seed, "context": context, "versions": versions(),
+            "host": socket.gethostname(), "pid": os.getpid(),
+            "started_at": now(), "ended_at": None, "wall_seconds": None, "error": None,
+            **(extra or {}),
+        }
+
+    def create(self) -> RunRecorder:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create run directory {self.path}: {exc.strerror}; "
+                           "choose another --out") from None
+        write_text(self.path / CONFIG_FILE, to_yaml(self.config))
+        write_text(self.path / METRICS_FILE, csv_line(METRIC_COLUMNS) + "\n")
+        write_json(self.path / RUN_FILE, self.info)
+        return self
+
+    def record_epoch(self, metrics: EpochMetrics) -> None:
+        row = metrics.as_row()
+        append_line(self.path / METRICS_FILE, csv_line([_plain(row[c]) for c in METRIC_COLUMNS]))
+        self.info["epochs_run"] = metrics.epoch
+
+    def finish(self, outcome: Optional[TrialOutcome], status: Optional[str] = None,
+               error: Optional[str] = None) -> dict[str, Any]:
+        """Save parameters (if any) and the final run.json; returns its content."""
+        from .model import save_params
+
+        if outcome is not None:
+            if outcome.final_params is not None:
+                save_params(self.path / FINAL_PARAMS, outcome.final_params)
+            if outcome.best_params is not None:
+                save_params(self.path / BEST_PARAMS, outcome.best_params)
+            self.info.update(_summary(outcome))
+        self.info["status"] = status or (outcome.status if outcome else "failed")
+        if error:
+            self.info["error"] = error
+            self.info["stop_reason"] = self.info["stop_reason"] or error
+        self.info["ended_at"] = now()
+        self.info["wall_seconds"] = round(time.time() - self.started, 3)
+        write_json(self.path / RUN_FILE, self.info)
+        return self.info
+
+
+def _summary(outcome: TrialOutcome) -> dict[str, Any]:
+    by_epoch = {m.epoch: m.as_row() for m in outcome.history}
+    return {"stop_reason": outcome.stop_reason, "epochs_run": len(outcome.history),
+            "best_epoch": outcome.best_epoch,
+            "best": _clean(by_epoch.get(outcome.best_epoch)),
+            "final": _clean(outcome.history[-1].as_row()) if outcome.history else None}
+
+
+def _clean(row: Optional[dict]) -> Optional[dict]:
+    return None if row is None else {k: _plain(v) for k, v in row.items()}
+
+
+def _plain(value: Any) -> Any:
+    """JSON and CSV friendly: NaN/inf become strings pandas reads back as floats."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def read_run_info(path: Path) -> Optional[dict[str, Any]]:
+    """run.json, or None when it is missing or unreadable (a torn or foreign file)."""
+    try:
+        info = json.loads((Path(path) / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def is_finished(path: Path) -> bool:
+    info = read_run_info(path)
+    return info is not None and info.get("status") in FINISHED and \
+        (Path(path) / METRICS_FILE).is_file()

@@ -1,0 +1,270 @@
+"""The training loop: K trials that share a minibatch sequence train as one model.
+
+Speed comes from keeping per-batch Python work small: images live on the
+device as uint8 and are shuffled there once per epoch, one hybridized block
+computes the objective and each trial's loss and hits, and metrics are summed
+on the device and read back once per epoch.
+
+Trial k's learning rate scales its block's loss (the optimizer's own rate is 1),
+so SGD, with or without momentum, gives each block exactly its own update.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .config import TrainConfig
+from .errors import ConfigError
+from .model import NUM_CLASSES, block_params, build_net
+from .split import SplitData
+
+# Settings that fix the minibatch sequence and the optimizer: trials agreeing
+# on these can share one stacked model.
+FUSE_KEYS = ("batch_size", "seed", "ctx", "init_sigma", "momentum", "val_fraction", "val_seed",
+             "train_subset", "subset_seed")
+
+METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
+                  "test_acc", "epoch_seconds", "samples_per_second")
+TIMING_COLUMNS = ("epoch_seconds", "samples_per_second")
+EVAL_CHUNK = 8192
+PROGRESS_EVERY = 16  # batches between progress callbacks (each one syncs the device)
+
+@dataclass
+class EpochMetrics:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: Optional[float]
+    val_acc: Optional[float]
+    test_loss: float
+    test_acc: float
+    epoch_seconds: float
+    samples_per_second: float
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+class EarlyStopping:
+    """Stop when val_acc has not risen by more than `min_delta` for `patience` epochs."""
+
+    def __init__(self, patience: Optional[int], min_delta: float = 0.0):
+        self.patience, self.min_delta = patience, min_delta
+        self.best: Optional[float] = None
+        self.best_epoch: Optional[int] = None
+        self.waited = 0
+
+    def update(self, epoch: int, value: Optional[float]) -> bool:
+        """Record this epoch's value; True when training should stop now."""
+        if value is not None and not math.isnan(value) and (
+                self.best is None or value > self.best + self.min_delta):
+            self.best, self.best_epoch, self.waited = value, epoch, 0
+            return False
+        self.waited += 1
+        return self.patience is not None and self.waited >= self.patience
+
+@dataclass
+class TrialOutcome:
+    config: TrainConfig
+    status: str = "running"  # completed | diverged | pruned
+    stop_reason: str = ""
+    history: list[EpochMetrics] = field(default_factory=list)
+    best_epoch: Optional[int] = None
+    best_params: Optional[dict] = None
+    final_params: Optional[dict] = None
+
+    @property
+    def done(self) -> bool:
+        return self.status != "running"
+
+class TrainHooks:
+    """What the trainer tells the outside world. Override what you need."""
+
+    def epoch_started(self, epoch: int, num_batches: int) -> None:
+        pass
+
+    def batches_done(self, done: int) -> None:
+        pass
+
+    def epoch_ended(self, index: int, metrics: EpochMetrics) -> bool:
+        """Trial `index` finished an epoch; return True to prune it here."""
+        return False
+
+    def trial_ended(self, index: int, outcome: TrialOutcome) -> None:
+        pass
+
+def fuse_key(config: TrainConfig) -> tuple:
+    return tuple(getattr(config, key) for key in FUSE_KEYS)
+
+def train_group(configs: Sequence[TrainConfig], data: SplitData, ctx,
+                hooks: Optional[TrainHooks] = None) -> list[TrialOutcome]:
+    """Train every config (all sharing `fuse_key`) side by side; one outcome each."""
+    if len({fuse_key(c) for c in configs}) != 1:
+        raise ConfigError(f"cannot train together: configs differ in one of {FUSE_KEYS}")
+    return _GroupTrainer(list(configs), data, ctx, hooks or TrainHooks()).run()
+
+class _GroupTrainer:
+    def __init__(self, configs: list[TrainConfig], data: SplitData, ctx, hooks: TrainHooks):
+        import mxnet as mx
+
+        self.mx, self.configs, self.ctx, self.hooks = mx, configs, ctx, hooks
+        first = configs[0]
+        self.k = len(configs)
+        self.batch_size = first.batch_size
+        self.net = build_net(self.k, first.init_sigma, ctx, first.seed)
+        self.objective = _objective_block(self.net, self.k)
+        self.objective.hybridize(static_alloc=True)
+        self.trainer = mx.gluon.Trainer(self.net.collect_params(), "sgd", _sgd_args(first))
+        self.rng = np.random.default_rng(first.seed)
+        self.train = self._to_device(data.train_images, data.train_labels)
+        self.val = None if data.val_images is None else \
+            self._to_device(data.val_images, data.val_labels)
+        self.test = self._to_device(data.test_images, data.test_labels)
+        self.outcomes = [TrialOutcome(c) for c in configs]
+        self.stoppers = [EarlyStopping(c.patience, c.min_delta) for c in configs]
+        self._set_rates()
+
+    def _to_device(self, images: np.ndarray, labels: np.ndarray):
+        nd = self.mx.nd
+        return (nd.array(images, ctx=self.ctx, dtype="uint8"),
+                nd.array(labels, ctx=self.ctx, dtype="uint8"))
+
+    def _set_rates(self) -> None:
+        """Learning rates and decay per block; a finished trial's block is frozen at 0."""
+        nd = self.mx.nd
+        live = np.array([0.0 if o.done else 1.0 for o in self.outcomes])
+        lrs = np.array([c.lr for c in self.configs]) * live
+        decay = lrs * np.array([c.weight_decay for c in self.configs])
+        self.lr_nd = nd.array(lrs, ctx=self.ctx)
+        self.decay_rows = None if not decay.any() else \
+            nd.array(np.repeat(decay, NUM_CLASSES).reshape(-1, 1), ctx=self.ctx)
+
+    def run(self) -> list[TrialOutcome]:
+        epochs = max(c.epochs for c in self.configs)
+        for epoch in range(1, epochs + 1):
+            loss, acc, seconds = self._train_epoch(epoch)
+            self._end_epoch(epoch, loss, acc, seconds)
+            if all(o.done for o in self.outcomes):
+                break
+        return self.outcomes
+
+    def _train_epoch(self, epoch: int):
+        mx, nd = self.mx, self.mx.nd
+        images, labels = self.train
+        n, size = labels.shape[0], self.batch_size
+        batches = math.ceil(n / size)
+        self.hooks.epoch_started(epoch, batches)
+        started = time.perf_counter()
+        order = nd.array(self.rng.permutation(n), ctx=self.ctx, dtype="int32")
+        images, labels = nd.take(images, order), nd.take(labels, order)
+        loss_sum = nd.zeros(self.k, ctx=self.ctx)
+        hits = nd.zeros(self.k, ctx=self.ctx)
+        weight = self.net[0].weight
+        for batch, start in enumerate(range(0, n, size), 1):
+            x, y = images[start:start + size], labels[start:start + size]
+            count = y.shape[0]
+            with mx.autograd.record():
+                objective, batch_loss, batch_hits = self.objective(x, y, self.lr_nd)
+            objective.backward()
+            if self.decay_rows is not None:
+                # L2 on the weights only: gradient += lr * wd * w (rescaled by 1/count below).
+                grad = weight.grad(self.ctx)
+                grad += self.decay_rows * weight.data(self.ctx) * count
+            self.trainer.step(count)
+            loss_sum += batch_loss
+            hits += batch_hits
+            if batch % PROGRESS_EVERY == 0 or batch == batches:
+                loss_sum.wait_to_read()
+                self.hooks.batches_done(batch)
+        loss, acc = loss_sum.asnumpy() / n, hits.asnumpy() / n
+        return loss, acc, time.perf_counter() - started
+
+    def _evaluate(self, split) -> tuple[np.ndarray, np.ndarray]:
+        nd = self.mx.nd
+        images, labels = split
+        n = labels.shape[0]
+        loss_sum = nd.zeros(self.k, ctx=self.ctx)
+        hits = nd.zeros(self.k, ctx=self.ctx)
+        for start in range(0, n, EVAL_CHUNK):
+            _, chunk_loss, chunk_hits = self.objective(
+                images[start:start + EVAL_CHUNK], labels[start:start + EVAL_CHUNK], self.lr_nd)
+            loss_sum += chunk_loss
+            hits += chunk_hits
+        return loss_sum.asnumpy() / n, hits.asnumpy() / n
+
+    def _end_epoch(self, epoch: int, loss, acc, seconds: float) -> None:
+        val_loss, val_acc = self._evaluate(self.val) if self.val else (None, None)
+        test_loss, test_acc = self._evaluate(self.test)
+        samples = self.train[1].shape[0]
+        changed = False
+        for k, outcome in enumerate(self.outcomes):
+            if outcome.done:
+                continue
+            metrics = EpochMetrics(
+                epoch, float(loss[k]), float(acc[k]),
+                None if val_loss is None else float(val_loss[k]),
+                None if val_acc is None else float(val_acc[k]),
+                float(test_loss[k]), float(test_acc[k]), seconds, samples / seconds)
+            outcome.history.append(metrics)
+            pruned = self.hooks.epoch_ended(k, metrics)
+            changed |= self._judge(k, epoch, metrics, pruned)
+        if changed:
+            self._set_rates()
+
+    def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool) -> bool:
+        """Decide whether trial k goes on; keeps its best parameters. True if it ended."""
+        outcome, stopper = self.outcomes[k], self.stoppers[k]
+        stop = stopper.update(epoch, metrics.val_acc)
+        if stopper.best_epoch == epoch or metrics.val_acc is None:
+            outcome.best_epoch = epoch if math.isfinite(metrics.train_loss) else \
+                outcome.best_epoch
+            if math.isfinite(metrics.train_loss):
+                outcome.best_params = block_params(self.net, k)
+        if not math.isfinite(metrics.train_loss):
+            outcome.status, outcome.stop_reason = "diverged", "loss is not finite"
+        elif pruned:
+            outcome.status, outcome.stop_reason = "pruned", f"pruned at epoch {epoch}"
+        elif stop:
+            outcome.status = "completed"
+            outcome.stop_reason = f"early stopping: no val_acc gain for {stopper.patience} epochs"
+        elif epoch >= outcome.config.epochs:
+            outcome.status, outcome.stop_reason = "completed", "reached the epoch limit"
+        else:
+            return False
+        outcome.final_params = block_params(self.net, k)
+        self.hooks.trial_ended(k, outcome)
+        return True
+
+def _sgd_args(config: TrainConfig) -> dict:
+    args = {"learning_rate": 1.0}
+    if config.momentum:
+        args["momentum"] = config.momentum
+    return args
+
+def _objective_block(net, blocks: int):
+    """A hybrid block: (uint8 images, labels, per-block lr) -> (objective, loss sums, hits)."""
+    from mxnet import gluon
+
+    class Objective(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            with self.name_scope():
+                self.net = net
+                self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
+
+        def hybrid_forward(self, F, images, labels, lr):  # noqa: N803 - MXNet's convention
+            scores = self.net(F.cast(images, "float32") / 255.0)  # the chapter's ToTensor
+            labels = F.cast(labels, "float32")
+            flat = F.reshape(scores, (-1, NUM_CLASSES))
+            nll = F.reshape(self.loss(flat, F.repeat(labels, repeats=blocks)), (-1, blocks))
+            loss_sums = F.sum(nll, axis=0)
+            guesses = F.argmax(F.reshape(scores, (-1, blocks, NUM_CLASSES)), axis=2)
+            hits = F.sum(F.broadcast_equal(guesses, F.reshape(labels, (-1, 1))), axis=0)
+            return F.sum(loss_sums * lr), loss_sums, hits
+
+    return Objective()
+

@@ -1,0 +1,77 @@
+"""The CLI layer: thin tests of parsing, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app, main
+
+runner = CliRunner()
+
+
+def run_main(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_every_command_has_help_with_an_example():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    assert group.commands, "no commands registered"
+    for name in group.commands:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example: softmax " + name in " ".join(result.output.split()), name
+
+
+def test_help_and_version(capsys):
+    code, out, _ = run_main(capsys, "--help")
+    assert code == 0 and "train" in out
+    code, out, _ = run_main(capsys, "--version")
+    assert code == 0 and out.startswith("softmax-exp ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--lr", "abc"], "error: Invalid value for '--lr'"),
+    (["train", "--bogus"], "error: No such option: --bogus"),
+    (["nosuch"], "error: No such command 'nosuch'"),
+])
+def test_usage_errors_are_one_line_exit_2(capsys, args, message):
+    code, out, err = run_main(capsys, *args)
+    assert code == 2
+    assert err.startswith(message) and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--lr", "-1"], "error: --lr: 'lr' is out of range"),
+    (["train", "--set", "lrr=1"], "error: --set lrr=1: unknown setting 'lrr'; did you mean 'lr'?"),
+    (["train", "--ctx", "gpu:0"], "error: --ctx gpu:0: this MXNet"),
+    (["train", "--config", "missing.yaml"], "error: missing.yaml: file not found"),
+])
+def test_domain_errors_are_one_line_exit_2_and_create_nothing(tmp_path, args, message):
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(message) and result.output.count("\n") == 1, result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = runner.invoke(app, ["--debug", "train", "--ctx", "gpu", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "DeviceError"
+
+
+def test_debug_after_the_command_name_works_too(capsys):
+    with pytest.raises(Exception, match="built without CUDA"):
+        main(["train", "--ctx", "gpu", "--debug"])
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["train", "--data-dir", str(tmp_path), "--out",
+                                 str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "missing train-images-idx3-ubyte.gz" in result.output
+    assert "apt-get install dataset-fashion-mnist" in result.output
