@@ -1,0 +1,92 @@
+"""Sweep expansion: a pure function from a sweep spec to the list of trial configs.
+
+Every config is built and validated here, before any trial runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import TrainConfig, build_config, config_id
+from ..errors import ConfigError
+from .spec import Distribution, SweepSpec
+
+
+@dataclass(frozen=True)
+class Trial:
+    id: str  # stable: derived from the resolved config
+    index: int  # position in the expansion, which orders results
+    config: TrainConfig
+    point: dict[str, Any]  # the swept settings (and seed) of this trial
+
+
+def grid_points(grid: dict[str, list]) -> list[dict[str, Any]]:
+    """The cartesian product, in file order: the last key varies fastest."""
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+
+
+def random_points(space: dict[str, Distribution], trials: int, seed: int) -> list[dict]:
+    """Seeded samples; a wholly discrete space is sampled without replacement."""
+    if not trials:
+        return [{}]
+    rng = np.random.default_rng(seed)
+    if all(d.discrete for d in space.values()):
+        everything = grid_points({k: d.values() for k, d in space.items()})
+        if trials > len(everything):
+            raise ConfigError(f"random.trials {trials} exceeds the {len(everything)} distinct "
+                              "points of its space; lower trials or use a grid")
+        picked = rng.choice(len(everything), size=trials, replace=False)
+        return [everything[i] for i in picked]
+    return [{k: draw(d, rng) for k, d in space.items()} for _ in range(trials)]
+
+
+def draw(dist: Distribution, rng: np.random.Generator) -> Any:
+    if dist.kind == "choice":
+        return dist.args[int(rng.integers(len(dist.args)))]
+    if dist.kind == "int":
+        return int(rng.integers(dist.args[0], dist.args[1] + 1))
+    lo, hi = dist.args
+    if dist.kind == "loguniform":
+        value = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    else:
+        value = rng.uniform(lo, hi)
+    return float(f"{value:.6g}")  # readable, and stable across platforms
+
+
+def expand(spec: SweepSpec) -> list[Trial]:
+    """All trials of a grid or random sweep, validated, in a stable order."""
+    points = [{**g, **r} for g in grid_points(spec.grid)
+              for r in random_points(spec.space, spec.random_trials, spec.random_seed)]
+    return trials_for_points(spec, points)
+
+
+def trials_for_points(spec: SweepSpec, points: list[dict[str, Any]],
+                      start: int = 0) -> list[Trial]:
+    trials: list[Trial] = []
+    seen: dict[str, int] = {}
+    for point in points:
+        for seed in spec.seeds:
+            config = config_for(spec, point, seed)
+            trial_id = config_id(config)
+            if trial_id in seen:
+                continue  # the same config twice (e.g. a sampled repeat) runs once
+            seen[trial_id] = len(trials)
+            swept = {**point, "seed": seed} if len(spec.seeds) > 1 else dict(point)
+            trials.append(Trial(trial_id, start + len(trials), config, swept))
+    return trials
+
+
+def config_for(spec: SweepSpec, point: dict[str, Any], seed: int) -> TrainConfig:
+    layers = [(spec.where, spec.base, {k[1:]: v for k, v in spec.lines.items()
+                                       if k[0] == "base"})]
+    for key, value in point.items():
+        section = "grid" if key in spec.grid else "random.space"
+        layers.append((f"{spec.at(*section.split('.'), key)} value {value!r}", {key: value}, {}))
+    layers.append((f"{spec.at('seeds')} value {seed}", {"seed": seed}, {}))
+    return build_config(layers)

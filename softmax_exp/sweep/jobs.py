@@ -1,0 +1,93 @@
+"""A job is what one worker runs: one trial, or a fused group of trials that share
+their minibatch sequence. Workers never write files: they send events to the
+driver, which is the only writer of the sweep directory."""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from ..training import TrainHooks, fuse_key
+from .expand import Trial
+
+MAX_FUSED = 32  # trials per stacked model; larger groups are split
+Emit = Callable[[tuple], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    number: int
+    trials: tuple[Trial, ...]
+    data_dir: Optional[Path] = None
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.trials]
+
+
+def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
+              data_dir: Optional[Path] = None) -> list[Job]:
+    """Group fusable trials (same minibatch sequence) into jobs, in expansion order.
+
+    With several workers, groups are split so that every worker gets work.
+    """
+    if not fuse:
+        groups = [[t] for t in trials]
+    else:
+        by_key: dict[tuple, list[Trial]] = {}
+        for trial in trials:
+            by_key.setdefault(fuse_key(trial.config), []).append(trial)
+        size = MAX_FUSED
+        if workers > 1 and len(by_key) < workers:
+            size = min(MAX_FUSED, max(1, math.ceil(len(trials) / workers)))
+        groups = [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
+    return [Job(n, tuple(g), data_dir) for n, g in enumerate(groups)]
+
+
+class EmitHooks(TrainHooks):
+    """Turns trainer callbacks into events for the driver."""
+
+    def __init__(self, job: Job, emit: Emit):
+        self.job, self.emit = job, emit
+
+    def epoch_ended(self, index: int, metrics) -> bool:
+        self.emit(("epoch", self.job.trials[index].id, metrics))
+        return False
+
+    def trial_ended(self, index: int, outcome) -> None:
+        self.emit(("end", self.job.trials[index].id, outcome))
+
+
+_DATA_CACHE: dict[Any, Any] = {}
+
+
+def execute_job(job: Job, emit: Emit, hooks_factory: Optional[Callable] = None) -> None:
+    """Run one job in this process, reporting through `emit`.
+
+    Events: ("start", trial id), ("epoch", trial id, EpochMetrics),
+    ("end", trial id, TrialOutcome). Exceptions propagate to the executor.
+    """
+    from ..data import load_dataset
+    from ..device import resolve_context
+    from ..split import split_dataset
+    from ..training import train_group
+
+    key = str(job.data_dir)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = load_dataset(job.data_dir)
+    configs = [t.config for t in job.trials]
+    ctx = resolve_context(configs[0].ctx)
+    split = split_dataset(_DATA_CACHE[key], configs[0])
+    for trial in job.trials:
+        emit(("start", trial.id))
+    hooks = hooks_factory(job, emit) if hooks_factory else EmitHooks(job, emit)
+    train_group(configs, split, ctx, hooks)
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    return f"{type(exc).__name__}: {exc}", "".join(
+        traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -1,0 +1,254 @@
+"""Running a sweep: expand, check, resume, launch, record. The driver is the only
+writer of the sweep directory, whatever executor runs the trials."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from ..errors import SoftmaxExpError
+from ..fileio import append_line, atomic_writer, write_text
+from ..lock import DirectoryLock
+from ..runs import FINISHED, METRICS_FILE, RunRecorder, csv_line, read_run_info
+from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, read_metrics, summarize
+from ..training import TrialOutcome
+from .executors import Executor, SerialExecutor
+from .expand import Trial, expand
+from .jobs import plan_jobs
+from .spec import SweepSpec, load_sweep_spec
+
+TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = ("trials.csv", "epochs.csv", "sweep.yaml",
+                                                    "commands.log")
+
+
+class FailFast(SoftmaxExpError):
+    """Raised to stop a sweep at its first failed trial (--fail-fast)."""
+
+
+@dataclass
+class TrialRecord:
+    trial: Trial
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.info.get("status", "pending")
+
+
+class SweepObserver:
+    """What a sweep tells its display. Override what you need."""
+
+    def sweep_started(self, sweep: SweepRun) -> None:
+        pass
+
+    def trial_started(self, record: TrialRecord) -> None:
+        pass
+
+    def trial_epoch(self, record: TrialRecord) -> None:
+        pass
+
+    def trial_finished(self, record: TrialRecord) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class SweepRun:
+    spec: SweepSpec
+    path: Path
+    trials: list[Trial]
+    records: dict[str, TrialRecord]
+    skipped: int = 0
+    interrupted: bool = False
+
+    def finished(self) -> list[TrialRecord]:
+        return [r for r in self.records.values() if r.status in FINISHED]
+
+    def failures(self) -> list[TrialRecord]:
+        return [r for r in self.records.values() if r.status in ("failed", "interrupted")]
+
+
+def default_sweep_dir(spec: SweepSpec, out: Path = Path("runs")) -> Path:
+    return out / f"sweep-{spec.name}"
+
+
+def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]) -> None:
+    """Fail before anything is written: context, data, and every distinct split."""
+    from ..device import resolve_context
+    from ..split import split_dataset
+    from ..training import fuse_key
+    from .jobs import _DATA_CACHE
+
+    for ctx in sorted({t.config.ctx for t in trials}):
+        resolve_context(ctx)
+    from ..data import load_dataset
+
+    _DATA_CACHE.clear()
+    _DATA_CACHE[str(data_dir)] = dataset = load_dataset(data_dir)
+    checked = set()
+    for trial in trials:
+        key = fuse_key(trial.config)
+        if key not in checked:
+            checked.add(key)
+            split_dataset(dataset, trial.config)
+
+
+def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Executor] = None,
+              restart: bool = False, fail_fast: bool = False, fuse: bool = True,
+              data_dir: Optional[Path] = None, observer: Optional[SweepObserver] = None,
+              argv: Optional[list[str]] = None, workers: int = 1) -> SweepRun:
+    spec = load_sweep_spec(spec_path)
+    trials = expand(spec)
+    check_inputs(trials, data_dir)
+    path = Path(out) if out else default_sweep_dir(spec)
+    try:
+        (path / "trials").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from ..errors import RunError
+
+        raise RunError(f"cannot create sweep directory {path}: {exc.strerror}; "
+                       "choose another --out") from None
+    with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
+        driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast)
+        driver.start(spec_path, argv, restart)
+        to_run = [t for t in trials if driver.sweep.records[t.id].status not in FINISHED]
+        jobs = plan_jobs(to_run, fuse, workers, data_dir)
+        try:
+            (executor or SerialExecutor()).launch(jobs, driver.handle)
+        except KeyboardInterrupt:
+            driver.interrupt()
+            raise
+        except FailFast:
+            driver.interrupt()
+        finally:
+            driver.write_tables()
+        return driver.sweep
+
+
+class _Driver:
+    def __init__(self, spec: SweepSpec, path: Path, trials: list[Trial],
+                 observer: SweepObserver, fail_fast: bool):
+        self.spec, self.path, self.observer, self.fail_fast = spec, path, observer, fail_fast
+        records = {t.id: TrialRecord(t, path / "trials" / t.id) for t in trials}
+        self.sweep = SweepRun(spec, path, trials, records)
+        self.recorders: dict[str, RunRecorder] = {}
+
+    def start(self, spec_path: Path, argv: Optional[list[str]], restart: bool) -> None:
+        write_text(self.path / SPEC_FILE, self.spec.text)
+        command = shlex.join(argv if argv is not None else sys.argv)
+        log = self.path / COMMANDS_LOG
+        if not log.exists():
+            write_text(log, "")
+        append_line(log, f"{datetime.now().isoformat(timespec='seconds')}  {command}")
+        for record in self.sweep.records.values():
+            if not restart:
+                self._resume(record)
+        self.sweep.skipped = len(self.sweep.finished())
+        self.observer.sweep_started(self.sweep)
+        self.write_tables()
+
+    def _resume(self, record: TrialRecord) -> None:
+        """Keep a finished trial only when all of its files agree."""
+        info = read_run_info(record.path)
+        if info is None:
+            if record.path.exists():
+                self.observer.note(f"trial {record.trial.id}: unreadable run.json, running it "
+                                   "again")
+            return
+        rows = read_metrics(record.path / METRICS_FILE) or []
+        if info.get("status") in FINISHED and len(rows) != info.get("epochs_run"):
+            self.observer.note(f"trial {record.trial.id}: metrics.csv has {len(rows)} of "
+                               f"{info.get('epochs_run')} epochs, running it again")
+            return
+        if info.get("status") in FINISHED:
+            record.info, record.rows = info, rows
+
+    def handle(self, event: tuple) -> None:
+        kind = event[0]
+        if kind == "start":
+            record = self.sweep.records[event[1]]
+            self.recorders[record.trial.id] = RunRecorder(
+                record.path, record.trial.config, record.trial.config.ctx,
+                {"trial_index": record.trial.index, "point": record.trial.point}).create()
+            for stale in ("final.params", "best.params", "error.log"):
+                (record.path / stale).unlink(missing_ok=True)
+            record.info, record.rows = self.recorders[record.trial.id].info, []
+            self.observer.trial_started(record)
+        elif kind == "epoch":
+            record = self.sweep.records[event[1]]
+            self.recorders[event[1]].record_epoch(event[2])
+            record.rows.append(event[2].as_row())
+            self.observer.trial_epoch(record)
+        elif kind == "end":
+            self._finish(event[1], event[2])
+        elif kind == "retry":
+            self.observer.note(f"job of {', '.join(event[1].ids)}: {event[2]}; retrying")
+        elif kind == "failed":
+            self._fail(event[1], event[2], event[3])
+
+    def _finish(self, trial_id: str, outcome: Optional[TrialOutcome], status: str = "",
+                error: str = "") -> None:
+        record = self.sweep.records[trial_id]
+        recorder = self.recorders.pop(trial_id, None)
+        if recorder is None:  # failed before it started: give it a directory anyway
+            recorder = RunRecorder(record.path, record.trial.config, record.trial.config.ctx,
+                                   {"trial_index": record.trial.index,
+                                    "point": record.trial.point}).create()
+        record.info = recorder.finish(outcome, status or None, error or None)
+        self.write_tables()
+        self.observer.trial_finished(record)
+
+    def _fail(self, job, message: str, trace: str) -> None:
+        for trial in job.trials:
+            if trial.id in self.recorders or self.sweep.records[trial.id].status not in \
+                    FINISHED:
+                write_text(self.sweep.records[trial.id].path / "error.log", trace or message)
+                self._finish(trial.id, None, "failed", message)
+        if self.fail_fast:
+            raise FailFast(f"trial {job.trials[0].id} failed: {message}")
+
+    def interrupt(self) -> None:
+        self.sweep.interrupted = True
+        for trial_id in list(self.recorders):
+            self._finish(trial_id, None, "interrupted", "interrupted before it finished")
+
+    def write_tables(self) -> None:
+        """trials.csv and epochs.csv from the driver's records, in expansion order."""
+        started = [r for r in self.sweep.records.values() if r.info]
+        started.sort(key=lambda r: r.trial.index)
+        with atomic_writer(self.path / TRIALS_CSV) as handle:
+            handle.write(csv_line(TRIAL_COLUMNS) + "\n")
+            for record in started:
+                handle.write(csv_line(self._trial_row(record)) + "\n")
+        with atomic_writer(self.path / EPOCHS_CSV) as handle:
+            handle.write(csv_line(EPOCH_COLUMNS) + "\n")
+            for record in started:
+                settings = record.trial.config.model_dump()
+                for row in record.rows:
+                    values = {"trial_id": record.trial.id, "status": record.status,
+                              **settings, **row}
+                    handle.write(csv_line([values.get(c) for c in EPOCH_COLUMNS]) + "\n")
+
+    def _trial_row(self, record: TrialRecord) -> list:
+        values = {"trial_id": record.trial.id, "status": record.status,
+                  **record.trial.config.model_dump(),
+                  **summarize(record.rows, self.spec.metric, self.spec.mode),
+                  "wall_seconds": record.info.get("wall_seconds"),
+                  "stop_reason": record.info.get("stop_reason"),
+                  "path": str(record.path.relative_to(self.path)),
+                  "error": record.info.get("error")}
+        return [values.get(c) for c in TRIAL_COLUMNS]
+
+
+def load_spec_and_trials(spec_path: Path) -> tuple[SweepSpec, list[Trial]]:
+    """Expand without running (for --dry-run and tests)."""
+    spec = load_sweep_spec(spec_path)
+    return spec, expand(spec)

@@ -1,0 +1,214 @@
+"""The sweep file: what to vary, how many seeds, and what to select on.
+
+    base:   {any train setting}            # shared by every trial
+    grid:   {setting: [values...]}         # cartesian product
+    random: {trials: N, seed: S, space: {setting: {loguniform: [lo, hi]}, ...}}
+    seeds:  3                              # or [0, 1, 2]; each point runs once per seed
+    metric: val_acc                        # chosen on validation, never on test
+    mode:   max
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .. import yamlio
+from ..config import SETTINGS, check_setting_name
+from ..errors import ConfigError
+
+TOP_KEYS = ("name", "base", "grid", "random", "seeds", "metric", "mode", "search", "prune")
+SELECTABLE = ("val_acc", "val_loss", "train_acc", "train_loss")
+DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
+DEFAULT_VAL_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class Distribution:
+    kind: str
+    args: tuple
+
+    @property
+    def discrete(self) -> bool:
+        return self.kind in ("choice", "int")
+
+    def values(self) -> list:
+        """Every value of a discrete distribution."""
+        if self.kind == "choice":
+            return list(self.args)
+        return list(range(self.args[0], self.args[1] + 1))
+
+
+@dataclass
+class SweepSpec:
+    where: str  # the file, for messages
+    lines: yamlio.KeyLines = field(default_factory=dict)
+    name: str = "sweep"
+    base: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list] = field(default_factory=dict)
+    random_trials: int = 0
+    random_seed: int = 0
+    space: dict[str, Distribution] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=list)
+    metric: str = "val_acc"
+    mode: str = "max"
+    search: str = "grid"
+    prune: Optional[dict[str, Any]] = None
+    text: str = ""
+
+    def at(self, *path: str) -> str:
+        """'file:line key.path' for an error message."""
+        line = None
+        for depth in range(len(path), 0, -1):
+            line = self.lines.get(tuple(path[:depth]))
+            if line:
+                break
+        return f"{self.where}{f':{line}' if line else ''}: {'.'.join(path)}"
+
+
+def load_sweep_spec(path: Path) -> SweepSpec:
+    path = Path(path)
+    data, lines = yamlio.read_mapping(path)
+    spec = parse_sweep(data, lines, str(path))
+    spec.text = path.read_text(encoding="utf-8")
+    spec.name = str(data.get("name") or path.stem)
+    return spec
+
+
+def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> SweepSpec:
+    spec = SweepSpec(where=where, lines=lines)
+    for key in data:
+        if key not in TOP_KEYS:
+            raise ConfigError(f"{spec.at(key)}: unknown sweep key; use one of "
+                              f"{', '.join(TOP_KEYS)}")
+    spec.base = _mapping(data.get("base"), spec, "base")
+    for key in spec.base:
+        check_setting_name(key, spec.at("base", key))
+    spec.grid = _grid(data.get("grid"), spec)
+    _random(data.get("random"), spec)
+    if not spec.grid and not spec.random_trials and "search" not in data:
+        raise ConfigError(f"{where}: nothing to sweep; add a 'grid' (setting: [values]) or a "
+                          "'random' block")
+    spec.seeds = _seeds(data.get("seeds", 1), spec)
+    spec.metric = _choice(data.get("metric", "val_acc"), SELECTABLE, spec, "metric",
+                          "test metrics are never used for selection")
+    spec.mode = _choice(data.get("mode", "max"), ("max", "min"), spec, "mode")
+    spec.search = _choice(data.get("search", "random" if spec.random_trials else "grid"),
+                          ("grid", "random", "tpe"), spec, "search")
+    if data.get("prune") is not None:
+        spec.prune = _mapping(data.get("prune"), spec, "prune")
+    swept = set(spec.grid) | set(spec.space)
+    if "val_fraction" not in spec.base and "val_fraction" not in swept:
+        spec.base["val_fraction"] = DEFAULT_VAL_FRACTION
+    if "seed" in swept:
+        raise ConfigError(f"{spec.at('grid' if 'seed' in spec.grid else 'random', 'seed')}: "
+                          "sweep seeds with 'seeds: N' or 'seeds: [..]' instead")
+    return spec
+
+
+def _mapping(value: Any, spec: SweepSpec, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{spec.at(key)}: expected a mapping (setting: value), "
+                          f"got {type(value).__name__}")
+    return dict(value)
+
+
+def _grid(value: Any, spec: SweepSpec) -> dict[str, list]:
+    grid = _mapping(value, spec, "grid")
+    for key, values in grid.items():
+        check_setting_name(key, spec.at("grid", key))
+        if not isinstance(values, list):
+            raise ConfigError(f"{spec.at('grid', key)}: expected a list of values, e.g. "
+                              f"{key}: [a, b]; got {values!r}")
+        if not values:
+            raise ConfigError(f"{spec.at('grid', key)}: empty list; give at least one value "
+                              "or remove the key")
+        seen = [v for i, v in enumerate(values) if v in values[:i]]
+        if seen:
+            raise ConfigError(f"{spec.at('grid', key)}: {seen[0]!r} is listed twice; "
+                              "remove the repeat")
+    return grid
+
+
+def _random(value: Any, spec: SweepSpec) -> None:
+    block = _mapping(value, spec, "random")
+    if not block:
+        return
+    for key in block:
+        if key not in ("trials", "seed", "space"):
+            raise ConfigError(f"{spec.at('random', key)}: unknown key; use trials, seed, space")
+    trials = block.get("trials")
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise ConfigError(f"{spec.at('random', 'trials')}: must be a whole number >= 1, "
+                          f"got {trials!r}")
+    seed = block.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"{spec.at('random', 'seed')}: must be a whole number >= 0")
+    space = _mapping(block.get("space"), spec, "random.space")
+    if not space:
+        raise ConfigError(f"{spec.at('random', 'space')}: give at least one setting with a "
+                          "distribution, e.g. lr: {loguniform: [0.01, 1.0]}")
+    spec.random_trials, spec.random_seed = trials, seed
+    for key, dist in space.items():
+        check_setting_name(key, spec.at("random", "space", key))
+        if key in spec.grid:
+            raise ConfigError(f"{spec.at('random', 'space', key)}: already in the grid; "
+                              "sweep it in one place")
+        spec.space[key] = parse_distribution(dist, spec.at("random", "space", key))
+
+
+def parse_distribution(value: Any, where: str) -> Distribution:
+    usage = ("write one of {choice: [a, b, ...]}, {uniform: [lo, hi]}, "
+             "{loguniform: [lo, hi]}, {int: [lo, hi]}")
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ConfigError(f"{where}: not a distribution; {usage}")
+    ((kind, args),) = value.items()
+    if kind not in DISTRIBUTIONS:
+        raise ConfigError(f"{where}: unknown distribution '{kind}'; {usage}")
+    if not isinstance(args, list) or not args:
+        raise ConfigError(f"{where}: {kind} needs a list; {usage}")
+    if kind == "choice":
+        return Distribution(kind, tuple(args))
+    if len(args) != 2 or not all(_is_number(a) for a in args):
+        raise ConfigError(f"{where}: {kind} needs [lo, hi] numbers, got {args!r}")
+    lo, hi = args
+    if kind == "int" and not all(isinstance(a, int) for a in args):
+        raise ConfigError(f"{where}: int needs whole numbers [lo, hi], got {args!r}")
+    if not lo < hi and not (kind == "int" and lo == hi):
+        raise ConfigError(f"{where}: {kind} needs lo < hi, got [{lo}, {hi}]")
+    if kind == "loguniform" and lo <= 0:
+        raise ConfigError(f"{where}: loguniform needs lo > 0, got {lo}")
+    return Distribution(kind, (lo, hi))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def _seeds(value: Any, spec: SweepSpec) -> list[int]:
+    base = spec.base.get("seed", 0)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        start = base if isinstance(base, int) else 0
+        return [start + i for i in range(value)]
+    if isinstance(value, list) and value and all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value) and \
+            len(set(value)) == len(value):
+        return list(value)
+    raise ConfigError(f"{spec.at('seeds')}: expected a count >= 1 or a list of distinct "
+                      f"seeds >= 0, got {value!r}")
+
+
+def _choice(value: Any, allowed: tuple, spec: SweepSpec, key: str, why: str = "") -> str:
+    if value not in allowed:
+        extra = f" ({why})" if why else ""
+        raise ConfigError(f"{spec.at(key)}: {value!r} is not one of {', '.join(allowed)}{extra}")
+    return value
+
+
+__all__ = ["SweepSpec", "Distribution", "load_sweep_spec", "parse_sweep", "parse_distribution",
+           "SETTINGS"]
