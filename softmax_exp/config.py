@@ -137,7 +137,8 @@ def check_setting_name(key: Any, where: str) -> None:
         return
     close = difflib.get_close_matches(str(key), SETTINGS, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"known settings: {', '.join(SETTINGS)}"
-    raise ConfigError(f"{where}: unknown setting '{key}'; {hint}")
+    shown = f"'{key}'" if str(key).isprintable() else repr(key)
+    raise ConfigError(f"{where}: unknown setting {shown}; {hint}")
 
 
 def describe_validation_error(exc: ValidationError, origin: Mapping[str, str]) -> str:

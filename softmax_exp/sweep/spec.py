@@ -65,7 +65,9 @@ class SweepSpec:
             line = self.lines.get(tuple(path[:depth]))
             if line:
                 break
-        return f"{self.where}{f':{line}' if line else ''}: {'.'.join(path)}"
+        name = ".".join(str(p) for p in path)
+        name = name if name.isprintable() else repr(name)
+        return f"{self.where}{f':{line}' if line else ''}: {name}"
 
 
 def load_sweep_spec(path: Path) -> SweepSpec:

@@ -1,0 +1,80 @@
+"""`softmax sweep`: exercise 1 as one command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import domain_errors, err, out
+
+
+@domain_errors
+def sweep(
+    spec: Path = typer.Argument(..., help="Sweep file (YAML): base, grid and/or random, seeds, "
+                                "metric."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Sweep directory [default "
+                                           "runs/sweep-<name>]; rerunning resumes it."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1,
+                                help="Trials in parallel (local processes)."),
+    executor: str = typer.Option("local", "--executor", help="local or ray."),
+    address: Optional[str] = typer.Option(None, "--address",
+                                          help="Ray cluster address (auto or HOST:PORT)."),
+    restart: bool = typer.Option(False, "--restart", help="Run every trial again."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
+    fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train trials that share their "
+                              "minibatches as one stacked model."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and stop."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
+                                            help="Directory holding the four IDX .gz files."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+) -> None:
+    """Run every trial of a sweep file, resumably, and rank them on validation accuracy.
+
+    Example: softmax sweep configs/grid.yaml --workers 2
+    """
+    from softmax_exp.sweep import make_executor, run_sweep
+    from softmax_exp.sweep.runner import load_spec_and_trials
+
+    from .sweep_display import SweepDisplay, leaderboard_table
+
+    if dry_run:
+        _dry_run(*load_spec_and_trials(spec))
+        return
+    options = {"address": address} if address else {}
+    runner = make_executor(executor, workers, **options)
+    with SweepDisplay(out, quiet=quiet) as display:
+        try:
+            result = run_sweep(spec, out_dir, runner, restart=restart, fail_fast=fail_fast,
+                               fuse=fuse, data_dir=data_dir, observer=display,
+                               argv=["softmax", *sys.argv[1:]], workers=workers)
+        except KeyboardInterrupt:
+            err.print("interrupted: finished trials are kept; run the same command to resume",
+                      markup=False)
+            raise typer.Exit(130) from None
+    out.print(leaderboard_table(result, top=10, title="final leaderboard"))
+    failures = result.failures()
+    for record in failures:
+        err.print(f"{record.status}: {record.trial.id}: {record.info.get('error')} "
+                  f"(log: {record.path / 'error.log'})", markup=False, soft_wrap=True)
+    out.print(f"results: {result.path / 'trials.csv'} and {result.path / 'epochs.csv'}",
+              markup=False, soft_wrap=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _dry_run(spec, trials) -> None:
+    from rich.table import Table
+
+    from softmax_exp.sweep.leaderboard import point_label
+
+    table = Table(title=f"{spec.name}: {len(trials)} trials", title_justify="left")
+    for column in ("#", "trial", "point", "epochs"):
+        table.add_column(column)
+    for trial in trials:
+        table.add_row(str(trial.index), trial.id, point_label(trial.point) +
+                      (f" seed={trial.config.seed}" if "seed" in trial.point else ""),
+                      str(trial.config.epochs))
+    out.print(table)

@@ -1,0 +1,129 @@
+"""The sweep's live view (fits 80 columns): progress with ETA, running trials, leaderboard.
+
+Piped to a file it prints one line per finished trial instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from rich.console import Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from softmax_exp.sweep.leaderboard import leaderboard, point_label
+from softmax_exp.sweep.runner import SweepObserver, SweepRun, TrialRecord
+
+STATUS_STYLE = {"completed": "green", "diverged": "yellow", "pruned": "cyan", "failed": "red",
+                "interrupted": "red"}
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def leaderboard_table(sweep: SweepRun, top: int = 5, title: str = "leaderboard") -> Table:
+    seeds = len(sweep.spec.seeds) > 1
+    table = Table(title=f"{title} (by {sweep.spec.metric}, {sweep.spec.mode})",
+                  title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("point", overflow="fold", max_width=34)
+    table.add_column(sweep.spec.metric + (" ± sd" if seeds else ""), justify="right")
+    table.add_column("test acc", justify="right")
+    table.add_column("status", overflow="fold", max_width=14)
+    for rank, row in enumerate(leaderboard(sweep, top), 1):
+        score = fmt(row["score"]) + (f" ± {fmt(row['spread'], 3)}" if seeds else "")
+        table.add_row(str(rank), row["point"], score, fmt(row["test_acc"]), row["status"])
+    return table
+
+
+class SweepDisplay(SweepObserver):
+    def __init__(self, console, quiet: bool = False):
+        self.console, self.quiet = console, quiet
+        self.sweep: Optional[SweepRun] = None
+        self.running: dict[str, TrialRecord] = {}
+        self.done = 0
+        self.live: Optional[Live] = None
+        self.progress = Progress(TextColumn("trials"), BarColumn(bar_width=30),
+                                 MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 console=console)
+        self.task = self.progress.add_task("trials", total=1)
+
+    def __enter__(self) -> SweepDisplay:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.running.clear()
+            self.live.update(self._render())
+            self.live.__exit__(*exc)
+
+    def sweep_started(self, sweep: SweepRun) -> None:
+        self.sweep = sweep
+        total, skipped = len(sweep.trials), sweep.skipped
+        self.progress.update(self.task, total=total - skipped, completed=0)
+        if self.quiet:
+            return
+        self.console.print(f"sweep {sweep.spec.name}: {total} trials, {skipped} already "
+                           f"finished, {total - skipped} to run -> {sweep.path}",
+                           markup=False, soft_wrap=True)
+        if self.console.is_terminal:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=4)
+            self.live.__enter__()
+
+    def trial_started(self, record: TrialRecord) -> None:
+        self.running[record.trial.id] = record
+        self._refresh()
+
+    def trial_epoch(self, record: TrialRecord) -> None:
+        self._refresh()
+
+    def trial_finished(self, record: TrialRecord) -> None:
+        self.running.pop(record.trial.id, None)
+        self.done += 1
+        self.progress.update(self.task, completed=self.done)
+        status = record.status
+        if status in ("failed", "interrupted") or (not self.quiet and self.live is None):
+            self._print_finished(record)
+        self._refresh()
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(f"note: {message}", markup=False, soft_wrap=True)
+
+    def _print_finished(self, record: TrialRecord) -> None:
+        info = record.info
+        best = info.get("best") or {}
+        line = (f"[{self.done}/{self.progress.tasks[0].total}] {record.status:<9} "
+                f"{record.trial.id} {point_label(record.trial.point)}")
+        if record.status in ("failed", "interrupted"):
+            line += f": {info.get('error')}"
+        else:
+            line += (f" best epoch {info.get('best_epoch')} val_acc {fmt(best.get('val_acc'))} "
+                     f"test_acc {fmt(best.get('test_acc'))}")
+        target = self.live.console if self.live is not None else self.console
+        target.print(line, style=STATUS_STYLE.get(record.status), markup=False, soft_wrap=True)
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def _render(self) -> Group:
+        parts: list[Any] = [self.progress]
+        if self.running:
+            table = Table(title="running", title_justify="left")
+            for column in ("trial", "point", "epoch", "val acc"):
+                table.add_column(column, overflow="fold", max_width=40)
+            for record in self.running.values():
+                last = record.rows[-1] if record.rows else {}
+                table.add_row(record.trial.id, point_label(record.trial.point),
+                              f"{len(record.rows)}/{record.trial.config.epochs}",
+                              fmt(last.get("val_acc")))
+            parts.append(table)
+        if self.sweep is not None:
+            parts.append(leaderboard_table(self.sweep))
+        return Group(*parts)

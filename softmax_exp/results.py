@@ -1,0 +1,116 @@
+"""Results as pandas DataFrames: the one place runs and sweeps become tables.
+
+    from softmax_exp.results import load
+    res = load("runs/sweep-grid")        # or a single run directory
+    res.trials                           # one row per trial (or run)
+    res.epochs                           # long format: one row per trial and epoch
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from .config import SETTINGS
+from .errors import RunError
+from .runs import CONFIG_FILE, METRICS_FILE, read_run_info
+from .summary import EPOCH_COLUMNS, TRIAL_COLUMNS, read_metrics, summarize
+
+PathLike = Union[str, Path]
+
+
+@dataclass
+class Results:
+    source: str
+    trials: object  # pandas.DataFrame
+    epochs: object  # pandas.DataFrame
+
+
+def load(path: PathLike) -> Results:
+    """Load a sweep directory (trials.csv) or a run directory (run.json, metrics.csv)."""
+    import pandas as pd
+
+    path = Path(path)
+    if (path / "trials.csv").is_file():
+        trials = pd.read_csv(path / "trials.csv")
+        epochs = pd.read_csv(path / "epochs.csv")
+    elif (path / METRICS_FILE).is_file():
+        trials, epochs = _run_frames(path)
+    else:
+        raise RunError(f"{path}: neither a run directory (metrics.csv) nor a sweep directory "
+                       "(trials.csv); pass a directory made by softmax train or softmax sweep")
+    for frame in (trials, epochs):
+        frame.insert(0, "source", str(path))
+    return Results(str(path), trials, epochs)
+
+
+def _run_frames(path: Path):
+    import pandas as pd
+    import yaml
+
+    rows = read_metrics(path / METRICS_FILE) or []
+    info = read_run_info(path) or {}
+    try:
+        settings = yaml.safe_load((path / CONFIG_FILE).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        settings = {}
+    metric = "val_acc" if any(r.get("val_acc") is not None for r in rows) else "train_loss"
+    mode = "max" if metric == "val_acc" else "min"
+    row = {"trial_id": path.name, "status": info.get("status", "unknown"), **settings,
+           **summarize(rows, metric, mode), "wall_seconds": info.get("wall_seconds"),
+           "stop_reason": info.get("stop_reason"), "path": ".", "error": info.get("error")}
+    trials = pd.DataFrame([[row.get(c) for c in TRIAL_COLUMNS]], columns=list(TRIAL_COLUMNS))
+    epoch_rows = [{"trial_id": path.name, "status": row["status"], **settings, **r}
+                  for r in rows]
+    epochs = pd.DataFrame([[r.get(c) for c in EPOCH_COLUMNS] for r in epoch_rows],
+                          columns=list(EPOCH_COLUMNS))
+    return trials, epochs
+
+
+def load_many(paths: Sequence[PathLike]) -> Results:
+    import pandas as pd
+
+    loaded = [load(p) for p in paths]
+    with warnings.catch_warnings():  # all-empty columns (e.g. no val split) are expected
+        warnings.simplefilter("ignore", FutureWarning)
+        return Results(", ".join(r.source for r in loaded),
+                       pd.concat([r.trials for r in loaded], ignore_index=True),
+                       pd.concat([r.epochs for r in loaded], ignore_index=True))
+
+
+def varying_settings(trials) -> list[str]:
+    """Settings whose value differs between rows: what was swept."""
+    return [s for s in SETTINGS if s in trials and trials[s].dropna().astype(str).nunique() > 1]
+
+
+def default_metric(trials) -> str:
+    return "best_val_acc" if trials["best_val_acc"].notna().any() else "final_test_acc"
+
+
+def compare(paths: Sequence[PathLike], metric: Optional[str] = None,
+            by: Optional[Sequence[str]] = None, ascending: bool = False):
+    """A table sorted on `metric`; grouped by `by` (mean and std over seeds) when given."""
+    trials = load_many(paths).trials
+    metric = metric or default_metric(trials)
+    if metric not in trials:
+        raise RunError(f"--metric {metric}: no such column; use one of "
+                       f"{', '.join(c for c in trials.columns if trials[c].dtype.kind == 'f')}")
+    for key in by or ():
+        if key not in trials:
+            raise RunError(f"--by {key}: not a setting; use one of {', '.join(SETTINGS)}")
+    if not by:
+        keep = ["source", "trial_id", "status", *varying_settings(trials), "best_epoch",
+                "best_val_acc", "test_acc_at_best", "final_test_acc", "epochs_run"]
+        keep += [metric] if metric not in keep else []
+        table = trials[keep].sort_values(metric, ascending=ascending, na_position="last")
+        return table.reset_index(drop=True), metric
+    numbers = ["best_val_acc", "test_acc_at_best", "final_test_acc"]
+    numbers += [metric] if metric not in numbers else []
+    grouped = trials.groupby(list(by), dropna=False)
+    table = grouped[numbers].agg(["mean", "std"])
+    table.columns = [f"{name}_{stat}" for name, stat in table.columns]
+    table.insert(0, "trials", grouped.size())
+    table = table.sort_values(f"{metric}_mean", ascending=ascending, na_position="last")
+    return table.reset_index(), metric
