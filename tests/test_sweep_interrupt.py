@@ -1,0 +1,89 @@
+"""Interrupting a real `softmax sweep` process (SIGINT, and SIGKILL of its process group),
+then running it again: nothing finished is redone, and the final CSVs equal an
+uninterrupted sweep's, timing aside, with no duplicate or torn rows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from softmax_exp import training
+
+pytestmark = pytest.mark.e2e
+
+SPEC = """\
+base: {epochs: 3, train_subset: 12000, batch_size: 64}
+grid:
+  lr: [0.02, 0.05, 0.1, 0.2, 0.4]
+"""
+
+
+def softmax(*args, **popen):
+    command = [sys.executable, "-c", "from cli.main import run; run()", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **popen)
+
+
+def wait_for_finished_trials(path, count, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            trials = pd.read_csv(path / "trials.csv")
+            if (trials.status == "completed").sum() >= count:
+                return
+        except (OSError, pd.errors.EmptyDataError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the sweep did not get going in time")
+
+
+def tables(path):
+    trials = pd.read_csv(path / "trials.csv").drop(columns=["wall_seconds"])
+    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(training.TIMING_COLUMNS))
+    return trials, epochs
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, real_dataset):
+    tmp = tmp_path_factory.mktemp("whole")
+    (tmp / "s.yaml").write_text(SPEC)
+    process = softmax("sweep", str(tmp / "s.yaml"), "--out", str(tmp / "out"), "--no-fuse")
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    return tables(tmp / "out")
+
+
+@pytest.mark.parametrize("how", ["sigint", "sigkill"])
+def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, uninterrupted, how):
+    spec, out = tmp_path / "s.yaml", tmp_path / "out"
+    spec.write_text(SPEC)
+    process = softmax("sweep", str(spec), "--out", str(out), "--no-fuse")
+    wait_for_finished_trials(out, 2)
+    os.killpg(process.pid, signal.SIGINT if how == "sigint" else signal.SIGKILL)
+    _, err = process.communicate(timeout=60)
+    if how == "sigint":
+        assert process.returncode == 130, err
+        assert "interrupted: finished trials are kept" in err
+        assert "Traceback" not in err
+    done = pd.read_csv(out / "trials.csv")
+    finished = set(done.trial_id[done.status == "completed"])
+    assert 2 <= len(finished) < 5
+
+    again = softmax("sweep", str(spec), "--out", str(out), "--no-fuse", "--quiet")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    trials, epochs = tables(out)
+    assert not trials.trial_id.duplicated().any()
+    assert not epochs.duplicated(subset=["trial_id", "epoch"]).any()
+    pd.testing.assert_frame_equal(trials, uninterrupted[0])
+    pd.testing.assert_frame_equal(epochs, uninterrupted[1])
+    rerun = pd.read_csv(out / "trials.csv")
+    for trial_id in finished:  # finished trials were not redone: their timing is unchanged
+        assert rerun.wall_seconds[rerun.trial_id == trial_id].item() == \
+            done.wall_seconds[done.trial_id == trial_id].item()

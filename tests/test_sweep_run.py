@@ -1,0 +1,202 @@
+"""Running sweeps on the real dataset (small subsets keep each trial well under a second)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from softmax_exp import training
+from softmax_exp.errors import RunError
+from softmax_exp.lock import DirectoryLock
+from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
+from softmax_exp.sweep import ProcessExecutor, SerialExecutor, SweepObserver, run_sweep
+
+pytestmark = pytest.mark.e2e
+
+SMALL = """\
+base: {epochs: 2, train_subset: 2000, batch_size: 100}
+grid:
+  lr: [0.05, 0.5]
+  weight_decay: [0.0, 0.001]
+"""
+
+
+class Events(SweepObserver):
+    def __init__(self):
+        self.started, self.finished = [], []
+
+    def trial_started(self, record):
+        self.started.append(record.trial.id)
+
+    def trial_finished(self, record):
+        self.finished.append((record.trial.id, record.status))
+
+
+def write_spec(tmp_path, text=SMALL, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def sweep(tmp_path, spec, **options):
+    events = Events()
+    result = run_sweep(spec, tmp_path / "out", observer=events, argv=["test"], **options)
+    return result, events
+
+
+def tables(path):
+    trials = pd.read_csv(path / "trials.csv").drop(columns=["wall_seconds"])
+    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(training.TIMING_COLUMNS))
+    return trials, epochs
+
+
+@pytest.fixture(params=["serial", "fused-serial", "process"])
+def executor_options(request):
+    """The contract suite: every executor, fused or not, gives the same results."""
+    return {"serial": {"executor": SerialExecutor(), "fuse": False},
+            "fused-serial": {"executor": SerialExecutor(), "fuse": True},
+            "process": {"executor": ProcessExecutor(2), "fuse": True, "workers": 2},
+            }[request.param]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, real_dataset):
+    tmp = tmp_path_factory.mktemp("reference")
+    result, _ = sweep(tmp, write_spec(tmp), executor=SerialExecutor(), fuse=False)
+    return tables(result.path)
+
+
+def test_every_executor_gives_the_same_tables(tmp_path, executor_options, reference):
+    result, events = sweep(tmp_path, write_spec(tmp_path), **executor_options)
+    assert sorted(s for _, s in events.finished) == ["completed"] * 4
+    trials, epochs = tables(result.path)
+    pd.testing.assert_frame_equal(trials.drop(columns=["source"], errors="ignore"),
+                                  reference[0], check_exact=False, atol=1e-6)
+    pd.testing.assert_frame_equal(epochs, reference[1], check_exact=False, atol=1e-6)
+
+
+def test_csv_schemas_load_without_clean_up(tmp_path, real_dataset):
+    result, _ = sweep(tmp_path, write_spec(tmp_path))
+    trials = pd.read_csv(result.path / "trials.csv")
+    epochs = pd.read_csv(result.path / "epochs.csv")
+    assert list(trials.columns) == list(TRIAL_COLUMNS)
+    assert list(epochs.columns) == list(EPOCH_COLUMNS)
+    assert len(trials) == 4 and len(epochs) == 8
+    for column in ("lr", "best_val_acc", "test_acc_at_best", "final_test_acc", "wall_seconds"):
+        assert trials[column].dtype.kind == "f", column
+    assert trials["best_epoch"].dtype.kind == "i"
+    assert (trials["selected_on"] == "val_acc").all()
+    files = {p.name for p in result.path.iterdir()}
+    assert {"sweep.yaml", "commands.log", "trials.csv", "epochs.csv", "trials"} <= files
+    assert (result.path / "commands.log").read_text().strip().endswith("test")
+
+
+def test_selection_uses_validation_never_test(tmp_path, real_dataset):
+    result, _ = sweep(tmp_path, write_spec(tmp_path))
+    trials = pd.read_csv(result.path / "trials.csv")
+    epochs = pd.read_csv(result.path / "epochs.csv")
+    for _, trial in trials.iterrows():
+        rows = epochs[epochs.trial_id == trial.trial_id]
+        best = rows.loc[rows.val_acc.idxmax()]
+        assert trial.best_epoch == best.epoch
+        assert trial.test_acc_at_best == pytest.approx(best.test_acc)
+
+
+def test_resume_skips_finished_and_reruns_the_rest(tmp_path, real_dataset):
+    spec = write_spec(tmp_path)
+    first, _ = sweep(tmp_path, spec)
+    before = tables(first.path)
+    victim = first.trials[2]
+    import shutil
+
+    shutil.rmtree(first.path / "trials" / victim.id)
+    again, events = sweep(tmp_path, spec)
+    assert events.started == [victim.id]
+    assert again.skipped == 3
+    after = tables(again.path)
+    pd.testing.assert_frame_equal(before[0], after[0])
+    pd.testing.assert_frame_equal(before[1], after[1])
+
+
+def test_edited_grid_runs_only_new_points_and_restart_runs_all(tmp_path, real_dataset):
+    spec = write_spec(tmp_path)
+    sweep(tmp_path, spec)
+    spec.write_text(SMALL.replace("[0.05, 0.5]", "[0.05, 0.5, 0.2]"))
+    result, events = sweep(tmp_path, spec)
+    assert len(events.started) == 2 and len(result.trials) == 6
+    assert len(pd.read_csv(result.path / "trials.csv")) == 6
+    _, events = sweep(tmp_path, spec, restart=True)
+    assert len(events.started) == 6
+
+
+def test_torn_metrics_or_run_json_means_run_again(tmp_path, real_dataset):
+    spec = write_spec(tmp_path)
+    first, _ = sweep(tmp_path, spec)
+    a, b = first.trials[0], first.trials[1]
+    metrics = first.path / "trials" / a.id / "metrics.csv"
+    metrics.write_text(metrics.read_text()[:-20])
+    (first.path / "trials" / b.id / "run.json").write_text('{"status": "compl')
+    _, events = sweep(tmp_path, spec)
+    assert sorted(events.started) == sorted([a.id, b.id])
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, real_dataset,
+                                                           monkeypatch):
+    real = training.train_group
+
+    def flaky(configs, *args, **kwargs):
+        if configs[0].lr == 0.5:
+            raise RuntimeError("injected failure")
+        return real(configs, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_group", flaky)
+    result, events = sweep(tmp_path, write_spec(tmp_path), fuse=False)
+    statuses = dict(events.finished)
+    assert sorted(statuses.values()) == ["completed", "completed", "failed", "failed"]
+    failed = [r for r in result.failures()]
+    assert all("RuntimeError: injected failure" in r.info["error"] for r in failed)
+    assert all("Traceback" in (r.path / "error.log").read_text() for r in failed)
+    trials = pd.read_csv(result.path / "trials.csv")
+    assert (trials.status == "failed").sum() == 2
+    _, again = sweep(tmp_path, write_spec(tmp_path), fuse=False)
+    assert len(again.started) == 2, "failed trials are run again on resume"
+
+
+def test_fail_fast_stops_at_the_first_failure(tmp_path, real_dataset, monkeypatch):
+    def broken(configs, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(training, "train_group", broken)
+    _, events = sweep(tmp_path, write_spec(tmp_path), fuse=False, fail_fast=True)
+    assert events.finished == [(events.finished[0][0], "failed")]
+
+
+def test_a_diverging_learning_rate_is_marked_and_the_sweep_completes(tmp_path, real_dataset):
+    spec = write_spec(tmp_path, "base: {epochs: 3, train_subset: 1000, batch_size: 100}\n"
+                                "grid: {lr: [0.1, 1.0e38]}\n")
+    result, events = sweep(tmp_path, spec)
+    assert [s for _, s in events.finished] == ["diverged", "completed"] or \
+        sorted(s for _, s in events.finished) == ["completed", "diverged"]
+    trials = pd.read_csv(result.path / "trials.csv")
+    wild = trials[trials.lr > 1].iloc[0]
+    assert wild.status == "diverged" and wild.epochs_run == 1
+
+
+def test_two_sweeps_in_one_directory(tmp_path, real_dataset):
+    (tmp_path / "out").mkdir()
+    holder = DirectoryLock(tmp_path / "out").acquire("softmax sweep other.yaml")
+    with holder, pytest.raises(RunError, match=r"in use by softmax sweep other.yaml \(pid \d+"):
+        sweep(tmp_path, write_spec(tmp_path))
+    result, _ = sweep(tmp_path, write_spec(tmp_path))  # released: fine now
+    assert len(result.finished()) == 4
+
+
+def test_seeds_give_mean_and_spread(tmp_path, real_dataset):
+    from softmax_exp.sweep.leaderboard import leaderboard
+
+    spec = write_spec(tmp_path, "base: {epochs: 1, train_subset: 1000, batch_size: 100}\n"
+                                "grid: {lr: [0.1, 0.3]}\nseeds: 3\n")
+    result, _ = sweep(tmp_path, spec)
+    board = leaderboard(result)
+    assert [row["trials"] for row in board] == [3, 3]
+    assert all(row["spread"] > 0 for row in board)
