@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 from softmax_exp import __version__
 
-from . import compare, data, sweep, train
+from . import compare, data, inspect, sweep, train
 from .common import err, state
 
 app = typer.Typer(
@@ -50,6 +50,8 @@ def main_options(
 app.command(name="train")(train.train)
 app.command(name="sweep")(sweep.sweep)
 app.command(name="compare")(compare.compare)
+app.command(name="evaluate")(inspect.evaluate)
+app.command(name="plot")(inspect.plot)
 app.command(name="data")(data.data)
 
 

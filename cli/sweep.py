@@ -54,7 +54,7 @@ def sweep(
             err.print("interrupted: finished trials are kept; run the same command to resume",
                       markup=False)
             raise typer.Exit(130) from None
-    out.print(leaderboard_table(result, top=10, title="final leaderboard"))
+    out.print(leaderboard_table(result, top=10, title="final leaderboard", final=True))
     failures = result.failures()
     for record in failures:
         err.print(f"{record.status}: {record.trial.id}: {record.info.get('error')} "

@@ -26,18 +26,28 @@ def fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def leaderboard_table(sweep: SweepRun, top: int = 5, title: str = "leaderboard") -> Table:
+def leaderboard_table(sweep: SweepRun, top: int = 5, title: str = "leaderboard",
+                      final: bool = False) -> Table:
+    """Top points by the selection metric; the final table adds how test accuracy moved."""
     seeds = len(sweep.spec.seeds) > 1
     table = Table(title=f"{title} (by {sweep.spec.metric}, {sweep.spec.mode})",
                   title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("point", overflow="fold", max_width=34)
-    table.add_column(sweep.spec.metric + (" ± sd" if seeds else ""), justify="right")
-    table.add_column("test acc", justify="right")
-    table.add_column("status", overflow="fold", max_width=14)
+    table.add_column("point", overflow="fold", max_width=24 if final else 34)
+    table.add_column(sweep.spec.metric.replace("_", " ") + (" ± sd" if seeds else ""),
+                     justify="right")
+    table.add_column("test@best", justify="right")
+    if final:
+        table.add_column("test peak", justify="right")
+        table.add_column("test end", justify="right")
+    table.add_column("status", overflow="fold", max_width=10)
     for rank, row in enumerate(leaderboard(sweep, top), 1):
         score = fmt(row["score"]) + (f" ± {fmt(row['spread'], 3)}" if seeds else "")
-        table.add_row(str(rank), row["point"], score, fmt(row["test_acc"]), row["status"])
+        cells = [str(rank), row["point"], score, fmt(row["test_acc"])]
+        if final:
+            at = f"@{row['peak_epoch']}" if row["peak_epoch"] else ""
+            cells += [fmt(row["peak_test_acc"]) + at, fmt(row["final_test_acc"])]
+        table.add_row(*cells, row["status"])
     return table
 
 

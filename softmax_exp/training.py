@@ -168,7 +168,7 @@ class _GroupTrainer:
             x, y = images[start:start + size], labels[start:start + size]
             count = y.shape[0]
             with mx.autograd.record():
-                objective, batch_loss, batch_hits = self.objective(x, y, self.lr_nd)
+                objective, batch_loss, batch_hits, _ = self.objective(x, y, self.lr_nd)
             objective.backward()
             if self.decay_rows is not None:
                 # L2 on the weights only: gradient += lr * wd * w (rescaled by 1/count below).
@@ -180,8 +180,7 @@ class _GroupTrainer:
             if batch % PROGRESS_EVERY == 0 or batch == batches:
                 loss_sum.wait_to_read()
                 self.hooks.batches_done(batch)
-        loss, acc = loss_sum.asnumpy() / n, hits.asnumpy() / n
-        return loss, acc, time.perf_counter() - started
+        return _mean(loss_sum, n), _mean(hits, n), time.perf_counter() - started
 
     def _evaluate(self, split) -> tuple[np.ndarray, np.ndarray]:
         nd = self.mx.nd
@@ -190,11 +189,11 @@ class _GroupTrainer:
         loss_sum = nd.zeros(self.k, ctx=self.ctx)
         hits = nd.zeros(self.k, ctx=self.ctx)
         for start in range(0, n, EVAL_CHUNK):
-            _, chunk_loss, chunk_hits = self.objective(
+            _, chunk_loss, chunk_hits, _ = self.objective(
                 images[start:start + EVAL_CHUNK], labels[start:start + EVAL_CHUNK], self.lr_nd)
             loss_sum += chunk_loss
             hits += chunk_hits
-        return loss_sum.asnumpy() / n, hits.asnumpy() / n
+        return _mean(loss_sum, n), _mean(hits, n)
 
     def _end_epoch(self, epoch: int, loss, acc, seconds: float) -> None:
         val_loss, val_acc = self._evaluate(self.val) if self.val else (None, None)
@@ -239,6 +238,37 @@ class _GroupTrainer:
         self.hooks.trial_ended(k, outcome)
         return True
 
+def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
+    """Loss, accuracy and predictions of saved parameters, computed exactly as training
+    computed its per-epoch metrics (same graph, same chunks), so they reproduce them."""
+    import mxnet as mx
+
+    net = build_net(1, 0.01, ctx, seed=0)
+    net[0].weight.set_data(mx.nd.array(params["0.weight"], ctx=ctx))
+    net[0].bias.set_data(mx.nd.array(params["0.bias"], ctx=ctx))
+    objective = _objective_block(net, 1)
+    objective.hybridize(static_alloc=True)
+    x_all = mx.nd.array(images, ctx=ctx, dtype="uint8")
+    y_all = mx.nd.array(labels, ctx=ctx, dtype="uint8")
+    lr = mx.nd.zeros(1, ctx=ctx)
+    loss_sum = mx.nd.zeros(1, ctx=ctx)
+    hits = mx.nd.zeros(1, ctx=ctx)
+    predictions = []
+    for start in range(0, len(labels), EVAL_CHUNK):
+        _, chunk_loss, chunk_hits, guesses = objective(
+            x_all[start:start + EVAL_CHUNK], y_all[start:start + EVAL_CHUNK], lr)
+        loss_sum += chunk_loss
+        hits += chunk_hits
+        predictions.append(guesses.asnumpy()[:, 0].astype(np.int64))
+    n = len(labels)
+    return float(_mean(loss_sum, n)[0]), float(_mean(hits, n)[0]), np.concatenate(predictions)
+
+
+def _mean(total, count: int) -> np.ndarray:
+    """Device sums to per-trial means, in float64: 8238 hits of 10000 read 0.8238."""
+    return total.asnumpy().astype(np.float64) / count
+
+
 def _sgd_args(config: TrainConfig) -> dict:
     args = {"learning_rate": 1.0}
     if config.momentum:
@@ -246,7 +276,8 @@ def _sgd_args(config: TrainConfig) -> dict:
     return args
 
 def _objective_block(net, blocks: int):
-    """A hybrid block: (uint8 images, labels, per-block lr) -> (objective, loss sums, hits).
+    """A hybrid block: (uint8 images, labels, per-block lr) -> (objective, loss sums, hits,
+    predicted classes).
 
     It uses the Dense layer's own parameters but computes each trial's block as a
     separate Dense(10) product: a stacked product sums in another order, and
@@ -280,6 +311,6 @@ def _objective_block(net, blocks: int):
             loss_sums = F.sum(nll, axis=0)
             guesses = F.argmax(F.reshape(scores, (-1, blocks, NUM_CLASSES)), axis=2)
             hits = F.sum(F.broadcast_equal(guesses, F.reshape(labels, (-1, 1))), axis=0)
-            return F.sum(loss_sums * lr), loss_sums, hits
+            return F.sum(loss_sums * lr), loss_sums, hits, guesses
 
     return Objective()

@@ -1,0 +1,83 @@
+"""`softmax evaluate` and `softmax plot`: look at what a run or a sweep produced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich import box
+from rich.table import Table
+
+from .common import domain_errors, out
+
+SHORT_NAMES = ("Tshrt", "Trous", "Pullo", "Dress", "Coat", "Sandl", "Shirt", "Snkr", "Bag",
+               "Boot")
+
+
+@domain_errors
+def evaluate(
+    run: Path = typer.Argument(..., help="A run directory (or a sweep's trials/<id>)."),
+    which: str = typer.Option("best", "--which", help="best or final parameters."),
+    ctx: str = typer.Option("cpu", "--ctx", help="cpu, gpu or gpu:N."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
+                                            help="Directory holding the four IDX .gz files."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Test accuracy and loss of saved parameters, per class, with a confusion matrix.
+
+    Example: softmax evaluate runs/sweep-grid/trials/866b1454e3
+    """
+    from softmax_exp.errors import ConfigError
+    from softmax_exp.evaluation import evaluate_run
+
+    if which not in ("best", "final"):
+        raise ConfigError(f"--which {which}: use best or final")
+    result = evaluate_run(run, which, data_dir, ctx)
+    if as_json:
+        typer.echo(json.dumps({
+            "run": str(result.run), "params": str(result.params), "epoch": result.epoch,
+            "test_acc": result.test_acc, "test_loss": result.test_loss,
+            "recorded_test_acc": result.recorded_test_acc,
+            "per_class_accuracy": dict(zip(result.class_names,
+                                           result.per_class_accuracy.tolist())),
+            "confusion": result.confusion.tolist()}))
+        return
+    out.print(f"{result.params} (epoch {result.epoch}): test acc {result.test_acc:.4f}, "
+              f"test loss {result.test_loss:.4f}; recorded during training: "
+              f"{result.recorded_test_acc}", markup=False, soft_wrap=True)
+    per_class = Table(title="per class", title_justify="left")
+    for column in ("class", "accuracy", "most confused with"):
+        per_class.add_column(column)
+    for i, name in enumerate(result.class_names):
+        row = result.confusion[i].copy()
+        row[i] = -1
+        per_class.add_row(name, f"{result.per_class_accuracy[i]:.3f}",
+                          f"{result.class_names[int(row.argmax())]} ({int(row.max())})")
+    out.print(per_class)
+    matrix = Table(title="confusion (rows: true, columns: predicted)", title_justify="left",
+                   box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1))
+    matrix.add_column("")
+    for name in SHORT_NAMES:
+        matrix.add_column(name, justify="right", min_width=5)
+    for name, row in zip(SHORT_NAMES, result.confusion):
+        matrix.add_row(name, *(str(v) for v in row))
+    out.print(matrix)
+
+
+@domain_errors
+def plot(
+    path: Path = typer.Argument(..., help="A run or sweep directory."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write the figures "
+                                           "[default: into PATH]."),
+) -> None:
+    """Draw the chapter's curves (run) or every trial's curves and the metric per setting
+    (sweep), as PNG and SVG.
+
+    Example: softmax plot runs/sweep-overfit
+    """
+    from softmax_exp.plots import plot as draw
+
+    for written in draw(path, out_dir):
+        out.print(f"wrote {written}", markup=False, soft_wrap=True)

@@ -1,0 +1,67 @@
+"""Evaluating a run's saved parameters on the test set: accuracy, loss, per class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .data import CLASS_NAMES
+from .errors import RunError
+from .runs import BEST_PARAMS, FINAL_PARAMS, read_run_info
+
+
+@dataclass
+class Evaluation:
+    run: Path
+    params: Path
+    epoch: Optional[int]
+    test_loss: float
+    test_acc: float
+    recorded_test_acc: Optional[float]
+    confusion: np.ndarray  # rows: true class, columns: predicted
+    class_names: tuple = field(default=CLASS_NAMES)
+
+    @property
+    def per_class_accuracy(self) -> np.ndarray:
+        return np.diag(self.confusion) / self.confusion.sum(axis=1)
+
+
+def load_params(path: Path) -> dict[str, np.ndarray]:
+    import mxnet as mx
+
+    try:
+        loaded = mx.nd.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - MXNetError and friends: an unreadable file
+        raise RunError(f"{path}: cannot load parameters ({str(exc).splitlines()[0]}); "
+                       "the run may not have finished, try --which final") from None
+    if not isinstance(loaded, dict) or set(loaded) != {"0.weight", "0.bias"}:
+        raise RunError(f"{path}: not a softmax-exp parameter file")
+    return {k: v.asnumpy() for k, v in loaded.items()}
+
+
+def evaluate_run(run: Path, which: str = "best", data_dir: Optional[Path] = None,
+                 ctx_name: str = "cpu") -> Evaluation:
+    """Evaluate `best.params` (or `final.params`) of a run directory on the test set."""
+    from .data import load_dataset
+    from .device import resolve_context
+    from .training import evaluate_params
+
+    run = Path(run)
+    params_path = run / (BEST_PARAMS if which == "best" else FINAL_PARAMS)
+    if not params_path.is_file():
+        raise RunError(f"{params_path}: no such file; pass a finished run directory "
+                       "(softmax train or a sweep's trials/<id>)")
+    info = read_run_info(run) or {}
+    ctx = resolve_context(ctx_name)
+    params = load_params(params_path)
+    dataset = load_dataset(data_dir)
+    loss, acc, predictions = evaluate_params(params, dataset.test_images, dataset.test_labels,
+                                             ctx)
+    confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
+    np.add.at(confusion, (dataset.test_labels.astype(np.int64), predictions), 1)
+    recorded = info.get("best" if which == "best" else "final") or {}
+    epoch = info.get("best_epoch") if which == "best" else info.get("epochs_run")
+    return Evaluation(run, params_path, epoch, loss, acc, recorded.get("test_acc"), confusion)
