@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
+from rich import box
 from rich.console import Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -31,9 +32,9 @@ def leaderboard_table(sweep: SweepRun, top: int = 5, title: str = "leaderboard",
     """Top points by the selection metric; the final table adds how test accuracy moved."""
     seeds = len(sweep.spec.seeds) > 1
     table = Table(title=f"{title} (by {sweep.spec.metric}, {sweep.spec.mode})",
-                  title_justify="left")
+                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
     table.add_column("#", justify="right")
-    table.add_column("point", overflow="fold", max_width=24 if final else 34)
+    table.add_column("point", overflow="fold", max_width=30 if final else 34)
     table.add_column(sweep.spec.metric.replace("_", " ") + (" ± sd" if seeds else ""),
                      justify="right")
     table.add_column("test@best", justify="right")

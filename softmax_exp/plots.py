@@ -45,13 +45,15 @@ def plot(path: Path, out: Optional[Path] = None) -> list[Path]:
 
 
 def plot_run(epochs, stem: Path) -> list[Path]:
-    """The chapter's figure: train loss, train acc, test acc (and val acc) against epoch."""
+    """The chapter's figure: train loss, train acc, test acc against epoch; with val acc
+    when there is a validation split, and test loss, whose rise shows overfitting."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=FIGSIZE)
-    for column, label in (("train_loss", "train loss"), ("train_acc", "train acc"),
-                          ("test_acc", "test acc"), ("val_acc", "val acc")):
+    for column, label, style in (("train_loss", "train loss", "-"),
+                                 ("train_acc", "train acc", "-"), ("test_acc", "test acc", "-"),
+                                 ("val_acc", "val acc", "-"), ("test_loss", "test loss", "--")):
         if epochs[column].notna().any():
-            axes.plot(epochs["epoch"], epochs[column], label=label)
+            axes.plot(epochs["epoch"], epochs[column], style, label=label)
     axes.set_xlabel("epoch")
     axes.grid(alpha=0.3)
     axes.legend()
