@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import ConfigError
-from .model import NUM_CLASSES, block_params, build_net
+from .model import NUM_CLASSES, block_params, build_net, net_from_params, width
 from .split import SplitData
 
 # Settings that fix the minibatch sequence and the optimizer: trials agreeing
@@ -32,7 +32,7 @@ METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "te
                   "test_acc", "epoch_seconds", "samples_per_second")
 TIMING_COLUMNS = ("epoch_seconds", "samples_per_second")
 EVAL_CHUNK = 8192
-PROGRESS_EVERY = 16  # batches between progress callbacks (each one syncs the device)
+PROGRESS_EVERY = 16  # batches between progress callbacks
 
 @dataclass
 class EpochMetrics:
@@ -115,18 +115,18 @@ class _GroupTrainer:
         first = configs[0]
         self.k = len(configs)
         self.batch_size = first.batch_size
-        self.net = build_net(self.k, first.init_sigma, ctx, first.seed)
-        self.objective = _objective_block(self.net, self.k)
-        self.objective.hybridize(static_alloc=True)
-        self.trainer = mx.gluon.Trainer(self.net.collect_params(), "sgd", _sgd_args(first))
-        self.rng = np.random.default_rng(first.seed)
+        self.outcomes = [TrialOutcome(c) for c in configs]
+        self.stoppers = [EarlyStopping(c.patience, c.min_delta) for c in configs]
         self.train = self._to_device(data.train_images, data.train_labels)
         self.val = None if data.val_images is None else \
             self._to_device(data.val_images, data.val_labels)
         self.test = self._to_device(data.test_images, data.test_labels)
-        self.outcomes = [TrialOutcome(c) for c in configs]
-        self.stoppers = [EarlyStopping(c.patience, c.min_delta) for c in configs]
+        self.net = build_net(self.k, first.init_sigma, ctx, first.seed)
+        self.objective = _objective_block(self.net, self.k)
+        self.objective.hybridize(static_alloc=True)
+        self.trainer = mx.gluon.Trainer(self.net.collect_params(), "sgd", _sgd_args(first))
         self._set_rates()
+        self.rng = np.random.default_rng(first.seed)
 
     def _to_device(self, images: np.ndarray, labels: np.ndarray):
         nd = self.mx.nd
@@ -134,14 +134,19 @@ class _GroupTrainer:
                 nd.array(labels, ctx=self.ctx, dtype="uint8"))
 
     def _set_rates(self) -> None:
-        """Learning rates and decay per block; a finished trial's block is frozen at 0."""
+        """Per-trial learning rate (it scales the trial's loss: the optimizer's rate is 1)
+        and weight decay rows. A finished trial's slot is frozen at rate 0."""
         nd = self.mx.nd
         live = np.array([0.0 if o.done else 1.0 for o in self.outcomes])
         lrs = np.array([c.lr for c in self.configs]) * live
         decay = lrs * np.array([c.weight_decay for c in self.configs])
         self.lr_nd = nd.array(lrs, ctx=self.ctx)
-        self.decay_rows = None if not decay.any() else \
-            nd.array(np.repeat(decay, NUM_CLASSES).reshape(-1, 1), ctx=self.ctx)
+        rows = np.zeros((width(self.k), 1), dtype=np.float32)
+        rows[:NUM_CLASSES * self.k, 0] = np.repeat(decay, NUM_CLASSES)
+        # lr * wd per row, times the batch size (the trainer divides the gradient by it)
+        self.decay_rows = None if not decay.any() else {
+            count: nd.array(rows * count, ctx=self.ctx)
+            for count in {self.batch_size, self.train[1].shape[0] % self.batch_size} if count}
 
     def run(self) -> list[TrialOutcome]:
         epochs = max(c.epochs for c in self.configs)
@@ -161,39 +166,33 @@ class _GroupTrainer:
         started = time.perf_counter()
         order = nd.array(self.rng.permutation(n), ctx=self.ctx, dtype="int32")
         images, labels = nd.take(images, order), nd.take(labels, order)
-        loss_sum = nd.zeros(self.k, ctx=self.ctx)
-        hits = nd.zeros(self.k, ctx=self.ctx)
+        metrics = []
         weight = self.net[0].weight
         for batch, start in enumerate(range(0, n, size), 1):
             x, y = images[start:start + size], labels[start:start + size]
             count = y.shape[0]
             with mx.autograd.record():
-                objective, batch_loss, batch_hits, _ = self.objective(x, y, self.lr_nd)
+                objective, batch_metrics = self.objective(x, y, self.lr_nd)
             objective.backward()
             if self.decay_rows is not None:
                 # L2 on the weights only: gradient += lr * wd * w (rescaled by 1/count below).
                 grad = weight.grad(self.ctx)
-                grad += self.decay_rows * weight.data(self.ctx) * count
+                grad += self.decay_rows[count] * weight.data(self.ctx)
             self.trainer.step(count)
-            loss_sum += batch_loss
-            hits += batch_hits
+            metrics.append(batch_metrics)  # summed once per epoch: no per-batch sync or op
             if batch % PROGRESS_EVERY == 0 or batch == batches:
-                loss_sum.wait_to_read()
-                self.hooks.batches_done(batch)
-        return _mean(loss_sum, n), _mean(hits, n), time.perf_counter() - started
+                self.hooks.batches_done(batch)  # what is queued; the engine is close behind
+        totals = _mean(nd.add_n(*metrics), n)
+        return totals[:self.k], totals[self.k:], time.perf_counter() - started
 
     def _evaluate(self, split) -> tuple[np.ndarray, np.ndarray]:
-        nd = self.mx.nd
         images, labels = split
         n = labels.shape[0]
-        loss_sum = nd.zeros(self.k, ctx=self.ctx)
-        hits = nd.zeros(self.k, ctx=self.ctx)
-        for start in range(0, n, EVAL_CHUNK):
-            _, chunk_loss, chunk_hits, _ = self.objective(
-                images[start:start + EVAL_CHUNK], labels[start:start + EVAL_CHUNK], self.lr_nd)
-            loss_sum += chunk_loss
-            hits += chunk_hits
-        return _mean(loss_sum, n), _mean(hits, n)
+        chunks = [self.objective(images[start:start + EVAL_CHUNK],
+                                 labels[start:start + EVAL_CHUNK], self.lr_nd)[1]
+                  for start in range(0, n, EVAL_CHUNK)]
+        totals = _mean(self.mx.nd.add_n(*chunks), n)
+        return totals[:self.k], totals[self.k:]
 
     def _end_epoch(self, epoch: int, loss, acc, seconds: float) -> None:
         val_loss, val_acc = self._evaluate(self.val) if self.val else (None, None)
@@ -243,25 +242,20 @@ def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
     computed its per-epoch metrics (same graph, same chunks), so they reproduce them."""
     import mxnet as mx
 
-    net = build_net(1, 0.01, ctx, seed=0)
-    net[0].weight.set_data(mx.nd.array(params["0.weight"], ctx=ctx))
-    net[0].bias.set_data(mx.nd.array(params["0.bias"], ctx=ctx))
-    objective = _objective_block(net, 1)
+    net = net_from_params(params, ctx)
+    objective = _objective_block(net, 1, predictions=True)
     objective.hybridize(static_alloc=True)
     x_all = mx.nd.array(images, ctx=ctx, dtype="uint8")
     y_all = mx.nd.array(labels, ctx=ctx, dtype="uint8")
-    lr = mx.nd.zeros(1, ctx=ctx)
-    loss_sum = mx.nd.zeros(1, ctx=ctx)
-    hits = mx.nd.zeros(1, ctx=ctx)
-    predictions = []
+    rate = mx.nd.zeros(1, ctx=ctx)
+    chunks, predictions = [], []
     for start in range(0, len(labels), EVAL_CHUNK):
-        _, chunk_loss, chunk_hits, guesses = objective(
-            x_all[start:start + EVAL_CHUNK], y_all[start:start + EVAL_CHUNK], lr)
-        loss_sum += chunk_loss
-        hits += chunk_hits
+        _, chunk, guesses = objective(x_all[start:start + EVAL_CHUNK],
+                                      y_all[start:start + EVAL_CHUNK], rate)
+        chunks.append(chunk)
         predictions.append(guesses.asnumpy()[:, 0].astype(np.int64))
-    n = len(labels)
-    return float(_mean(loss_sum, n)[0]), float(_mean(hits, n)[0]), np.concatenate(predictions)
+    totals = _mean(mx.nd.add_n(*chunks), len(labels))
+    return float(totals[0]), float(totals[1]), np.concatenate(predictions)
 
 
 def _mean(total, count: int) -> np.ndarray:
@@ -270,47 +264,41 @@ def _mean(total, count: int) -> np.ndarray:
 
 
 def _sgd_args(config: TrainConfig) -> dict:
+    """Rate 1: each trial's rate scales its own loss; weight decay is added per slot."""
     args = {"learning_rate": 1.0}
     if config.momentum:
         args["momentum"] = config.momentum
     return args
 
-def _objective_block(net, blocks: int):
-    """A hybrid block: (uint8 images, labels, per-block lr) -> (objective, loss sums, hits,
-    predicted classes).
+def _objective_block(net, blocks: int, predictions: bool = False):
+    """A hybrid block over the stacked net: (uint8 images, labels, per-trial lr) ->
+    (objective, metrics[, predicted classes]).
 
-    It uses the Dense layer's own parameters but computes each trial's block as a
-    separate Dense(10) product: a stacked product sums in another order, and
-    SGD at a large learning rate amplifies those last-bit differences. Block by
-    block, a fused trial computes exactly what it would alone.
+    metrics holds each trial's loss sum, then its hit count; the objective is the
+    sum of each trial's loss scaled by its learning rate. Few outputs, since each
+    one costs Python time per batch.
     """
-    import mxnet as mx
     from mxnet import gluon
 
     class Objective(gluon.HybridBlock):
         def __init__(self):
             super().__init__()
-            self.net = net  # a child, so the cached graph knows its parameters
+            self.net = net
             self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
 
         def hybrid_forward(self, F, images, labels, lr):  # noqa: N803 - MXNet's convention
-            dense = self.net[0]
-            if F is mx.nd:
-                weight, bias = dense.weight.data(images.context), dense.bias.data(images.context)
-            else:
-                weight, bias = dense.weight.var(), dense.bias.var()
             x = F.cast(images, "float32") / 255.0  # the chapter's ToTensor
-            parts = [F.FullyConnected(
-                x, F.slice_axis(weight, axis=0, begin=k * NUM_CLASSES, end=(k + 1) * NUM_CLASSES),
-                F.slice_axis(bias, axis=0, begin=k * NUM_CLASSES, end=(k + 1) * NUM_CLASSES),
-                num_hidden=NUM_CLASSES) for k in range(blocks)]
-            scores = F.concat(*parts, dim=1) if blocks > 1 else parts[0]
             labels = F.cast(labels, "float32")
+            used = F.slice_axis(self.net(x), axis=1, begin=0, end=NUM_CLASSES * blocks)
+            scores = F.reshape(used, (-1, blocks, NUM_CLASSES))  # padding rows dropped
             flat = F.reshape(scores, (-1, NUM_CLASSES))
-            nll = F.reshape(self.loss(flat, F.repeat(labels, repeats=blocks)), (-1, blocks))
+            repeated = F.repeat(labels, repeats=blocks) if blocks > 1 else labels
+            nll = F.reshape(self.loss(flat, repeated), (-1, blocks))
             loss_sums = F.sum(nll, axis=0)
-            guesses = F.argmax(F.reshape(scores, (-1, blocks, NUM_CLASSES)), axis=2)
+            guesses = F.argmax(scores, axis=2)  # (B, K)
             hits = F.sum(F.broadcast_equal(guesses, F.reshape(labels, (-1, 1))), axis=0)
-            return F.sum(loss_sums * lr), loss_sums, hits, guesses
+            metrics = F.BlockGrad(F.concat(loss_sums, hits, dim=0))
+            objective = F.sum(loss_sums * lr)
+            return (objective, metrics, guesses) if predictions else (objective, metrics)
 
     return Objective()

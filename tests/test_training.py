@@ -9,7 +9,7 @@ import pytest
 from helpers import assert_same_metrics, synthetic_dataset, without_timing
 from softmax_exp.config import TrainConfig
 from softmax_exp.errors import ConfigError
-from softmax_exp.model import build_net
+from softmax_exp.model import block_params, build_net
 from softmax_exp.split import split_dataset
 from softmax_exp.training import EarlyStopping, TrainHooks, train_group
 
@@ -38,11 +38,14 @@ def test_same_seed_same_metrics_other_seed_differs():
 
 
 def test_initial_weights_follow_the_chapter():
-    net = build_net(1, 0.01, CPU, seed=3)
-    weight = net[0].weight.data().asnumpy()
+    params = block_params(build_net(1, 0.01, CPU, seed=3), 0)
+    weight = params["0.weight"]
     assert weight.shape == (10, 784)
     assert abs(weight.std() - 0.01) < 0.001 and abs(weight.mean()) < 0.001
-    assert not net[0].bias.data().asnumpy().any()
+    assert not params["0.bias"].any()
+    stacked = build_net(3, 0.01, CPU, seed=3)
+    for k in range(3):
+        np.testing.assert_array_equal(block_params(stacked, k)["0.weight"], weight)
 
 
 def softmax_grad(weight, bias, images, labels):
@@ -60,7 +63,7 @@ def test_one_step_matches_hand_computed_sgd_with_weight_decay(weight_decay):
     """One full batch: W1 = W0 - lr (grad + wd W0); the bias is not decayed."""
     dataset = synthetic_dataset(n_train=50)
     config = TrainConfig(epochs=1, batch_size=50, lr=0.5, weight_decay=weight_decay)
-    weight0 = build_net(1, config.init_sigma, CPU, config.seed)[0].weight.data().asnumpy()
+    weight0 = block_params(build_net(1, config.init_sigma, CPU, config.seed), 0)["0.weight"]
     (outcome,) = train([config], dataset)
     grad_w, grad_b = softmax_grad(weight0, np.zeros(10), dataset.train_images,
                                   dataset.train_labels)
