@@ -63,15 +63,19 @@ def bench_training(dataset, repeats: int) -> dict:
 
 
 def bench_sweeps(tmp: Path) -> dict:
-    from softmax_exp.sweep import SerialExecutor, run_sweep
+    from softmax_exp.sweep import ProcessExecutor, SerialExecutor, run_sweep
 
     (tmp / "grid.yaml").write_text(GRID)
     (tmp / "one.yaml").write_text(ONE)
     times = {}
-    for name, spec, fuse in (("one", "one.yaml", True), ("fused", "grid.yaml", True),
-                             ("unfused", "grid.yaml", False), ("one_again", "one.yaml", True)):
-        seconds, _ = timed(run_sweep, tmp / spec, out=tmp / name, executor=SerialExecutor(),
-                           fuse=fuse, argv=["bench"])
+    for name, spec, fuse, workers in (("one", "one.yaml", True, 1),
+                                      ("fused", "grid.yaml", True, 1),
+                                      ("fused_j2", "grid.yaml", True, 2),
+                                      ("unfused", "grid.yaml", False, 1),
+                                      ("one_again", "one.yaml", True, 1)):
+        executor = SerialExecutor() if workers == 1 else ProcessExecutor(workers)
+        seconds, _ = timed(run_sweep, tmp / spec, out=tmp / name, executor=executor,
+                           fuse=fuse, argv=["bench"], workers=workers)
         times[name] = seconds
     return times
 
@@ -122,6 +126,9 @@ def report(r: dict) -> list[tuple]:
         ("sweep, 12 trials fused", f"{sweeps['fused']:.2f} s", "",
          f"{sweeps['fused'] / one:.2f}x one trial (target <= 3x): "
          f"{'PASS' if sweeps['fused'] <= 3 * one else 'FAIL'}"),
+        ("sweep, 12 trials fused, -j 2", f"{sweeps['fused_j2']:.2f} s", "",
+         f"{sweeps['fused_j2'] / one:.2f}x one trial (target <= 3x): "
+         f"{'PASS' if sweeps['fused_j2'] <= 3 * one else 'FAIL'}"),
         ("sweep, 12 trials --no-fuse", f"{sweeps['unfused']:.2f} s", "",
          f"{sweeps['unfused'] / one:.2f}x one trial; fused is "
          f"{sweeps['unfused'] / sweeps['fused']:.1f}x faster"),

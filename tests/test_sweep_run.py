@@ -200,3 +200,20 @@ def test_seeds_give_mean_and_spread(tmp_path, real_dataset):
     board = leaderboard(result)
     assert [row["trials"] for row in board] == [3, 3]
     assert all(row["spread"] > 0 for row in board)
+
+
+def test_fused_group_with_early_stopping_and_mixed_epochs_matches_separate_runs(
+        tmp_path, real_dataset):
+    """lr 0.3 at batch 64 is where last-bit differences would be amplified: the test that
+    fused trials compute bit for bit what they would alone."""
+    spec = write_spec(tmp_path, "base: {train_subset: 3000, batch_size: 64, val_fraction: 0.1}\n"
+                                "grid:\n  lr: [0.3, 1.0]\n  epochs: [2, 6]\n"
+                                "  patience: [null, 1]\n")
+    fused, _ = sweep(tmp_path, spec, fuse=True)
+    alone = run_sweep(spec, tmp_path / "alone", fuse=False, argv=["test"])
+    assert len({t.config.batch_size for t in fused.trials}) == 1  # one fused group of 8
+    a, b = tables(fused.path), tables(alone.path)
+    pd.testing.assert_frame_equal(a[0], b[0], check_exact=False, rtol=0, atol=1e-5)
+    pd.testing.assert_frame_equal(a[1], b[1], check_exact=False, rtol=0, atol=1e-5)
+    stopped = a[0][a[0].stop_reason.str.startswith("early stopping")]
+    assert (stopped.epochs_run < stopped.epochs).any(), "no trial stopped early mid-group"

@@ -173,3 +173,42 @@ def test_batch_or_subset_larger_than_data_is_a_config_error():
         split_dataset(dataset, TrainConfig())
     with pytest.raises(ConfigError, match="'train_subset' is 200 but only 100"):
         split_dataset(dataset, TrainConfig(train_subset=200, batch_size=10))
+
+
+@pytest.mark.parametrize("batch", [17, 64, 256, 1000])
+def test_stacked_product_equals_lone_products_bit_for_bit(batch):
+    """The platform property fusion rests on (see softmax_exp.model): in a layer padded
+    to a multiple of 16 rows, each trial's 10 rows compute exactly what they would in a
+    lone (padded) layer, forward and backward."""
+    from mxnet import autograd, nd
+
+    from softmax_exp.model import width
+
+    rng = np.random.default_rng(batch)
+    x = nd.array(rng.integers(0, 256, (batch, 784)).astype(np.float32) / 255)
+    k_max = 13
+    weight = rng.normal(0, 0.05, (10 * k_max, 784)).astype(np.float32)
+    head = rng.normal(0, 1, (batch, 10 * k_max)).astype(np.float32)
+
+    def run(rows):
+        n = width(len(rows) // 10)
+        w = np.zeros((n, 784), np.float32)
+        w[:len(rows)] = weight[rows]
+        dy = np.zeros((batch, n), np.float32)
+        dy[:, :len(rows)] = head[:, rows]
+        w_nd, b_nd = nd.array(w), nd.zeros(n)
+        w_nd.attach_grad()
+        b_nd.attach_grad()
+        with autograd.record():
+            y = nd.FullyConnected(x, w_nd, b_nd, num_hidden=n)
+        y.backward(nd.array(dy))
+        return y.asnumpy(), w_nd.grad.asnumpy(), b_nd.grad.asnumpy()
+
+    for k_total in (2, 5, 13):
+        y, gw, gb = run(np.arange(10 * k_total))
+        for k in range(k_total):
+            rows = np.arange(10 * k, 10 * k + 10)
+            y1, gw1, gb1 = run(rows)
+            np.testing.assert_array_equal(y[:, rows], y1[:, :10])
+            np.testing.assert_array_equal(gw[rows], gw1[:10])
+            np.testing.assert_array_equal(gb[rows], gb1[:10])
