@@ -1,13 +1,14 @@
 """softmax-exp benchmark suite: one process tree, one sitting, figures as ratios.
 
-    .venv/bin/python benchmarks/run.py            # about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/run.py            # about 4 minutes on 2 cores
 
 Measures, side by side: the chapter-style training loop against ours (same
 config), a 12-trial learning-rate x weight-decay sweep fused and unfused against
 a one-trial sweep, start-up of `softmax --help`, loading the decoded dataset
 from the cache, and the peak RSS of a chapter-config `softmax train`. Prints one
 table with the targets of the performance issue. Timings on a shared machine are
-noisy: every ratio divides two figures measured minutes apart in this run.
+noisy: every measurement runs in a fresh process, the kinds are interleaved
+round by round, and each figure is the median of its rounds.
 """
 
 from __future__ import annotations
@@ -39,45 +40,64 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - started, result
 
 
-def bench_training(dataset, repeats: int) -> dict:
-    from chapter_loop import chapter_train
+def measure(mode: str, tmp: str) -> dict:
+    """One measurement, in this (fresh) process. Prints nothing; returns figures.
 
-    from softmax_exp.config import TrainConfig
-    from softmax_exp.device import resolve_context
-    from softmax_exp.split import split_dataset
-    from softmax_exp.training import train_group
+    MXNet is imported and the data loaded before the clock starts: start-up is
+    measured on its own, and would otherwise flatter the slower side of a ratio.
+    """
+    import mxnet  # noqa: F401
 
-    config = TrainConfig()
-    split = split_dataset(dataset, config)
-    ctx = resolve_context("cpu")
-    train_group([TrainConfig(epochs=1)], split, ctx)  # warm-up: kernels, allocations
-    ours, chapter = [], []
-    for _ in range(repeats):
-        seconds, outcomes = timed(train_group, [config], split, ctx)
-        ours.append(seconds)
+    from softmax_exp.data import load_dataset
+
+    dataset = load_dataset()
+    if mode == "chapter":
+        from chapter_loop import chapter_train
+
         seconds, (_, history) = timed(chapter_train, dataset)
-        chapter.append(seconds)
-    return {"chapter_s": chapter, "ours_s": ours,
-            "ours_test_acc": outcomes[0].history[-1].test_acc,
-            "chapter_test_acc": history[-1][3]}
+        return {"seconds": seconds, "test_acc": history[-1][3]}
+    if mode == "ours":
+        from softmax_exp.config import TrainConfig
+        from softmax_exp.device import resolve_context
+        from softmax_exp.split import split_dataset
+        from softmax_exp.training import train_group
 
-
-def bench_sweeps(tmp: Path) -> dict:
+        config = TrainConfig()
+        split, ctx = split_dataset(dataset, config), resolve_context("cpu")
+        seconds, outcomes = timed(train_group, [config], split, ctx)
+        return {"seconds": seconds, "test_acc": outcomes[0].history[-1].test_acc}
     from softmax_exp.sweep import ProcessExecutor, SerialExecutor, run_sweep
 
+    _, spec, fuse, workers = mode.split(":")
+    workers = int(workers)
+    executor = SerialExecutor() if workers == 1 else ProcessExecutor(workers)
+    out = Path(tmp) / f"{mode.replace(':', '-')}-{time.time_ns()}"
+    seconds, _ = timed(run_sweep, Path(tmp) / spec, out=out, executor=executor,
+                       fuse=fuse == "fuse", argv=["bench"], workers=workers)
+    return {"seconds": seconds}
+
+
+def in_subprocess(mode: str, tmp: Path) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--measure", mode, "--tmp", str(tmp)],
+                          check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_rounds(tmp: Path, rounds: int) -> dict:
+    """Every measurement in a fresh process, the kinds interleaved round by round, so
+    that a slow minute on a shared machine hits all of them alike."""
     (tmp / "grid.yaml").write_text(GRID)
     (tmp / "one.yaml").write_text(ONE)
-    times = {}
-    for name, spec, fuse, workers in (("one", "one.yaml", True, 1),
-                                      ("fused", "grid.yaml", True, 1),
-                                      ("fused_j2", "grid.yaml", True, 2),
-                                      ("unfused", "grid.yaml", False, 1),
-                                      ("one_again", "one.yaml", True, 1)):
-        executor = SerialExecutor() if workers == 1 else ProcessExecutor(workers)
-        seconds, _ = timed(run_sweep, tmp / spec, out=tmp / name, executor=executor,
-                           fuse=fuse, argv=["bench"], workers=workers)
-        times[name] = seconds
-    return times
+    modes = {"chapter": "chapter", "ours": "ours", "one": "sweep:one.yaml:fuse:1",
+             "fused": "sweep:grid.yaml:fuse:1", "fused_j2": "sweep:grid.yaml:fuse:2",
+             "unfused": "sweep:grid.yaml:nofuse:1"}
+    results: dict = {name: [] for name in modes}
+    for round_number in range(rounds):
+        for name, mode in modes.items():
+            if name == "unfused" and round_number > 0:
+                continue  # 40 s a go, and only an illustration
+            results[name].append(in_subprocess(mode, tmp))
+    return results
 
 
 def command_seconds(args: list[str], repeats: int) -> list[float]:
@@ -111,27 +131,32 @@ def bench_rss(tmp: Path) -> dict:
 
 def report(r: dict) -> list[tuple]:
     med = statistics.median
-    chapter, ours = med(r["chapter_s"]), med(r["ours_s"])
+
+    def seconds(name):
+        return med(x["seconds"] for x in r["runs"][name])
+
+    chapter, ours, one = seconds("chapter"), seconds("ours"), seconds("one")
     samples = 60000 * 10
-    sweeps = r["sweeps"]
-    one = min(sweeps["one"], sweeps["one_again"])
-    rows = [
+
+    def versus_one(name):
+        ratio = seconds(name) / one
+        return f"{ratio:.2f}x one trial (target <= 3x): {'PASS' if ratio <= 3 else 'FAIL'}"
+
+    return [
         ("chapter-style loop, 10 epochs", f"{chapter:.2f} s", f"{samples / chapter:,.0f}/s", ""),
         ("softmax train loop, 10 epochs", f"{ours:.2f} s", f"{samples / ours:,.0f}/s",
          f"1/{chapter / ours:.1f} of chapter (target <= 1/8): "
          f"{'PASS' if ours * 8 <= chapter else 'FAIL'}"),
-        ("  test acc chapter / ours", f"{r['chapter_test_acc']:.4f} / {r['ours_test_acc']:.4f}",
+        ("  test acc chapter / ours",
+         f"{r['runs']['chapter'][0]['test_acc']:.4f} / {r['runs']['ours'][0]['test_acc']:.4f}",
          "", ""),
         ("sweep, 1 trial", f"{one:.2f} s", "", ""),
-        ("sweep, 12 trials fused", f"{sweeps['fused']:.2f} s", "",
-         f"{sweeps['fused'] / one:.2f}x one trial (target <= 3x): "
-         f"{'PASS' if sweeps['fused'] <= 3 * one else 'FAIL'}"),
-        ("sweep, 12 trials fused, -j 2", f"{sweeps['fused_j2']:.2f} s", "",
-         f"{sweeps['fused_j2'] / one:.2f}x one trial (target <= 3x): "
-         f"{'PASS' if sweeps['fused_j2'] <= 3 * one else 'FAIL'}"),
-        ("sweep, 12 trials --no-fuse", f"{sweeps['unfused']:.2f} s", "",
-         f"{sweeps['unfused'] / one:.2f}x one trial; fused is "
-         f"{sweeps['unfused'] / sweeps['fused']:.1f}x faster"),
+        ("sweep, 12 trials fused", f"{seconds('fused'):.2f} s", "", versus_one("fused")),
+        ("sweep, 12 trials fused, -j 2", f"{seconds('fused_j2'):.2f} s", "",
+         versus_one("fused_j2")),
+        ("sweep, 12 trials --no-fuse", f"{seconds('unfused'):.2f} s", "",
+         f"{seconds('unfused') / one:.1f}x one trial; fusing is "
+         f"{seconds('unfused') / seconds('fused'):.1f}x faster"),
         ("softmax --help", f"{med(r['startup']['help_s']):.3f} s", "",
          f"target < 0.5 s: {'PASS' if med(r['startup']['help_s']) < 0.5 else 'FAIL'}"),
         ("load decoded dataset (cache)", f"{med(r['startup']['data_load_s']):.3f} s", "",
@@ -139,24 +164,27 @@ def report(r: dict) -> list[tuple]:
         ("peak RSS, softmax train", f"{r['rss']['train_peak_rss_mb']:.0f} MB", "",
          f"target <= 450 MB: {'PASS' if r['rss']['train_peak_rss_mb'] <= 450 else 'FAIL'}"),
     ]
-    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2, help="training runs of each loop")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each kind")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one measurement
+    parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.tmp)))
+        return
 
     from softmax_exp.data import load_dataset
 
-    dataset = load_dataset()
+    load_dataset()  # build the decoded cache before anything is timed
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["startup"] = bench_startup(5)
         results["rss"] = bench_rss(Path(tmp))
-        results.update(bench_training(dataset, args.repeats))
-        results["sweeps"] = bench_sweeps(Path(tmp))
+        results["runs"] = bench_rounds(Path(tmp), args.rounds)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     rows = report(results)
