@@ -28,6 +28,7 @@ def train(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
                                             help="Directory holding the four Fashion-MNIST "
                                                  "IDX .gz files."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and stop."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing "
                                  "else."),
@@ -50,6 +51,11 @@ def train(
         if value is not None:
             overrides[key], where[key] = value, "--" + key.replace("_", "-")
     cfg = load_train_config(config, overrides, where)
+    if dry_run:
+        from softmax_exp.config import to_yaml
+
+        typer.echo(to_yaml(cfg), nl=False)
+        return
     with TrainDisplay(out, cfg.epochs, quiet=quiet or as_json) as display:
         result = run_train(cfg, out_dir, data_dir, observer=display)
     if as_json:

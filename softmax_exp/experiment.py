@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,9 +70,16 @@ def run_train(config: TrainConfig, out: Path = Path("runs"), data_dir: Optional[
     try:
         outcome = train_group([config], data, ctx, hooks)[0]
     except KeyboardInterrupt:
-        recorder.finish(None, status="interrupted", error="interrupted by the user")
+        _record_end(recorder, "interrupted", "interrupted by the user")
         raise
     except Exception as exc:
-        recorder.finish(None, status="failed", error=f"{type(exc).__name__}: {exc}")
+        _record_end(recorder, "failed", f"{type(exc).__name__}: {exc}")
         raise
     return RunResult(recorder.path, hooks.infos[0], outcome.history)
+
+
+def _record_end(recorder: RunRecorder, status: str, error: str) -> None:
+    """Best effort: when the disk is full this fails too, and the first error is the
+    one to report."""
+    with contextlib.suppress(Exception):
+        recorder.finish(None, status=status, error=error)

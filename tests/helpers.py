@@ -38,3 +38,20 @@ def assert_same_metrics(history_a, history_b, atol=1e-5):
     a, b = table(history_a), table(history_b)
     assert a.shape == b.shape
     np.testing.assert_allclose(a, b, atol=atol, rtol=0)
+
+
+def crashing_worker(job, events, threads):
+    """A sweep worker that dies like an OOM-killed process (os._exit) on trials with
+    lr == 0.5: always, or only on the first attempt when a marker path is set."""
+    import os
+    from pathlib import Path
+
+    from softmax_exp.sweep.executors import _worker
+
+    marker = os.environ.get("CRASH_ONCE_MARKER")
+    crash = any(t.config.lr == 0.5 for t in job.trials)
+    if crash and not (marker and Path(marker).exists()):
+        if marker:
+            Path(marker).touch()
+        os._exit(137)
+    _worker(job, events, threads)

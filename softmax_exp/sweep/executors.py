@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import queue
 import signal
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..errors import ConfigError
 from .jobs import Job, describe_exception, execute_job
@@ -59,13 +59,14 @@ class ProcessExecutor(Executor):
 
     name = "process"
 
-    def __init__(self, workers: int, retries: int = 1):
+    def __init__(self, workers: int, retries: int = 1, worker: Optional[Callable] = None):
         cores = available_cores()
         if workers > cores:
             raise ConfigError(f"--workers {workers}: this machine has {cores} cores; use at "
                               f"most {cores} so MXNet threads do not fight over them")
         self.workers, self.retries = workers, retries
         self.threads = max(1, cores // workers)
+        self.worker = worker or _worker  # a module-level function: spawn pickles it by name
 
     def launch(self, jobs: Sequence[Job], handle: Handle) -> None:
         spawn = multiprocessing.get_context("spawn")
@@ -77,8 +78,8 @@ class ProcessExecutor(Executor):
                 while pending and len(running) < self.workers:
                     job = pending.pop(0)
                     attempts[job.number] += 1
-                    process = spawn.Process(target=_worker, args=(job, events, self.threads),
-                                            daemon=True)
+                    process = spawn.Process(target=self.worker,
+                                            args=(job, events, self.threads), daemon=True)
                     process.start()
                     running[job.number] = (process, job)
                 self._drain(events, running, handle)

@@ -3,6 +3,7 @@ writer of the sweep directory, whatever executor runs the trials."""
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -123,13 +124,16 @@ def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Ex
         jobs = plan_jobs(to_run, fuse, workers, data_dir)
         try:
             (executor or SerialExecutor()).launch(jobs, driver.handle)
-        except KeyboardInterrupt:
-            driver.interrupt()
-            raise
         except FailFast:
             driver.interrupt()
-        finally:
             driver.write_tables()
+        except BaseException:
+            # Ctrl-C, a full disk...: record what we can, then report the first error.
+            with contextlib.suppress(Exception):
+                driver.interrupt()
+                driver.write_tables()
+            raise
+        driver.write_tables()
         return driver.sweep
 
 
@@ -210,7 +214,9 @@ class _Driver:
         for trial in job.trials:
             if trial.id in self.recorders or self.sweep.records[trial.id].status not in \
                     FINISHED:
-                write_text(self.sweep.records[trial.id].path / "error.log", trace or message)
+                path = self.sweep.records[trial.id].path
+                path.mkdir(parents=True, exist_ok=True)  # it may have died before starting
+                write_text(path / "error.log", trace or message)
                 self._finish(trial.id, None, "failed", message)
         if self.fail_fast:
             raise FailFast(f"trial {job.trials[0].id} failed: {message}")

@@ -1,0 +1,194 @@
+"""Fault injection: what the README promises under kill -9, torn files, dying workers,
+full disks and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from cli.main import app, main
+from helpers import crashing_worker
+from softmax_exp import fileio
+from softmax_exp.sweep import ProcessExecutor, SweepObserver, run_sweep
+from softmax_exp.training import METRIC_COLUMNS
+
+runner = CliRunner()
+SMALL = ("base: {epochs: 2, train_subset: 1000, batch_size: 100}\n"
+         "grid: {lr: [0.1, 0.5, 0.3]}\n")
+
+
+def no_temporary_files(path):
+    return [p for p in path.rglob("*.tmp")] == []
+
+
+@pytest.mark.e2e
+def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
+    command = [sys.executable, "-c", "from cli.main import run; run()", "train", "--out",
+               str(tmp_path), "--epochs", "500", "--batch-size", "16", "--quiet",
+               "--set", "train_subset=5000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 90
+    metrics = None
+    while time.time() < deadline:
+        found = list(tmp_path.glob("*/metrics.csv"))
+        if found and len(found[0].read_text().splitlines()) >= 3:
+            metrics = found[0]
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert metrics is not None, "training did not get going"
+    table = pd.read_csv(metrics)
+    assert list(table.columns) == list(METRIC_COLUMNS)
+    assert table.epoch.tolist() == list(range(1, len(table) + 1)) and len(table) >= 2
+    assert not table.isna()[["train_loss", "test_acc"]].any().any()
+    info = json.loads((metrics.parent / "run.json").read_text())
+    assert info["status"] == "running"
+    assert yaml.safe_load((metrics.parent / "config.yaml").read_text())["epochs"] == 500
+    assert no_temporary_files(tmp_path)
+
+
+class Finished(SweepObserver):
+    def __init__(self):
+        self.statuses = {}
+
+    def trial_finished(self, record):
+        self.statuses[record.trial.config.lr] = record.status
+
+
+@pytest.mark.e2e
+def test_a_worker_that_dies_is_retried_then_recorded_failed(tmp_path, real_dataset):
+    (tmp_path / "s.yaml").write_text(SMALL)
+    seen = Finished()
+    result = run_sweep(tmp_path / "s.yaml", tmp_path / "out", observer=seen, fuse=False,
+                       executor=ProcessExecutor(2, retries=1, worker=crashing_worker),
+                       workers=2, argv=["test"])
+    assert seen.statuses == {0.1: "completed", 0.5: "failed", 0.3: "completed"}
+    (failed,) = result.failures()
+    assert "worker died (exit code 137) after 2 attempts" in failed.info["error"]
+    assert (failed.path / "error.log").is_file()
+
+
+@pytest.mark.e2e
+def test_a_worker_that_dies_once_is_retried_and_succeeds(tmp_path, real_dataset, monkeypatch):
+    monkeypatch.setenv("CRASH_ONCE_MARKER", str(tmp_path / "crashed"))
+    (tmp_path / "s.yaml").write_text(SMALL)
+    seen = Finished()
+    run_sweep(tmp_path / "s.yaml", tmp_path / "out", observer=seen, fuse=False,
+              executor=ProcessExecutor(2, retries=1, worker=crashing_worker), workers=2,
+              argv=["test"])
+    assert (tmp_path / "crashed").exists()
+    assert set(seen.statuses.values()) == {"completed"}
+
+
+def full_disk_after(monkeypatch, name: str, allowed: int):
+    """Writes to files called `name` go to /dev/full (a real ENOSPC) after `allowed`."""
+    calls = {"n": 0}
+    real_open = os.open
+
+    def fake_open(path, flags, *args, **kwargs):
+        if str(path).endswith(name):
+            calls["n"] += 1
+            if calls["n"] > allowed:
+                return real_open("/dev/full", os.O_WRONLY)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(fileio.os, "open", fake_open)
+
+
+@pytest.mark.e2e
+def test_disk_full_while_training_is_one_line_and_keeps_written_rows(tmp_path, real_dataset,
+                                                                     monkeypatch):
+    full_disk_after(monkeypatch, "metrics.csv", allowed=2)
+    result = runner.invoke(app, ["train", "--out", str(tmp_path), "--epochs", "5", "--quiet",
+                                 "--set", "train_subset=1000", "--batch-size", "100"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot write ") and "No space left on device" in \
+        result.output and result.output.count("\n") == 1
+    (run,) = tmp_path.iterdir()
+    table = pd.read_csv(run / "metrics.csv")
+    assert table.epoch.tolist() == [1, 2]
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
+    assert no_temporary_files(tmp_path)
+
+
+@pytest.mark.e2e
+def test_disk_full_in_a_sweep_keeps_the_last_good_summaries(tmp_path, real_dataset,
+                                                            monkeypatch):
+    (tmp_path / "s.yaml").write_text(SMALL)
+    calls = {"n": 0}
+    real_open = open
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        if ".trials.csv." in str(path):
+            calls["n"] += 1
+            if calls["n"] > 2:  # the start, and the first finished trial, are written
+                return real_open("/dev/full", mode, *args, **kwargs)
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(fileio, "open", fake_open, raising=False)
+    result = runner.invoke(app, ["sweep", str(tmp_path / "s.yaml"), "--out",
+                                 str(tmp_path / "out"), "--no-fuse", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "error: cannot write" in result.output and "trials.csv" in result.output
+    trials = pd.read_csv(tmp_path / "out" / "trials.csv")
+    assert trials.status.tolist() == ["completed"]
+    assert no_temporary_files(tmp_path)
+
+
+def test_output_under_a_file_is_a_one_line_error(tmp_path, real_dataset):
+    (tmp_path / "file").write_text("not a directory")
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "file" / "runs"),
+                                 "--epochs", "1", "--set", "train_subset=500"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot create run directory") and \
+        result.output.count("\n") == 1
+
+
+def one_line_or_success(capsys, argv):
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    if code != 0:
+        assert code == 2, (argv, captured.err)
+        assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, \
+            captured.err
+    return code
+
+
+documents = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**9, 10**9) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["lr", "batch_size", "epochs", "grid", "base", "seeds", "random",
+                         "weight_decay", "patience", "ctx", "x"]), inner, max_size=4),
+    max_leaves=10)
+CLI_SETTINGS = settings(max_examples=60, deadline=None,
+                        suppress_health_check=[HealthCheck.too_slow,
+                                               HealthCheck.function_scoped_fixture])
+
+
+@CLI_SETTINGS
+@given(documents)
+def test_random_yaml_never_gives_a_traceback(tmp_path, capsys, document):
+    path = tmp_path / "doc.yaml"
+    path.write_text(yaml.safe_dump(document))
+    one_line_or_success(capsys, ["train", "-c", str(path), "--dry-run"])
+    one_line_or_success(capsys, ["sweep", str(path), "--dry-run"])
+
+
+@CLI_SETTINGS
+@given(st.sampled_from(["--lr", "--batch-size", "--epochs", "--seed", "--ctx", "--set"]),
+       st.text(min_size=1, max_size=12).filter(lambda t: not t.startswith("-")))
+def test_random_option_values_never_give_a_traceback(capsys, option, value):
+    one_line_or_success(capsys, ["train", option, value, "--dry-run"])
