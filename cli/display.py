@@ -82,14 +82,13 @@ class TrainDisplay(TrainHooks):
         self.progress.update(self.task, completed=done)
         self._refresh()
 
-    def epoch_ended(self, index: int, metrics: EpochMetrics) -> bool:
+    def epoch_ended(self, index: int, metrics: EpochMetrics) -> None:
         self.rows.append(metrics)
         if self.live is not None:
             self._refresh()
         elif not self.quiet:
             self.console.print("  ".join(cell(getattr(metrics, key), fmt).rjust(len(header))
                                          for header, key, fmt in COLUMNS), markup=False)
-        return False
 
     def _refresh(self) -> None:
         if self.live is not None:

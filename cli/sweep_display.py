@@ -75,7 +75,7 @@ class SweepDisplay(SweepObserver):
 
     def sweep_started(self, sweep: SweepRun) -> None:
         self.sweep = sweep
-        total, skipped = len(sweep.trials), sweep.skipped
+        total, skipped = sweep.planned, sweep.skipped
         self.progress.update(self.task, total=total - skipped, completed=0)
         if self.quiet:
             return

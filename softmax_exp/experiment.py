@@ -34,9 +34,9 @@ class GroupRecorder(TrainHooks):
     def batches_done(self, done: int) -> None:
         self.observer.batches_done(done)
 
-    def epoch_ended(self, index: int, metrics: EpochMetrics) -> bool:
+    def epoch_ended(self, index: int, metrics: EpochMetrics) -> None:
         self.recorders[index].record_epoch(metrics)
-        return self.observer.epoch_ended(index, metrics)
+        self.observer.epoch_ended(index, metrics)
 
     def trial_ended(self, index: int, outcome: TrialOutcome) -> None:
         self.infos[index] = self.recorders[index].finish(outcome)

@@ -90,8 +90,13 @@ class TrainHooks:
     def batches_done(self, done: int) -> None:
         pass
 
-    def epoch_ended(self, index: int, metrics: EpochMetrics) -> bool:
-        """Trial `index` finished an epoch; return True to prune it here."""
+    def epoch_ended(self, index: int, metrics: EpochMetrics) -> None:
+        """Trial `index` finished an epoch."""
+
+    def should_prune(self, index: int, metrics: EpochMetrics,
+                     peers: list[EpochMetrics]) -> bool:
+        """Asked once every trial of the group has ended the epoch; `peers` are their
+        metrics (this trial's included). True stops trial `index` as pruned."""
         return False
 
     def trial_ended(self, index: int, outcome: TrialOutcome) -> None:
@@ -195,19 +200,21 @@ class _GroupTrainer:
         val_loss, val_acc = self._evaluate(self.val) if self.val else (None, None)
         test_loss, test_acc = self._evaluate(self.test)
         samples = self.train[1].shape[0]
-        changed = False
+        live = {}
         for k, outcome in enumerate(self.outcomes):
             if outcome.done:
                 continue
-            metrics = EpochMetrics(
+            live[k] = EpochMetrics(
                 epoch, float(loss[k]), float(acc[k]),
                 None if val_loss is None else float(val_loss[k]),
                 None if val_acc is None else float(val_acc[k]),
                 float(test_loss[k]), float(test_acc[k]), seconds, samples / seconds)
-            outcome.history.append(metrics)
-            pruned = self.hooks.epoch_ended(k, metrics)
-            changed |= self._judge(k, epoch, metrics, pruned)
-        if changed:
+            self.outcomes[k].history.append(live[k])
+            self.hooks.epoch_ended(k, live[k])
+        peers = list(live.values())
+        ended = [self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers))
+                 for k, m in live.items()]
+        if any(ended):
             self._set_rates()
 
     def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool) -> bool:

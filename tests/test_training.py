@@ -138,7 +138,8 @@ def test_early_stopping_keeps_best_params_and_stops():
 
 def test_prune_hook_stops_one_trial():
     class PruneSecond(TrainHooks):
-        def epoch_ended(self, index, metrics):
+        def should_prune(self, index, metrics, peers):
+            assert metrics in peers and len(peers) == (2 if metrics.epoch <= 2 else 1)
             return index == 1 and metrics.epoch == 2
 
     a, b = train([TrainConfig(epochs=4, batch_size=32), TrainConfig(epochs=4, batch_size=32,

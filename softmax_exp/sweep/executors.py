@@ -1,9 +1,11 @@
 """Executors run jobs and hand their events to the driver. The sweep does not
 know which one it drives.
 
-An executor has one method, `launch(jobs, handle)`: run every job and call
-`handle(event)` in the driver's thread for each event, including
+An executor has one method, `launch(jobs, handle, prepare)`: run every job and
+call `handle(event)` in the driver's thread for each event, including
 ("failed", job, message, traceback) when a job raises or its worker dies.
+`prepare(job)` is called just before a job starts and returns the job to run
+(the driver adds what pruning needs to know of the trials finished so far).
 An exception raised by `handle` (fail-fast) or KeyboardInterrupt stops it.
 """
 
@@ -19,6 +21,11 @@ from ..errors import ConfigError
 from .jobs import Job, describe_exception, execute_job
 
 Handle = Callable[[tuple], None]
+Prepare = Callable[[Job], Job]
+
+
+def unchanged(job: Job) -> Job:
+    return job
 
 
 def available_cores() -> int:
@@ -33,7 +40,7 @@ class Executor:
 
     name = "base"
 
-    def launch(self, jobs: Sequence[Job], handle: Handle) -> None:
+    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
         raise NotImplementedError
 
 
@@ -42,10 +49,10 @@ class SerialExecutor(Executor):
 
     name = "serial"
 
-    def launch(self, jobs: Sequence[Job], handle: Handle) -> None:
+    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
         for job in jobs:
             try:
-                execute_job(job, handle)
+                execute_job(prepare(job), handle)
             except Exception as exc:  # noqa: BLE001 - a failed trial is a result
                 handle(("failed", job, *describe_exception(exc)))
 
@@ -68,7 +75,7 @@ class ProcessExecutor(Executor):
         self.threads = max(1, cores // workers)
         self.worker = worker or _worker  # a module-level function: spawn pickles it by name
 
-    def launch(self, jobs: Sequence[Job], handle: Handle) -> None:
+    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
         spawn = multiprocessing.get_context("spawn")
         events, pending = spawn.Queue(), list(jobs)
         attempts = {job.number: 0 for job in jobs}
@@ -79,7 +86,8 @@ class ProcessExecutor(Executor):
                     job = pending.pop(0)
                     attempts[job.number] += 1
                     process = spawn.Process(target=self.worker,
-                                            args=(job, events, self.threads), daemon=True)
+                                            args=(prepare(job), events, self.threads),
+                                            daemon=True)
                     process.start()
                     running[job.number] = (process, job)
                 self._drain(events, running, handle)

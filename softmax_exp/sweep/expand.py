@@ -46,6 +46,18 @@ def random_points(space: dict[str, Distribution], trials: int, seed: int) -> lis
     return [{k: draw(d, rng) for k, d in space.items()} for _ in range(trials)]
 
 
+def probe_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Points at the low and the high end of every distribution: if both validate,
+    every value in between does too (each setting's range is an interval)."""
+    ends = []
+    for pick in (0, -1):
+        ends.append({k: (d.args[pick] if d.kind != "choice" else d.args[0])
+                     for k, d in spec.space.items()})
+    ends += [{**ends[0], k: value} for k, d in spec.space.items() if d.kind == "choice"
+             for value in d.args[1:]]
+    return ends
+
+
 def draw(dist: Distribution, rng: np.random.Generator) -> Any:
     if dist.kind == "choice":
         return dist.args[int(rng.integers(len(dist.args)))]
@@ -60,7 +72,13 @@ def draw(dist: Distribution, rng: np.random.Generator) -> Any:
 
 
 def expand(spec: SweepSpec) -> list[Trial]:
-    """All trials of a grid or random sweep, validated, in a stable order."""
+    """All trials of a grid or random sweep, validated, in a stable order.
+
+    A TPE sweep's trials are chosen as it runs: this returns none for it, after
+    validating a config at each end of every range (see `probe_points`)."""
+    if spec.search == "tpe":
+        trials_for_points(spec, probe_points(spec))
+        return []
     points = [{**g, **r} for g in grid_points(spec.grid)
               for r in random_points(spec.space, spec.random_trials, spec.random_seed)]
     return trials_for_points(spec, points)
@@ -86,7 +104,7 @@ def config_for(spec: SweepSpec, point: dict[str, Any], seed: int) -> TrainConfig
     layers = [(spec.where, spec.base, {k[1:]: v for k, v in spec.lines.items()
                                        if k[0] == "base"})]
     for key, value in point.items():
-        section = "grid" if key in spec.grid else "random.space"
+        section = "grid" if key in spec.grid else f"{spec.block}.space"
         layers.append((f"{spec.at(*section.split('.'), key)} value {value!r}", {key: value}, {}))
     layers.append((f"{spec.at('seeds')} value {seed}", {"seed": seed}, {}))
     return build_config(layers)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -22,6 +22,11 @@ class Job:
     number: int
     trials: tuple[Trial, ...]
     data_dir: Optional[Path] = None
+    prune: Optional[dict] = None  # the sweep's `prune:` block
+    metric: str = "val_acc"
+    mode: str = "max"
+    # other trials' metric per epoch, filled in just before the job runs
+    reference: dict[str, list] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:
@@ -29,7 +34,8 @@ class Job:
 
 
 def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
-              data_dir: Optional[Path] = None) -> list[Job]:
+              data_dir: Optional[Path] = None, start: int = 0,
+              **job_options: Any) -> list[Job]:
     """Group fusable trials (same minibatch sequence) into jobs, in expansion order.
 
     With several workers, groups are split so that every worker gets work.
@@ -44,18 +50,28 @@ def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
         if workers > 1 and len(by_key) < workers:
             size = min(MAX_FUSED, max(1, math.ceil(len(trials) / workers)))
         groups = [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
-    return [Job(n, tuple(g), data_dir) for n, g in enumerate(groups)]
+    return [Job(start + n, tuple(g), data_dir, **job_options) for n, g in enumerate(groups)]
 
 
 class EmitHooks(TrainHooks):
-    """Turns trainer callbacks into events for the driver."""
+    """Turns trainer callbacks into events for the driver, and asks the pruner."""
 
     def __init__(self, job: Job, emit: Emit):
-        self.job, self.emit = job, emit
+        from .pruners import make_pruner
 
-    def epoch_ended(self, index: int, metrics) -> bool:
+        self.job, self.emit = job, emit
+        self.pruner = make_pruner(job.prune)
+
+    def epoch_ended(self, index: int, metrics) -> None:
         self.emit(("epoch", self.job.trials[index].id, metrics))
-        return False
+
+    def should_prune(self, index: int, metrics, peers) -> bool:
+        """Against the other trials at this epoch: earlier ones and this group's."""
+        epoch, metric = metrics.epoch, self.job.metric
+        others = [values[epoch - 1] for values in self.job.reference.values()
+                  if len(values) >= epoch]
+        others += [getattr(p, metric) for p in peers if p is not metrics]
+        return self.pruner.should_prune(epoch, getattr(metrics, metric), others, self.job.mode)
 
     def trial_ended(self, index: int, outcome) -> None:
         self.emit(("end", self.job.trials[index].id, outcome))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -18,8 +18,8 @@ from ..runs import FINISHED, METRICS_FILE, RunRecorder, csv_line, read_run_info
 from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, read_metrics, summarize
 from ..training import TrialOutcome
 from .executors import Executor, SerialExecutor
-from .expand import Trial, expand
-from .jobs import plan_jobs
+from .expand import Trial, expand, probe_points, trials_for_points
+from .jobs import Job, plan_jobs
 from .spec import SweepSpec, load_sweep_spec
 
 TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = ("trials.csv", "epochs.csv", "sweep.yaml",
@@ -70,6 +70,11 @@ class SweepRun:
     skipped: int = 0
     interrupted: bool = False
 
+    @property
+    def planned(self) -> int:
+        """Trials this sweep will have run: its expansion, or a TPE sweep's budget."""
+        return self.spec.random_trials if self.spec.search == "tpe" else len(self.trials)
+
     def finished(self) -> list[TrialRecord]:
         return [r for r in self.records.values() if r.status in FINISHED]
 
@@ -106,9 +111,10 @@ def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Ex
               restart: bool = False, fail_fast: bool = False, fuse: bool = True,
               data_dir: Optional[Path] = None, observer: Optional[SweepObserver] = None,
               argv: Optional[list[str]] = None, workers: int = 1) -> SweepRun:
+    """Run (or resume) the sweep described by `spec_path`; returns every trial's record."""
     spec = load_sweep_spec(spec_path)
     trials = expand(spec)
-    check_inputs(trials, data_dir)
+    check_inputs(trials or trials_for_points(spec, probe_points(spec)), data_dir)
     path = Path(out) if out else default_sweep_dir(spec)
     try:
         (path / "trials").mkdir(parents=True, exist_ok=True)
@@ -118,12 +124,19 @@ def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Ex
         raise RunError(f"cannot create sweep directory {path}: {exc.strerror}; "
                        "choose another --out") from None
     with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
-        driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast)
-        driver.start(spec_path, argv, restart)
-        to_run = [t for t in trials if driver.sweep.records[t.id].status not in FINISHED]
-        jobs = plan_jobs(to_run, fuse, workers, data_dir)
+        driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast, restart)
+        driver.start(spec_path, argv)
+        runner = executor or SerialExecutor()
+        plan = {"fuse": fuse, "workers": workers, "data_dir": data_dir, "prune": spec.prune,
+                "metric": spec.metric, "mode": spec.mode}
         try:
-            (executor or SerialExecutor()).launch(jobs, driver.handle)
+            if spec.search == "tpe":
+                from .tpe import run_tpe
+
+                run_tpe(driver, runner, plan, restart)
+            else:
+                to_run = [t for t in trials if driver.sweep.records[t.id].status not in FINISHED]
+                driver.run_jobs(runner, to_run, plan)
         except FailFast:
             driver.interrupt()
             driver.write_tables()
@@ -139,13 +152,40 @@ def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Ex
 
 class _Driver:
     def __init__(self, spec: SweepSpec, path: Path, trials: list[Trial],
-                 observer: SweepObserver, fail_fast: bool):
+                 observer: SweepObserver, fail_fast: bool, restart: bool):
         self.spec, self.path, self.observer, self.fail_fast = spec, path, observer, fail_fast
+        self.restart = restart
         records = {t.id: TrialRecord(t, path / "trials" / t.id) for t in trials}
-        self.sweep = SweepRun(spec, path, trials, records)
+        self.sweep = SweepRun(spec, path, list(trials), records)
         self.recorders: dict[str, RunRecorder] = {}
 
-    def start(self, spec_path: Path, argv: Optional[list[str]], restart: bool) -> None:
+    def add_trials(self, trials: list[Trial]) -> list[Trial]:
+        """Register trials chosen while the sweep runs (TPE); returns them as registered
+        (a config asked for twice is the same trial)."""
+        registered = []
+        for trial in trials:
+            if trial.id not in self.sweep.records:
+                record = TrialRecord(trial, self.path / "trials" / trial.id)
+                self.sweep.records[trial.id] = record
+                self.sweep.trials.append(trial)
+                if not self.restart:
+                    self._resume(record)
+            registered.append(self.sweep.records[trial.id].trial)
+        return registered
+
+    def run_jobs(self, executor: Executor, trials: list[Trial], plan: dict) -> None:
+        executor.launch(plan_jobs(trials, **plan), self.handle, self.prepare)
+
+    def prepare(self, job: Job) -> Job:
+        """What pruning needs: the other trials' metric, epoch by epoch, so far."""
+        if not job.prune:
+            return job
+        reference = {trial_id: [row.get(job.metric) for row in record.rows]
+                     for trial_id, record in self.sweep.records.items()
+                     if record.rows and trial_id not in job.ids}
+        return replace(job, reference=reference)
+
+    def start(self, spec_path: Path, argv: Optional[list[str]]) -> None:
         write_text(self.path / SPEC_FILE, self.spec.text)
         command = shlex.join(argv if argv is not None else sys.argv)
         log = self.path / COMMANDS_LOG
@@ -153,10 +193,11 @@ class _Driver:
             write_text(log, "")
         append_line(log, f"{datetime.now().isoformat(timespec='seconds')}  {command}")
         for record in self.sweep.records.values():
-            if not restart:
+            if not self.restart:
                 self._resume(record)
         self.sweep.skipped = len(self.sweep.finished())
-        self.observer.sweep_started(self.sweep)
+        if self.spec.search != "tpe":  # a TPE sweep knows its past once its study is read
+            self.observer.sweep_started(self.sweep)
         self.write_tables()
 
     def _resume(self, record: TrialRecord) -> None:

@@ -19,7 +19,8 @@ from .. import yamlio
 from ..config import SETTINGS, check_setting_name
 from ..errors import ConfigError
 
-TOP_KEYS = ("name", "base", "grid", "random", "seeds", "metric", "mode", "search", "prune")
+TOP_KEYS = ("name", "base", "grid", "random", "tpe", "seeds", "metric", "mode", "search",
+            "prune")
 SELECTABLE = ("val_acc", "val_loss", "train_acc", "train_loss")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
 DEFAULT_VAL_FRACTION = 0.1
@@ -56,6 +57,7 @@ class SweepSpec:
     mode: str = "max"
     search: str = "grid"
     prune: Optional[dict[str, Any]] = None
+    block: str = "random"  # the sampled-search block's name, for messages
     text: str = ""
 
     def at(self, *path: str) -> str:
@@ -89,18 +91,31 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
     for key in spec.base:
         check_setting_name(key, spec.at("base", key))
     spec.grid = _grid(data.get("grid"), spec)
-    _random(data.get("random"), spec)
-    if not spec.grid and not spec.random_trials and "search" not in data:
-        raise ConfigError(f"{where}: nothing to sweep; add a 'grid' (setting: [values]) or a "
-                          "'random' block")
+    if data.get("random") is not None and data.get("tpe") is not None:
+        raise ConfigError(f"{spec.at('tpe')}: give either a 'random' or a 'tpe' block")
+    block = "tpe" if data.get("tpe") is not None else "random"
+    _random(data.get(block), spec, block)
+    if not spec.grid and not spec.random_trials:
+        raise ConfigError(f"{where}: nothing to sweep; add a 'grid' (setting: [values]), a "
+                          "'random' or a 'tpe' block")
     spec.seeds = _seeds(data.get("seeds", 1), spec)
     spec.metric = _choice(data.get("metric", "val_acc"), SELECTABLE, spec, "metric",
                           "test metrics are never used for selection")
     spec.mode = _choice(data.get("mode", "max"), ("max", "min"), spec, "mode")
-    spec.search = _choice(data.get("search", "random" if spec.random_trials else "grid"),
-                          ("grid", "random", "tpe"), spec, "search")
+    default = block if spec.random_trials else "grid"
+    spec.search = _choice(data.get("search", default), ("grid", "random", "tpe"), spec, "search")
+    if spec.search == "tpe" and (spec.grid or not spec.random_trials):
+        raise ConfigError(f"{spec.at('search')}: tpe samples a space of its own: give a "
+                          "'tpe' block (trials, space) and move grid settings into its space "
+                          "as {choice: [...]}")
+    if spec.search != "tpe" and block == "tpe":
+        raise ConfigError(f"{spec.at('tpe')}: a 'tpe' block needs search: tpe (or leave "
+                          "'search' out)")
     if data.get("prune") is not None:
+        from .pruners import make_pruner
+
         spec.prune = _mapping(data.get("prune"), spec, "prune")
+        make_pruner(spec.prune, spec.at("prune"))
     swept = set(spec.grid) | set(spec.space)
     if "val_fraction" not in spec.base and "val_fraction" not in swept:
         spec.base["val_fraction"] = DEFAULT_VAL_FRACTION
@@ -136,31 +151,32 @@ def _grid(value: Any, spec: SweepSpec) -> dict[str, list]:
     return grid
 
 
-def _random(value: Any, spec: SweepSpec) -> None:
-    block = _mapping(value, spec, "random")
+def _random(value: Any, spec: SweepSpec, name: str = "random") -> None:
+    """The sampled-search block (`random:` or `tpe:`): trials, seed, space."""
+    block = _mapping(value, spec, name)
     if not block:
         return
     for key in block:
         if key not in ("trials", "seed", "space"):
-            raise ConfigError(f"{spec.at('random', key)}: unknown key; use trials, seed, space")
+            raise ConfigError(f"{spec.at(name, key)}: unknown key; use trials, seed, space")
     trials = block.get("trials")
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
-        raise ConfigError(f"{spec.at('random', 'trials')}: must be a whole number >= 1, "
+        raise ConfigError(f"{spec.at(name, 'trials')}: must be a whole number >= 1, "
                           f"got {trials!r}")
     seed = block.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"{spec.at('random', 'seed')}: must be a whole number >= 0")
-    space = _mapping(block.get("space"), spec, "random.space")
+        raise ConfigError(f"{spec.at(name, 'seed')}: must be a whole number >= 0")
+    space = _mapping(block.get("space"), spec, f"{name}.space")
     if not space:
-        raise ConfigError(f"{spec.at('random', 'space')}: give at least one setting with a "
+        raise ConfigError(f"{spec.at(name, 'space')}: give at least one setting with a "
                           "distribution, e.g. lr: {loguniform: [0.01, 1.0]}")
-    spec.random_trials, spec.random_seed = trials, seed
+    spec.random_trials, spec.random_seed, spec.block = trials, seed, name
     for key, dist in space.items():
-        check_setting_name(key, spec.at("random", "space", key))
+        check_setting_name(key, spec.at(name, "space", key))
         if key in spec.grid:
-            raise ConfigError(f"{spec.at('random', 'space', key)}: already in the grid; "
+            raise ConfigError(f"{spec.at(name, 'space', key)}: already in the grid; "
                               "sweep it in one place")
-        spec.space[key] = parse_distribution(dist, spec.at("random", "space", key))
+        spec.space[key] = parse_distribution(dist, spec.at(name, "space", key))
 
 
 def parse_distribution(value: Any, where: str) -> Distribution:
