@@ -44,6 +44,9 @@ def compare(
         view.add_row(*(_cell(row[c], c) for c in shown))
     wide = out if out.is_terminal else Console(width=200, highlight=False)  # files: no cuts
     wide.print(view)
+    if "status" in table and not by:
+        counts = table["status"].value_counts()
+        out.print(", ".join(f"{n} {status}" for status, n in counts.items()), markup=False)
     if csv is not None:
         out.print(f"wrote {csv}", markup=False)
 

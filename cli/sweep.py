@@ -18,7 +18,8 @@ def sweep(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Sweep directory [default "
                                            "runs/sweep-<name>]; rerunning resumes it."),
     workers: int = typer.Option(1, "--workers", "-j", min=1,
-                                help="Trials in parallel (local processes)."),
+                                help="Trials in parallel (local processes; with Ray, the "
+                                "cluster's CPUs decide)."),
     executor: str = typer.Option("local", "--executor", help="local or ray."),
     address: Optional[str] = typer.Option(None, "--address",
                                           help="Ray cluster address (auto or HOST:PORT)."),
