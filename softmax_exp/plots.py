@@ -24,12 +24,17 @@ def _pyplot():
 
 
 def save(figure, stem: Path) -> list[Path]:
+    """Lay out, write `stem`.png and `stem`.svg (each atomically), and close the figure."""
     written = []
-    for fmt in ("png", "svg"):
-        target = stem.with_suffix(f".{fmt}")
-        with atomic_path(target) as tmp:
-            figure.savefig(tmp, format=fmt, dpi=DPI)
-        written.append(target)
+    try:
+        figure.tight_layout()
+        for fmt in ("png", "svg"):
+            target = stem.with_suffix(f".{fmt}")
+            with atomic_path(target) as tmp:
+                figure.savefig(tmp, format=fmt, dpi=DPI)
+            written.append(target)
+    finally:
+        _pyplot().close(figure)
     return written
 
 
@@ -57,11 +62,7 @@ def plot_run(epochs, stem: Path) -> list[Path]:
     axes.set_xlabel("epoch")
     axes.grid(alpha=0.3)
     axes.legend()
-    figure.tight_layout()
-    try:
-        return save(figure, stem)
-    finally:
-        plt.close(figure)
+    return save(figure, stem)
 
 
 def plot_sweep(results, out: Path) -> list[Path]:
@@ -88,11 +89,7 @@ def _sweep_curves(results, stem: Path) -> list[Path]:
         axes.grid(alpha=0.3)
     if len(labels) <= 12:
         right.legend(fontsize=7)
-    figure.tight_layout()
-    try:
-        return save(figure, stem)
-    finally:
-        plt.close(figure)
+    return save(figure, stem)
 
 
 def _by_setting(results, stem: Path) -> list[Path]:
@@ -113,11 +110,7 @@ def _by_setting(results, stem: Path) -> list[Path]:
         axes.set_ylabel(metric.replace("_", " "))
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7)
-    figure.tight_layout()
-    try:
-        return save(figure, stem)
-    finally:
-        plt.close(figure)
+    return save(figure, stem)
 
 
 def _labels(trials) -> dict[str, str]:
