@@ -75,3 +75,19 @@ def test_missing_data_dir_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "missing train-images-idx3-ubyte.gz" in result.output
     assert "apt-get install dataset-fashion-mnist" in result.output
+
+
+def test_the_library_never_imports_the_cli_toolkits():
+    """softmax_exp is a library: typer and rich belong to cli/ alone."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, pkgutil, sys, softmax_exp\n"
+            "for m in pkgutil.walk_packages(softmax_exp.__path__, 'softmax_exp.'):\n"
+            "    importlib.import_module(m.name)\n"
+            "for name in softmax_exp.__all__:\n"
+            "    getattr(softmax_exp, name)\n"
+            "bad = {'typer', 'rich'} & set(sys.modules)\n"
+            "assert not bad, bad\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
