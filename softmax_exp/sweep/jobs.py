@@ -34,8 +34,7 @@ class Job:
 
 
 def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
-              data_dir: Optional[Path] = None, start: int = 0,
-              **job_options: Any) -> list[Job]:
+              data_dir: Optional[Path] = None, **job_options: Any) -> list[Job]:
     """Group fusable trials (same minibatch sequence) into jobs, in expansion order.
 
     With several workers, groups are split so that every worker gets work.
@@ -50,7 +49,7 @@ def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
         if workers > 1 and len(by_key) < workers:
             size = min(MAX_FUSED, max(1, math.ceil(len(trials) / workers)))
         groups = [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
-    return [Job(start + n, tuple(g), data_dir, **job_options) for n, g in enumerate(groups)]
+    return [Job(n, tuple(g), data_dir, **job_options) for n, g in enumerate(groups)]
 
 
 class EmitHooks(TrainHooks):
@@ -80,7 +79,7 @@ class EmitHooks(TrainHooks):
 _DATA_CACHE: dict[Any, Any] = {}
 
 
-def execute_job(job: Job, emit: Emit, hooks_factory: Optional[Callable] = None) -> None:
+def execute_job(job: Job, emit: Emit) -> None:
     """Run one job in this process, reporting through `emit`.
 
     Events: ("start", trial id), ("epoch", trial id, EpochMetrics),
@@ -100,8 +99,7 @@ def execute_job(job: Job, emit: Emit, hooks_factory: Optional[Callable] = None) 
     split = split_dataset(_DATA_CACHE[key], configs[0])
     for trial in job.trials:
         emit(("start", trial.id))
-    hooks = hooks_factory(job, emit) if hooks_factory else EmitHooks(job, emit)
-    train_group(configs, split, ctx, hooks)
+    train_group(configs, split, ctx, EmitHooks(job, emit))
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
