@@ -22,25 +22,10 @@ ENDED = (*FINISHED, "failed")
 
 
 def run_tpe(driver, executor, plan: dict, restart: bool) -> None:
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-    from optuna.trial import TrialState
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    """Ask, run, tell, in rounds of `workers` trials, until the budget of distinct
+    trials has run to an end."""
     spec = driver.spec
-    journal = driver.path / JOURNAL
-    if restart and journal.exists():  # start over, but keep the old study beside
-        journal.rename(journal.with_name(f"{JOURNAL}.{time.strftime('%Y%m%d-%H%M%S')}"))
-    study = optuna.create_study(
-        study_name=spec.name, storage=JournalStorage(JournalFileBackend(str(journal))),
-        sampler=optuna.samplers.TPESampler(seed=spec.random_seed),
-        direction="maximize" if spec.mode == "max" else "minimize", load_if_exists=True)
-    for earlier in study.get_trials(deepcopy=False):
-        driver.add_trials(_trials(driver, earlier.params))
-        if earlier.state == TrialState.RUNNING:  # interrupted: close it, ask it again
-            study.tell(earlier.number, state=TrialState.FAIL)
-            study.enqueue_trial(earlier.params, skip_if_exists=False)
+    study = _open_study(driver, restart)
     driver.sweep.skipped = _ended(driver)
     driver.observer.sweep_started(driver.sweep)
     asks = 0
@@ -56,6 +41,30 @@ def run_tpe(driver, executor, plan: dict, restart: bool) -> None:
         driver.run_jobs(executor, list(to_run.values()), plan)
         for asked, trials in batch:
             _tell(study, asked, [driver.sweep.records[t.id] for t in trials], spec)
+
+
+def _open_study(driver, restart: bool):
+    """The sweep's study, with its earlier trials registered as the sweep's own; asks
+    a killed run left open are closed as failed and queued to be asked again first."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec, journal = driver.spec, driver.path / JOURNAL
+    if restart and journal.exists():  # start over, but keep the old study beside
+        journal.rename(journal.with_name(f"{JOURNAL}.{time.strftime('%Y%m%d-%H%M%S')}"))
+    study = optuna.create_study(
+        study_name=spec.name, storage=JournalStorage(JournalFileBackend(str(journal))),
+        sampler=optuna.samplers.TPESampler(seed=spec.random_seed),
+        direction="maximize" if spec.mode == "max" else "minimize", load_if_exists=True)
+    for earlier in study.get_trials(deepcopy=False):
+        driver.add_trials(_trials(driver, earlier.params))
+        if earlier.state == TrialState.RUNNING:
+            study.tell(earlier.number, state=TrialState.FAIL)
+            study.enqueue_trial(earlier.params, skip_if_exists=False)
+    return study
 
 
 def _trials(driver, params: dict[str, Any]) -> list[Trial]:
