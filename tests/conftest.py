@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from softmax_exp import data
+
+# Ray clusters started by the tests live on 127.0.0.1 alone (Ray's single-machine mode,
+# read when ray is imported) and report nothing home.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,7 @@ def start_cluster():
                                                              "include_dashboard": False})
     worker = cluster.add_node(**node_args)
     cluster.wait_for_nodes()
+    assert cluster.address.startswith("127.0.0.1:"), "test clusters stay on loopback"
     return cluster, worker
 
 

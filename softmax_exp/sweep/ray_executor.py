@@ -10,6 +10,7 @@ Ray is imported only here, and only when this executor launches.
 from __future__ import annotations
 
 import atexit
+import os
 from typing import Optional, Sequence
 
 from ..errors import ConfigError
@@ -31,6 +32,11 @@ class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, address: Optional[str] = None, retries: int = 2, cpus_per_job: int = 1):
+        if address is None:
+            # A local instance of ours: on 127.0.0.1 alone (read when ray is imported), and
+            # reporting nothing home. Explicit settings of the user's win.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         import_ray()  # fail at once, before any output directory exists
         self.address, self.retries, self.cpus_per_job = address, retries, cpus_per_job
 
