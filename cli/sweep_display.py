@@ -5,7 +5,6 @@ Piped to a file it prints one line per finished trial instead.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 from rich import box
@@ -14,6 +13,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli.display import cell
 from softmax_exp.sweep.leaderboard import leaderboard, point_label
 from softmax_exp.sweep.runner import SweepObserver, SweepRun, TrialRecord
 
@@ -22,9 +22,7 @@ STATUS_STYLE = {"completed": "green", "diverged": "yellow", "pruned": "cyan", "f
 
 
 def fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}f}"
+    return cell(value, f"{{:.{digits}f}}")
 
 
 def leaderboard_table(sweep: SweepRun, top: int = 5, title: str = "leaderboard",

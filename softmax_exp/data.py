@@ -196,7 +196,7 @@ def download(dataset: DatasetSpec, directory: Path, url: Optional[str] = None) -
             reason = getattr(exc, "reason", None) or exc
             raise DataError(f"cannot download {address}: {reason}; {HOW_TO_GET}") from None
         except DataError as exc:
-            problem = str(exc).split(": ", 1)[1].split(";")[0]
+            problem = _problem(exc)
             raise DataError(f"cannot download {address}: the file is {problem}; try again "
                             f"later or another SOFTMAX_DATA_URL, or {HOW_TO_GET}") from None
     return find_files("download", directory, dataset)
@@ -247,8 +247,13 @@ def verify(source: Source, dataset: DatasetSpec = FASHION_MNIST) -> list[tuple[s
             read_file(path, spec, dataset)
             report.append((str(path), "ok"))
         except DataError as exc:
-            report.append((str(path), str(exc).split(": ", 1)[1].split(";")[0]))
+            report.append((str(path), _problem(exc)))
     return report
+
+
+def _problem(exc: DataError) -> str:
+    """What is wrong, from a 'FILE: problem; how to fix' message."""
+    return str(exc).split(": ", 1)[1].split(";")[0]
 
 
 def _fingerprint(source: Source) -> str:

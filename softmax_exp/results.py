@@ -16,7 +16,7 @@ from typing import Optional, Sequence, Union
 from .config import SETTINGS
 from .errors import RunError
 from .runs import CONFIG_FILE, METRICS_FILE, read_run_info
-from .summary import EPOCH_COLUMNS, TRIAL_COLUMNS, read_metrics, summarize
+from .summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
 
 PathLike = Union[str, Path]
 
@@ -58,13 +58,10 @@ def _run_frames(path: Path):
         settings = {}
     metric = "val_acc" if any(r.get("val_acc") is not None for r in rows) else "train_loss"
     mode = "max" if metric == "val_acc" else "min"
-    row = {"trial_id": path.name, "status": info.get("status", "unknown"), **settings,
-           **summarize(rows, metric, mode), "wall_seconds": info.get("wall_seconds"),
-           "stop_reason": info.get("stop_reason"), "path": ".", "error": info.get("error")}
-    trials = pd.DataFrame([[row.get(c) for c in TRIAL_COLUMNS]], columns=list(TRIAL_COLUMNS))
-    epoch_rows = [{"trial_id": path.name, "status": row["status"], **settings, **r}
-                  for r in rows]
-    epochs = pd.DataFrame([[r.get(c) for c in EPOCH_COLUMNS] for r in epoch_rows],
+    status = info.get("status", "unknown")
+    trials = pd.DataFrame([trial_row(path.name, status, settings, rows, info, metric, mode, ".")],
+                          columns=list(TRIAL_COLUMNS))
+    epochs = pd.DataFrame(epoch_rows(path.name, status, settings, rows),
                           columns=list(EPOCH_COLUMNS))
     return trials, epochs
 

@@ -71,3 +71,19 @@ def summarize(rows: list[dict[str, Any]], metric: str, mode: str) -> dict[str, A
             "final_train_loss": final.get("train_loss"), "final_train_acc": final.get("train_acc"),
             "final_val_acc": final.get("val_acc"), "final_test_acc": final.get("test_acc"),
             "epochs_run": len(rows)}
+
+
+def trial_row(trial_id: str, status: str, settings: dict[str, Any], rows: list[dict[str, Any]],
+              info: dict[str, Any], metric: str, mode: str, path: str) -> list:
+    """One trials.csv row, in TRIAL_COLUMNS order (for a sweep's trial or a lone run)."""
+    values = {"trial_id": trial_id, "status": status, **settings,
+              **summarize(rows, metric, mode), "wall_seconds": info.get("wall_seconds"),
+              "stop_reason": info.get("stop_reason"), "path": path, "error": info.get("error")}
+    return [values.get(c) for c in TRIAL_COLUMNS]
+
+
+def epoch_rows(trial_id: str, status: str, settings: dict[str, Any],
+               rows: list[dict[str, Any]]) -> list[list]:
+    """The epochs.csv rows of one trial, in EPOCH_COLUMNS order."""
+    return [[{"trial_id": trial_id, "status": status, **settings, **row}.get(c)
+             for c in EPOCH_COLUMNS] for row in rows]

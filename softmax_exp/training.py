@@ -191,10 +191,8 @@ class _GroupTrainer:
         return totals[:self.k], totals[self.k:], time.perf_counter() - started
 
     def _evaluate(self, split) -> tuple[np.ndarray, np.ndarray]:
-        images, labels, chunks = split
-        metrics = [self.objective(images, labels, index, self.lr_nd)[1] for index in chunks]
-        totals = _mean(self.mx.nd.add_n(*metrics), labels.shape[0])
-        return totals[:self.k], totals[self.k:]
+        loss, acc, _ = _evaluate_chunks(self.mx, self.objective, split, self.lr_nd, self.k)
+        return loss, acc
 
     def _end_epoch(self, epoch: int, loss, acc, seconds: float) -> None:
         val_loss, val_acc = self._evaluate(self.val) if self.val else (None, None)
@@ -249,15 +247,20 @@ def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
     net = net_from_params(params, ctx)
     objective = _objective_block(net, 1, predictions=True)
     objective.hybridize(static_alloc=True)
-    x_all, y_all, indexes = to_device(mx, images, labels, ctx)
     rate = mx.nd.zeros(1, ctx=ctx)
-    chunks, predictions = [], []
-    for index in indexes:
-        _, chunk, guesses = objective(x_all, y_all, index, rate)
-        chunks.append(chunk)
-        predictions.append(guesses.asnumpy()[:, 0].astype(np.int64))
-    totals = _mean(mx.nd.add_n(*chunks), len(labels))
-    return float(totals[0]), float(totals[1]), np.concatenate(predictions)
+    loss, acc, guesses = _evaluate_chunks(mx, objective, to_device(mx, images, labels, ctx),
+                                          rate, 1)
+    predictions = [g.asnumpy()[:, 0].astype(np.int64) for g in guesses]
+    return float(loss[0]), float(acc[0]), np.concatenate(predictions)
+
+
+def _evaluate_chunks(mx, objective, split, lr, blocks: int):
+    """Per-trial mean loss and accuracy over a split, chunk by chunk as training does;
+    also each chunk's predicted classes when the objective returns them."""
+    images, labels, chunks = split
+    outputs = [objective(images, labels, index, lr) for index in chunks]
+    totals = _mean(mx.nd.add_n(*(out[1] for out in outputs)), labels.shape[0])
+    return totals[:blocks], totals[blocks:], [out[2] for out in outputs if len(out) > 2]
 
 
 def to_device(mx, images: np.ndarray, labels: np.ndarray, ctx):

@@ -15,7 +15,7 @@ from ..errors import SoftmaxExpError
 from ..fileio import append_line, atomic_writer, write_text
 from ..lock import DirectoryLock
 from ..runs import FINISHED, METRICS_FILE, RunRecorder, csv_line, read_run_info
-from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, read_metrics, summarize
+from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
 from ..training import TrialOutcome
 from .executors import Executor, SerialExecutor
 from .expand import Trial, expand, probe_points, trials_for_points
@@ -220,9 +220,7 @@ class _Driver:
         kind = event[0]
         if kind == "start":
             record = self.sweep.records[event[1]]
-            self.recorders[record.trial.id] = RunRecorder(
-                record.path, record.trial.config, record.trial.config.ctx,
-                {"trial_index": record.trial.index, "point": record.trial.point}).create()
+            self.recorders[record.trial.id] = _recorder(record)
             for stale in ("final.params", "best.params", "error.log"):
                 (record.path / stale).unlink(missing_ok=True)
             record.info, record.rows = self.recorders[record.trial.id].info, []
@@ -244,9 +242,7 @@ class _Driver:
         record = self.sweep.records[trial_id]
         recorder = self.recorders.pop(trial_id, None)
         if recorder is None:  # failed before it started: give it a directory anyway
-            recorder = RunRecorder(record.path, record.trial.config, record.trial.config.ctx,
-                                   {"trial_index": record.trial.index,
-                                    "point": record.trial.point}).create()
+            recorder = _recorder(record)
         record.info = recorder.finish(outcome, status or None, error or None)
         self.write_tables()
         self.observer.trial_finished(record)
@@ -274,25 +270,23 @@ class _Driver:
         with atomic_writer(self.path / TRIALS_CSV) as handle:
             handle.write(csv_line(TRIAL_COLUMNS) + "\n")
             for record in started:
-                handle.write(csv_line(self._trial_row(record)) + "\n")
+                handle.write(csv_line(trial_row(
+                    record.trial.id, record.status, record.trial.config.model_dump(),
+                    record.rows, record.info, self.spec.metric, self.spec.mode,
+                    str(record.path.relative_to(self.path)))) + "\n")
         with atomic_writer(self.path / EPOCHS_CSV) as handle:
             handle.write(csv_line(EPOCH_COLUMNS) + "\n")
             for record in started:
-                settings = record.trial.config.model_dump()
-                for row in record.rows:
-                    values = {"trial_id": record.trial.id, "status": record.status,
-                              **settings, **row}
-                    handle.write(csv_line([values.get(c) for c in EPOCH_COLUMNS]) + "\n")
+                for row in epoch_rows(record.trial.id, record.status,
+                                      record.trial.config.model_dump(), record.rows):
+                    handle.write(csv_line(row) + "\n")
 
-    def _trial_row(self, record: TrialRecord) -> list:
-        values = {"trial_id": record.trial.id, "status": record.status,
-                  **record.trial.config.model_dump(),
-                  **summarize(record.rows, self.spec.metric, self.spec.mode),
-                  "wall_seconds": record.info.get("wall_seconds"),
-                  "stop_reason": record.info.get("stop_reason"),
-                  "path": str(record.path.relative_to(self.path)),
-                  "error": record.info.get("error")}
-        return [values.get(c) for c in TRIAL_COLUMNS]
+
+def _recorder(record: TrialRecord) -> RunRecorder:
+    """A fresh run directory for a trial, noting where it stands in the sweep."""
+    trial = record.trial
+    return RunRecorder(record.path, trial.config, trial.config.ctx,
+                       {"trial_index": trial.index, "point": trial.point}).create()
 
 
 def load_spec_and_trials(spec_path: Path) -> tuple[SweepSpec, list[Trial]]:
