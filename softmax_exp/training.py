@@ -139,7 +139,7 @@ class _GroupTrainer:
 
     def _set_rates(self) -> None:
         """Per-trial learning rate (it scales the trial's loss: the optimizer's rate is 1)
-        and weight decay rows. A finished trial's slot is frozen at rate 0."""
+        and weight decay per row. A finished trial's slot is frozen at rate 0."""
         nd = self.mx.nd
         live = np.array([0.0 if o.done else 1.0 for o in self.outcomes])
         lrs = np.array([c.lr for c in self.configs]) * live
@@ -147,10 +147,31 @@ class _GroupTrainer:
         self.lr_nd = nd.array(lrs, ctx=self.ctx)
         rows = np.zeros((width(self.k), 1), dtype=np.float32)
         rows[:NUM_CLASSES * self.k, 0] = np.repeat(decay, NUM_CLASSES)
-        # lr * wd per row, times the batch size (the trainer divides the gradient by it)
-        self.decay_rows = None if not decay.any() else {
-            count: nd.array(rows * count, ctx=self.ctx)
-            for count in {self.batch_size, self.train[1].shape[0] % self.batch_size} if count}
+        self.decay = None
+        if not decay.any():
+            return
+        if self.configs[0].momentum:
+            # L2 enters the gradient, which momentum accumulates: lr * wd * w per row, times
+            # the batch size (the trainer divides the gradient by it).
+            self.decay = ("gradient", {
+                count: nd.array(rows * count, ctx=self.ctx)
+                for count in {self.batch_size, self.train[1].shape[0] % self.batch_size}
+                if count})
+        else:
+            # Plain SGD: w - lr (g + wd w) = (1 - lr wd) w - lr g, so shrinking the rows
+            # before the step is the same update in one pass over the weights, not two.
+            self.decay = ("shrink", nd.array(1.0 - rows, ctx=self.ctx))
+
+    def _apply_decay(self, count: int) -> None:
+        """L2 on the weights only (the bias is not decayed), trial by trial."""
+        weight = self.net[0].weight
+        kind, factor = self.decay
+        if kind == "shrink":
+            data = weight.data(self.ctx)
+            self.mx.nd.broadcast_mul(data, factor, out=data)
+        else:
+            grad = weight.grad(self.ctx)
+            grad += factor[count] * weight.data(self.ctx)
 
     def run(self) -> list[TrialOutcome]:
         epochs = max(c.epochs for c in self.configs)
@@ -172,17 +193,14 @@ class _GroupTrainer:
         # quarter of copying the whole shuffled set once per epoch.
         order = nd.array(self.rng.permutation(n), ctx=self.ctx, dtype="int32")
         metrics = []
-        weight = self.net[0].weight
         for batch, start in enumerate(range(0, n, size), 1):
             index = order[start:start + size]
             count = index.shape[0]
             with mx.autograd.record():
                 objective, batch_metrics = self.objective(images, labels, index, self.lr_nd)
             objective.backward()
-            if self.decay_rows is not None:
-                # L2 on the weights only: gradient += lr * wd * w (rescaled by 1/count below).
-                grad = weight.grad(self.ctx)
-                grad += self.decay_rows[count] * weight.data(self.ctx)
+            if self.decay is not None:
+                self._apply_decay(count)
             self.trainer.step(count)
             metrics.append(batch_metrics)  # summed once per epoch: no per-batch sync or op
             if batch % PROGRESS_EVERY == 0 or batch == batches:
