@@ -15,6 +15,8 @@ from rich.table import Table
 
 from softmax_exp.training import EpochMetrics, TrainHooks
 
+from .common import interrupt_point
+
 COLUMNS = (("epoch", "epoch", "{:d}"), ("train loss", "train_loss", "{:.4f}"),
            ("train acc", "train_acc", "{:.4f}"), ("val acc", "val_acc", "{:.4f}"),
            ("test acc", "test_acc", "{:.4f}"), ("sec", "epoch_seconds", "{:.2f}"),
@@ -73,12 +75,14 @@ class TrainDisplay(TrainHooks):
         return Group(epoch_table(self.rows), self.progress)
 
     def epoch_started(self, epoch: int, num_batches: int) -> None:
+        interrupt_point()
         if not self.started:
             self._start()
         self.progress.update(self.task, total=num_batches, completed=0, epoch=epoch)
         self._refresh()
 
     def batches_done(self, done: int) -> None:
+        interrupt_point()
         self.progress.update(self.task, completed=done)
         self._refresh()
 

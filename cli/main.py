@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from softmax_exp import __version__
 
 from . import compare, data, inspect, sweep, train
-from .common import err, state
+from .common import err, remembered_interrupts, state
 
 app = typer.Typer(
     name="softmax",
@@ -61,7 +61,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "--debug" in argv:  # accept it after the command name too
         argv = ["--debug", *(a for a in argv if a != "--debug")]
     try:
-        result = app(args=argv, prog_name="softmax", standalone_mode=False)
+        with remembered_interrupts():
+            result = app(args=argv, prog_name="softmax", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else "")
         return 0

@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli.common import interrupt_point
 from cli.display import cell
 from softmax_exp.sweep.leaderboard import leaderboard, point_label
 from softmax_exp.sweep.runner import SweepObserver, SweepRun, TrialRecord
@@ -85,10 +86,12 @@ class SweepDisplay(SweepObserver):
             self.live.__enter__()
 
     def trial_started(self, record: TrialRecord) -> None:
+        interrupt_point()
         self.running[record.trial.id] = record
         self._refresh()
 
     def trial_epoch(self, record: TrialRecord) -> None:
+        interrupt_point()
         self._refresh()
 
     def trial_finished(self, record: TrialRecord) -> None:

@@ -91,3 +91,26 @@ def test_the_library_never_imports_the_cli_toolkits():
             "assert not bad, bad\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # it is dropped
+def test_a_ctrl_c_swallowed_by_a_destructor_is_raised_at_the_next_safe_point():
+    """Python drops exceptions raised in __del__ (MXNet frees cached graphs there); the
+    command must still stop, at the next progress callback."""
+    import signal
+
+    from rich.console import Console
+
+    from cli.common import remembered_interrupts
+    from cli.display import TrainDisplay
+
+    class FreedWhileInterrupted:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)
+
+    display = TrainDisplay(Console(file=None, quiet=True), epochs=1, quiet=True)
+    with remembered_interrupts():
+        FreedWhileInterrupted()  # the KeyboardInterrupt is raised and dropped here
+        with pytest.raises(KeyboardInterrupt):
+            display.batches_done(16)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
