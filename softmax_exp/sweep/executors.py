@@ -60,8 +60,9 @@ class SerialExecutor(Executor):
 class ProcessExecutor(Executor):
     """N worker processes; each gets cores // N threads, so workers x threads <= cores.
 
-    A worker that dies fails only its job, which is retried up to `retries` times
-    on a fresh worker.
+    Workers are started once and take job after job: starting one costs seconds
+    (importing MXNet), a job of a few trials may cost less. A worker that dies
+    fails only its job, which is retried up to `retries` times on a fresh worker.
     """
 
     name = "process"
@@ -76,54 +77,106 @@ class ProcessExecutor(Executor):
         self.worker = worker or _worker  # a module-level function: spawn pickles it by name
 
     def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
-        spawn = multiprocessing.get_context("spawn")
-        events, pending = spawn.Queue(), list(jobs)
+        pool = _Pool(multiprocessing.get_context("spawn"), self.worker, self.threads)
+        pending = list(jobs)
         attempts = {job.number: 0 for job in jobs}
-        running: dict[int, tuple] = {}  # job number -> (process, job)
         try:
-            while pending or running:
-                while pending and len(running) < self.workers:
+            while pending or pool.busy():
+                while pending and pool.size(busy=True) < self.workers:
                     job = pending.pop(0)
                     attempts[job.number] += 1
-                    process = spawn.Process(target=self.worker,
-                                            args=(prepare(job), events, self.threads),
-                                            daemon=True)
-                    process.start()
-                    running[job.number] = (process, job)
-                self._drain(events, running, handle)
-                for number, (process, job) in list(running.items()):
-                    if process.is_alive():
-                        continue
-                    self._drain(events, running, handle, block=False)
-                    process.join()
-                    del running[number]
-                    if process.exitcode != 0:
-                        if attempts[number] <= self.retries:
-                            pending.insert(0, job)
-                            handle(("retry", job, f"worker died (exit code {process.exitcode})"))
-                        else:
-                            handle(("failed", job, f"worker died (exit code {process.exitcode}) "
-                                    f"after {attempts[number]} attempts", ""))
+                    pool.assign(prepare(job))
+                pool.drain(handle)
+                for job, exitcode in pool.reap(handle):
+                    if attempts[job.number] <= self.retries:
+                        pending.insert(0, job)
+                        handle(("retry", job, f"worker died (exit code {exitcode})"))
+                    else:
+                        handle(("failed", job, f"worker died (exit code {exitcode}) "
+                                f"after {attempts[job.number]} attempts", ""))
         finally:
-            for process, _ in running.values():
-                process.terminate()
-            for process, _ in running.values():
-                process.join(5)
+            pool.close()
 
-    @staticmethod
-    def _drain(events, running, handle: Handle, block: bool = True) -> None:
+
+class _Pool:
+    """Worker processes, each with its own task queue, sharing one event queue."""
+
+    def __init__(self, context, run_job: Callable, threads: int):
+        self.context, self.run_job, self.threads = context, run_job, threads
+        self.events = context.Queue()
+        self.workers: dict[int, list] = {}  # worker id -> [process, tasks, job or None]
+        self.next_id = 0
+
+    def size(self, busy: bool = False) -> int:
+        return sum(1 for w in self.workers.values() if w[2] is not None or not busy)
+
+    def busy(self) -> bool:
+        return self.size(busy=True) > 0
+
+    def assign(self, job: Job) -> None:
+        """Give `job` to an idle worker, starting one if none is idle."""
+        idle = [w for w in self.workers.values() if w[2] is None]
+        if not idle:
+            tasks = self.context.Queue()
+            process = self.context.Process(
+                target=_serve, args=(self.next_id, tasks, self.events, self.threads,
+                                     self.run_job), daemon=True)
+            process.start()
+            idle = [self.workers.setdefault(self.next_id, [process, tasks, None])]
+            self.next_id += 1
+        idle[0][1].put(job)
+        idle[0][2] = job
+
+    def drain(self, handle: Handle, block: bool = True) -> None:
+        """Pass the queued events on; a worker's "idle" marks its job done."""
         try:
-            event = events.get(timeout=0.2) if block else events.get_nowait()
+            event = self.events.get(timeout=0.2) if block else self.events.get_nowait()
             while True:
-                handle(event)
-                event = events.get_nowait()
+                if event[0] == "idle":
+                    self.workers[event[1]][2] = None
+                else:
+                    handle(event)
+                event = self.events.get_nowait()
         except queue.Empty:
             pass
 
+    def reap(self, handle: Handle) -> list[tuple[Job, int]]:
+        """Forget dead workers; returns the jobs they died in, with their exit codes."""
+        lost = []
+        for worker_id, (process, _, _) in list(self.workers.items()):
+            if process.is_alive():
+                continue
+            self.drain(handle, block=False)  # what it sent before it died
+            process.join()
+            job = self.workers.pop(worker_id)[2]
+            if job is not None:
+                lost.append((job, process.exitcode))
+        return lost
+
+    def close(self) -> None:
+        for process, tasks, job in self.workers.values():
+            if job is None and process.is_alive():
+                tasks.put(None)  # idle: let it finish cleanly
+            else:
+                process.terminate()
+        for process, _, _ in self.workers.values():
+            process.join(5)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
+
+
+def _serve(worker_id: int, tasks, events, threads: int, run_job: Callable) -> None:
+    """Worker process body: run jobs until told to stop (None)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C for everyone
+    while (job := tasks.get()) is not None:
+        run_job(job, events, threads)
+        events.put(("idle", worker_id))
+
 
 def _worker(job: Job, events, threads: int) -> None:
-    """Worker process body: MXNet is imported here, after the thread limits are set."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C for everyone
+    """Runs one job in a worker process. Thread limits are set before MXNet is
+    first imported (they are read once, at import)."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MXNET_CPU_WORKER_NTHREADS"] = "1"
     try:
