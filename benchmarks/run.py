@@ -1,11 +1,13 @@
 """softmax-exp benchmark suite: one process tree, one sitting, figures as ratios.
 
-    .venv/bin/python benchmarks/run.py            # about 4 minutes on 2 cores
+    .venv/bin/python benchmarks/run.py            # about 5 minutes on 2 cores
 
 Measures, side by side: the chapter-style training loop against ours (same
 config), a 12-trial learning-rate x weight-decay sweep fused and unfused against
-a one-trial sweep, start-up of `softmax --help`, loading the decoded dataset
-from the cache, and the peak RSS of a chapter-config `softmax train`. Prints one
+a one-trial sweep (in a process that has imported MXNet and loaded the data,
+and as whole `softmax sweep` commands), start-up of `softmax --help`, loading
+the decoded dataset from the cache, and the peak RSS of a chapter-config
+`softmax train`. Prints one
 table with the targets of the performance issue. Timings on a shared machine are
 noisy: every measurement runs in a fresh process, the kinds are interleaved
 round by round, and each figure is the median of its rounds.
@@ -102,6 +104,12 @@ def measure(mode: str, tmp: str) -> dict:
 
 
 def in_subprocess(mode: str, tmp: Path) -> dict:
+    if mode.startswith("command:"):  # the whole `softmax sweep` command, start-up included
+        spec = mode.split(":")[1]
+        out = tmp / f"command-{time.time_ns()}"
+        args = [sys.executable, "-c", "from cli.main import run; run()", "sweep",
+                str(tmp / spec), "--out", str(out), "--quiet"]
+        return {"seconds": command_seconds(args, 1)[0]}
     done = subprocess.run([sys.executable, __file__, "--measure", mode, "--tmp", str(tmp)],
                           check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -114,7 +122,8 @@ def bench_rounds(tmp: Path, rounds: int) -> dict:
     (tmp / "one.yaml").write_text(ONE)
     modes = {"chapter": "chapter", "ours": "ours", "one": "sweep:one.yaml:fuse:1",
              "fused": "sweep:grid.yaml:fuse:1", "fused_j2": "sweep:grid.yaml:fuse:2",
-             "unfused": "sweep:grid.yaml:nofuse:1"}
+             "unfused": "sweep:grid.yaml:nofuse:1", "command_one": "command:one.yaml",
+             "command_fused": "command:grid.yaml"}
     results: dict = {name: [] for name in modes}
     for round_number in range(rounds):
         for name, mode in modes.items():
@@ -184,6 +193,9 @@ def report(r: dict) -> list[tuple]:
         ("sweep, 12 trials --no-fuse", f"{seconds('unfused'):.2f} s", "",
          f"{seconds('unfused') / one:.1f}x one trial; fusing is "
          f"{seconds('unfused') / seconds('fused'):.1f}x faster"),
+        ("command, 1 trial (start-up included)", f"{seconds('command_one'):.2f} s", "", ""),
+        ("command, 12 trials fused", f"{seconds('command_fused'):.2f} s", "",
+         f"{seconds('command_fused') / seconds('command_one'):.2f}x the 1-trial command"),
         ("softmax --help", f"{med(r['startup']['help_s']):.3f} s", "",
          f"target < 0.5 s: {'PASS' if med(r['startup']['help_s']) < 0.5 else 'FAIL'}"),
         ("load decoded dataset (cache)", f"{med(r['startup']['data_load_s']):.3f} s", "",

@@ -1,7 +1,7 @@
 """Grid vs random vs TPE, without and with pruning: best validation accuracy against
 epochs spent, on one space with many poor learning rates.
 
-    .venv/bin/python benchmarks/search.py        # about 6 minutes on 2 cores
+    .venv/bin/python benchmarks/search.py        # about 2 minutes on 2 cores
 
 Every sweep gets the same base (10 epochs on 20,000 training images, 10 %
 validation) and a budget of 18 trials; the grid is 6 learning rates x 3 batch sizes.
