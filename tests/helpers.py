@@ -55,3 +55,14 @@ def crashing_worker(job, events, threads):
             Path(marker).touch()
         os._exit(137)
     _worker(job, events, threads)
+
+
+def pid_recording_worker(job, events, threads):
+    """A sweep worker that notes which process ran each job (in $PID_DIR), then runs it."""
+    import os
+    from pathlib import Path
+
+    from softmax_exp.sweep.executors import _worker
+
+    (Path(os.environ["PID_DIR"]) / f"job-{job.number}").write_text(str(os.getpid()))
+    _worker(job, events, threads)

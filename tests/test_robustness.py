@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app, main
-from helpers import crashing_worker
+from helpers import crashing_worker, pid_recording_worker
 from softmax_exp import fileio
 from softmax_exp.sweep import ProcessExecutor, SweepObserver, run_sweep
 from softmax_exp.training import METRIC_COLUMNS
@@ -90,6 +90,20 @@ def test_a_worker_that_dies_once_is_retried_and_succeeds(tmp_path, real_dataset,
               argv=["test"])
     assert (tmp_path / "crashed").exists()
     assert set(seen.statuses.values()) == {"completed"}
+
+
+@pytest.mark.e2e
+def test_workers_are_started_once_and_take_job_after_job(tmp_path, real_dataset, monkeypatch):
+    monkeypatch.setenv("PID_DIR", str(tmp_path))
+    (tmp_path / "s.yaml").write_text("base: {epochs: 1, train_subset: 1000, batch_size: 100}\n"
+                                     "grid: {lr: [0.1, 0.2, 0.3, 0.4, 0.5]}\n")
+    seen = Finished()
+    run_sweep(tmp_path / "s.yaml", tmp_path / "out", observer=seen, fuse=False,
+              executor=ProcessExecutor(2, worker=pid_recording_worker), workers=2,
+              argv=["test"])
+    assert set(seen.statuses.values()) == {"completed"} and len(seen.statuses) == 5
+    pids = {path.read_text() for path in tmp_path.glob("job-*")}
+    assert len(list(tmp_path.glob("job-*"))) == 5 and len(pids) == 2
 
 
 def full_disk_after(monkeypatch, name: str, allowed: int):

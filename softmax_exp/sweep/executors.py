@@ -1,12 +1,14 @@
 """Executors run jobs and hand their events to the driver. The sweep does not
 know which one it drives.
 
-An executor has one method, `launch(jobs, handle, prepare)`: run every job and
+An executor's main method is `launch(jobs, handle, prepare)`: run every job and
 call `handle(event)` in the driver's thread for each event, including
 ("failed", job, message, traceback) when a job raises or its worker dies.
 `prepare(job)` is called just before a job starts and returns the job to run
 (the driver adds what pruning needs to know of the trials finished so far).
 An exception raised by `handle` (fail-fast) or KeyboardInterrupt stops it.
+`start(expected_jobs)` and `close()` bracket a sweep, which may launch several
+times (TPE asks round by round); an executor may get ready early in `start`.
 """
 
 from __future__ import annotations
@@ -36,9 +38,15 @@ def available_cores() -> int:
 
 
 class Executor:
-    """Base: subclasses implement `launch`."""
+    """Base: subclasses implement `launch`; `start` and `close` are optional."""
 
     name = "base"
+
+    def start(self, expected_jobs: int) -> None:
+        """Get ready for about `expected_jobs` jobs, before the sweep's own checks."""
+
+    def close(self) -> None:
+        """Release what `start` or `launch` took."""
 
     def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
         raise NotImplementedError
@@ -75,9 +83,21 @@ class ProcessExecutor(Executor):
         self.workers, self.retries = workers, retries
         self.threads = max(1, cores // workers)
         self.worker = worker or _worker  # a module-level function: spawn pickles it by name
+        self.pool: Optional[_Pool] = None
+
+    def start(self, expected_jobs: int) -> None:
+        """Start the workers now: their MXNet import overlaps the sweep's checks."""
+        self.pool = self.pool or self._new_pool()
+        self.pool.grow(min(self.workers, expected_jobs))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
-        pool = _Pool(multiprocessing.get_context("spawn"), self.worker, self.threads)
+        started = self.pool is not None
+        pool = self.pool if started else self._new_pool()
         pending = list(jobs)
         attempts = {job.number: 0 for job in jobs}
         try:
@@ -94,8 +114,15 @@ class ProcessExecutor(Executor):
                     else:
                         handle(("failed", job, f"worker died (exit code {exitcode}) "
                                 f"after {attempts[job.number]} attempts", ""))
+        except BaseException:
+            pool.stop_busy()
+            raise
         finally:
-            pool.close()
+            if not started:
+                pool.close()
+
+    def _new_pool(self) -> _Pool:
+        return _Pool(multiprocessing.get_context("spawn"), self.worker, self.threads)
 
 
 class _Pool:
@@ -113,19 +140,25 @@ class _Pool:
     def busy(self) -> bool:
         return self.size(busy=True) > 0
 
+    def grow(self, count: int) -> None:
+        while len(self.workers) < count:
+            self._spawn()
+
     def assign(self, job: Job) -> None:
         """Give `job` to an idle worker, starting one if none is idle."""
-        idle = [w for w in self.workers.values() if w[2] is None]
-        if not idle:
-            tasks = self.context.Queue()
-            process = self.context.Process(
-                target=_serve, args=(self.next_id, tasks, self.events, self.threads,
-                                     self.run_job), daemon=True)
-            process.start()
-            idle = [self.workers.setdefault(self.next_id, [process, tasks, None])]
-            self.next_id += 1
+        idle = [w for w in self.workers.values() if w[2] is None] or [self._spawn()]
         idle[0][1].put(job)
         idle[0][2] = job
+
+    def _spawn(self) -> list:
+        tasks = self.context.Queue()
+        process = self.context.Process(
+            target=_serve, args=(self.next_id, tasks, self.events, self.threads, self.run_job),
+            daemon=True)
+        process.start()
+        self.workers[self.next_id] = worker = [process, tasks, None]
+        self.next_id += 1
+        return worker
 
     def drain(self, handle: Handle, block: bool = True) -> None:
         """Pass the queued events on; a worker's "idle" marks its job done."""
@@ -153,6 +186,14 @@ class _Pool:
                 lost.append((job, process.exitcode))
         return lost
 
+    def stop_busy(self) -> None:
+        """Stop the workers still running a job (interrupt, fail-fast)."""
+        for worker_id, (process, _, job) in list(self.workers.items()):
+            if job is not None:
+                process.terminate()
+                process.join(5)
+                del self.workers[worker_id]
+
     def close(self) -> None:
         for process, tasks, job in self.workers.values():
             if job is None and process.is_alive():
@@ -164,6 +205,7 @@ class _Pool:
             if process.is_alive():
                 process.terminate()
                 process.join(5)
+        self.workers.clear()
 
 
 def _serve(worker_id: int, tasks, events, threads: int, run_job: Callable) -> None:

@@ -114,7 +114,21 @@ def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Ex
     """Run (or resume) the sweep described by `spec_path`; returns every trial's record."""
     spec = load_sweep_spec(spec_path)
     trials = expand(spec)
-    check_inputs(trials or trials_for_points(spec, probe_points(spec)), data_dir)
+    runner = executor or SerialExecutor()
+    plan = {"fuse": fuse, "workers": workers, "data_dir": data_dir, "prune": spec.prune,
+            "metric": spec.metric, "mode": spec.mode}
+    runner.start(len(plan_jobs(trials, fuse, workers)) if trials else workers)
+    try:
+        return _run(spec, spec_path, trials, runner, plan, out, restart, fail_fast, observer,
+                    argv)
+    finally:
+        runner.close()
+
+
+def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor, plan: dict,
+         out: Optional[Path], restart: bool, fail_fast: bool,
+         observer: Optional[SweepObserver], argv: Optional[list[str]]) -> SweepRun:
+    check_inputs(trials or trials_for_points(spec, probe_points(spec)), plan["data_dir"])
     path = Path(out) if out else default_sweep_dir(spec)
     try:
         (path / "trials").mkdir(parents=True, exist_ok=True)
@@ -126,9 +140,6 @@ def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Ex
     with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
         driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast, restart)
         driver.start(spec_path, argv)
-        runner = executor or SerialExecutor()
-        plan = {"fuse": fuse, "workers": workers, "data_dir": data_dir, "prune": spec.prune,
-                "metric": spec.metric, "mode": spec.mode}
         try:
             if spec.search == "tpe":
                 from .tpe import run_tpe
