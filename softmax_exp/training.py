@@ -147,31 +147,28 @@ class _GroupTrainer:
         self.lr_nd = nd.array(lrs, ctx=self.ctx)
         rows = np.zeros((width(self.k), 1), dtype=np.float32)
         rows[:NUM_CLASSES * self.k, 0] = np.repeat(decay, NUM_CLASSES)
-        self.decay = None
-        if not decay.any():
-            return
-        if self.configs[0].momentum:
-            # L2 enters the gradient, which momentum accumulates: lr * wd * w per row, times
-            # the batch size (the trainer divides the gradient by it).
-            self.decay = ("gradient", {
+        # L2 on the weights only (the bias is not decayed), trial by trial. Plain SGD:
+        # w - lr (g + wd w) = (1 - lr wd) w - lr g, so shrinking the rows before the step
+        # is the same update in one pass over the weights. With momentum, L2 must enter
+        # the gradient that momentum accumulates: lr * wd * w per row, times the batch
+        # size (the trainer divides the gradient by it).
+        self.shrink = self.decay_rows = None
+        if decay.any() and not self.configs[0].momentum:
+            self.shrink = nd.array(1.0 - rows, ctx=self.ctx)
+        elif decay.any():
+            self.decay_rows = {
                 count: nd.array(rows * count, ctx=self.ctx)
                 for count in {self.batch_size, self.train[1].shape[0] % self.batch_size}
-                if count})
-        else:
-            # Plain SGD: w - lr (g + wd w) = (1 - lr wd) w - lr g, so shrinking the rows
-            # before the step is the same update in one pass over the weights, not two.
-            self.decay = ("shrink", nd.array(1.0 - rows, ctx=self.ctx))
+                if count}
 
-    def _apply_decay(self, count: int) -> None:
-        """L2 on the weights only (the bias is not decayed), trial by trial."""
-        weight = self.net[0].weight
-        kind, factor = self.decay
-        if kind == "shrink":
+    def _decay(self, weight, count: int) -> None:
+        """This batch's weight decay, as `_set_rates` prepared it (none, shrink or L2)."""
+        if self.shrink is not None:
             data = weight.data(self.ctx)
-            self.mx.nd.broadcast_mul(data, factor, out=data)
-        else:
+            self.mx.nd.broadcast_mul(data, self.shrink, out=data)
+        elif self.decay_rows is not None:
             grad = weight.grad(self.ctx)
-            grad += factor[count] * weight.data(self.ctx)
+            grad += self.decay_rows[count] * weight.data(self.ctx)
 
     def run(self) -> list[TrialOutcome]:
         epochs = max(c.epochs for c in self.configs)
@@ -193,14 +190,14 @@ class _GroupTrainer:
         # quarter of copying the whole shuffled set once per epoch.
         order = nd.array(self.rng.permutation(n), ctx=self.ctx, dtype="int32")
         metrics = []
+        weight = self.net[0].weight
         for batch, start in enumerate(range(0, n, size), 1):
             index = order[start:start + size]
             count = index.shape[0]
             with mx.autograd.record():
                 objective, batch_metrics = self.objective(images, labels, index, self.lr_nd)
             objective.backward()
-            if self.decay is not None:
-                self._apply_decay(count)
+            self._decay(weight, count)
             self.trainer.step(count)
             metrics.append(batch_metrics)  # summed once per epoch: no per-batch sync or op
             if batch % PROGRESS_EVERY == 0 or batch == batches:

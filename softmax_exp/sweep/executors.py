@@ -102,7 +102,7 @@ class ProcessExecutor(Executor):
         attempts = {job.number: 0 for job in jobs}
         try:
             while pending or pool.busy():
-                while pending and pool.size(busy=True) < self.workers:
+                while pending and pool.busy() < self.workers:
                     job = pending.pop(0)
                     attempts[job.number] += 1
                     pool.assign(prepare(job))
@@ -134,11 +134,9 @@ class _Pool:
         self.workers: dict[int, list] = {}  # worker id -> [process, tasks, job or None]
         self.next_id = 0
 
-    def size(self, busy: bool = False) -> int:
-        return sum(1 for w in self.workers.values() if w[2] is not None or not busy)
-
-    def busy(self) -> bool:
-        return self.size(busy=True) > 0
+    def busy(self) -> int:
+        """How many workers are running a job."""
+        return sum(1 for w in self.workers.values() if w[2] is not None)
 
     def grow(self, count: int) -> None:
         while len(self.workers) < count:
