@@ -6,6 +6,14 @@ import numpy as np
 
 from softmax_exp.data import Dataset
 
+# A 2 x 2 sweep on real data that takes seconds: every executor runs it and must agree.
+SMALL_GRID = """\
+base: {epochs: 2, train_subset: 2000, batch_size: 100}
+grid:
+  lr: [0.05, 0.5]
+  weight_decay: [0.0, 0.001]
+"""
+
 
 def synthetic_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0) -> Dataset:
     """Each class lights up its own band of pixels, plus noise: easy but not trivial."""

@@ -10,6 +10,7 @@ import time
 import pandas as pd
 import pytest
 
+from helpers import SMALL_GRID
 from softmax_exp import training
 from softmax_exp.errors import ConfigError
 from softmax_exp.sweep import SerialExecutor, SweepObserver, run_sweep
@@ -17,12 +18,6 @@ from softmax_exp.sweep.ray_executor import RayExecutor
 
 pytestmark = pytest.mark.e2e
 
-SPEC = """\
-base: {epochs: 2, train_subset: 2000, batch_size: 100}
-grid:
-  lr: [0.05, 0.5]
-  weight_decay: [0.0, 0.001]
-"""
 
 
 def start_cluster():
@@ -60,7 +55,7 @@ def cluster(real_dataset):
 
 
 def test_a_sweep_on_two_ray_nodes_equals_the_local_executor(tmp_path, cluster):
-    (tmp_path / "s.yaml").write_text(SPEC)
+    (tmp_path / "s.yaml").write_text(SMALL_GRID)
     import ray
 
     remote = run_sweep(tmp_path / "s.yaml", tmp_path / "ray", fuse=False, argv=["test"],
@@ -75,7 +70,7 @@ def test_a_sweep_on_two_ray_nodes_equals_the_local_executor(tmp_path, cluster):
 
 
 def test_fused_groups_and_resume_work_on_ray(tmp_path, cluster):
-    (tmp_path / "s.yaml").write_text(SPEC)
+    (tmp_path / "s.yaml").write_text(SMALL_GRID)
     first = run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"],
                       executor=RayExecutor(address=cluster.address))
     assert len(first.finished()) == 4

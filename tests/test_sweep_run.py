@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from helpers import SMALL_GRID
 from softmax_exp import training
 from softmax_exp.errors import RunError
 from softmax_exp.lock import DirectoryLock
@@ -13,12 +14,6 @@ from softmax_exp.sweep import ProcessExecutor, SerialExecutor, SweepObserver, ru
 
 pytestmark = pytest.mark.e2e
 
-SMALL = """\
-base: {epochs: 2, train_subset: 2000, batch_size: 100}
-grid:
-  lr: [0.05, 0.5]
-  weight_decay: [0.0, 0.001]
-"""
 
 
 class Events(SweepObserver):
@@ -32,7 +27,7 @@ class Events(SweepObserver):
         self.finished.append((record.trial.id, record.status))
 
 
-def write_spec(tmp_path, text=SMALL, name="s.yaml"):
+def write_spec(tmp_path, text=SMALL_GRID, name="s.yaml"):
     path = tmp_path / name
     path.write_text(text)
     return path
@@ -121,7 +116,7 @@ def test_resume_skips_finished_and_reruns_the_rest(tmp_path, real_dataset):
 def test_edited_grid_runs_only_new_points_and_restart_runs_all(tmp_path, real_dataset):
     spec = write_spec(tmp_path)
     sweep(tmp_path, spec)
-    spec.write_text(SMALL.replace("[0.05, 0.5]", "[0.05, 0.5, 0.2]"))
+    spec.write_text(SMALL_GRID.replace("[0.05, 0.5]", "[0.05, 0.5, 0.2]"))
     result, events = sweep(tmp_path, spec)
     assert len(events.started) == 2 and len(result.trials) == 6
     assert len(pd.read_csv(result.path / "trials.csv")) == 6
