@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -103,7 +104,13 @@ def measure(mode: str, tmp: str) -> dict:
     return {"seconds": seconds}
 
 
+MXNET_OPS = "mxnet-ops/"  # mode prefix: train with MXNet's operators, not the fused kernels
+
+
 def in_subprocess(mode: str, tmp: Path) -> dict:
+    env = dict(os.environ)
+    if mode.startswith(MXNET_OPS):
+        mode, env["SOFTMAX_EXP_KERNELS"] = mode[len(MXNET_OPS):], "mxnet"
     if mode.startswith("command:"):  # the whole `softmax sweep` command, start-up included
         spec = mode.split(":")[1]
         out = tmp / f"command-{time.time_ns()}"
@@ -111,7 +118,7 @@ def in_subprocess(mode: str, tmp: Path) -> dict:
                 str(tmp / spec), "--out", str(out), "--quiet"]
         return {"seconds": command_seconds(args, 1)[0]}
     done = subprocess.run([sys.executable, __file__, "--measure", mode, "--tmp", str(tmp)],
-                          check=True, capture_output=True, text=True)
+                          check=True, capture_output=True, text=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -123,7 +130,9 @@ def bench_rounds(tmp: Path, rounds: int) -> dict:
     modes = {"chapter": "chapter", "ours": "ours", "one": "sweep:one.yaml:fuse:1",
              "fused": "sweep:grid.yaml:fuse:1", "fused_j2": "sweep:grid.yaml:fuse:2",
              "unfused": "sweep:grid.yaml:nofuse:1", "command_one": "command:one.yaml",
-             "command_fused": "command:grid.yaml"}
+             "command_fused": "command:grid.yaml",
+             "one_mxnet": f"{MXNET_OPS}sweep:one.yaml:fuse:1",
+             "fused_mxnet": f"{MXNET_OPS}sweep:grid.yaml:fuse:1"}
     results: dict = {name: [] for name in modes}
     for round_number in range(rounds):
         for name, mode in modes.items():
@@ -190,6 +199,10 @@ def report(r: dict) -> list[tuple]:
         ("sweep, 12 trials fused", f"{seconds('fused'):.2f} s", "", versus_one("fused")),
         ("sweep, 12 trials fused, -j 2", f"{seconds('fused_j2'):.2f} s", "",
          versus_one("fused_j2")),
+        ("sweep, 1 trial, MXNet's operators", f"{seconds('one_mxnet'):.2f} s", "", ""),
+        ("sweep, 12 trials fused, MXNet's operators", f"{seconds('fused_mxnet'):.2f} s", "",
+         f"{seconds('fused_mxnet') / seconds('one_mxnet'):.2f}x its one trial; the fused "
+         f"kernels are {seconds('fused_mxnet') / seconds('fused'):.2f}x faster"),
         ("sweep, 12 trials --no-fuse", f"{seconds('unfused'):.2f} s", "",
          f"{seconds('unfused') / one:.1f}x one trial; fusing is "
          f"{seconds('unfused') / seconds('fused'):.1f}x faster"),
@@ -218,7 +231,8 @@ def main() -> None:
 
     from softmax_exp.data import load_dataset
 
-    load_dataset()  # build the decoded cache before anything is timed
+    load_dataset()  # build the decoded cache and the kernels before anything is timed
+    subprocess.run([sys.executable, "-m", "softmax_exp.kernels"], check=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["startup"] = bench_startup(5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Optional
 
 import typer
@@ -45,6 +46,12 @@ def main_options(
     Example: softmax train --lr 0.1
     """
     state["debug"] = debug or bool(os.environ.get("SOFTMAX_DEBUG"))
+    warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings meant for the user (a fallback, say) print as one plain line."""
+    err.print(f"warning: {message}", markup=False, soft_wrap=True)
 
 
 app.command(name="train")(train.train)

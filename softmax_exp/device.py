@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import kernels
 from .config import CTX_PATTERN
 from .errors import DeviceError
 
@@ -17,6 +18,7 @@ def resolve_context(name: str):
     """
     if not CTX_PATTERN.match(name):
         raise DeviceError(f"--ctx {name}: not a context; use cpu, gpu or gpu:N")
+    kernels.choice()  # a bad SOFTMAX_EXP_KERNELS fails here, before any run starts
     import mxnet as mx
 
     if name == "cpu":

@@ -33,9 +33,10 @@ def width(blocks: int) -> int:
     return -(-NUM_CLASSES * blocks // ALIGN) * ALIGN
 
 
-def build_net(blocks: int, init_sigma: float, ctx, seed: int):
+def build_net(blocks: int, init_sigma: float, ctx, seed: int, scaled: bool = True):
     """One Dense(10*K, padded); each trial's rows start from the weights a lone chapter
-    model (`Dense(10)`, `init.Normal(sigma)`) gets from `seed`."""
+    model (`Dense(10)`, `init.Normal(sigma)`) gets from `seed`. `scaled=False`: the
+    scores are left 255 times too large, for a loss that scales them itself."""
     import mxnet as mx
     from mxnet import init
     from mxnet.gluon import nn
@@ -46,7 +47,7 @@ def build_net(blocks: int, init_sigma: float, ctx, seed: int):
     weight = np.zeros((width(blocks), NUM_INPUTS), dtype=np.float32)
     weight[:NUM_CLASSES * blocks] = np.tile(single[0].weight.data().asnumpy(), (blocks, 1))
     net = nn.HybridSequential()
-    net.add(pixel_dense_class()(width(blocks), in_units=NUM_INPUTS))
+    net.add(pixel_dense_class()(width(blocks), in_units=NUM_INPUTS, scaled=scaled))
     net.initialize(ctx=ctx)
     net[0].weight.set_data(mx.nd.array(weight, ctx=ctx))
     net[0].bias.set_data(mx.nd.zeros(width(blocks), ctx=ctx))
@@ -64,10 +65,14 @@ def pixel_dense_class():
     from mxnet.gluon import nn
 
     class PixelDense(nn.Dense):
+        def __init__(self, *args, scaled: bool = True, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.scaled = scaled
+
         def hybrid_forward(self, F, x, weight, bias):  # noqa: N803
             scores = F.FullyConnected(x, weight, bias * 255.0, num_hidden=self._units,
                                       flatten=self._flatten, name="fwd")
-            return scores * PIXEL_SCALE
+            return scores * PIXEL_SCALE if self.scaled else scores
 
     return PixelDense
 
@@ -88,11 +93,11 @@ def block_params(net, index: int) -> dict[str, np.ndarray]:
             "0.bias": net[0].bias.data().asnumpy()[rows].copy()}
 
 
-def net_from_params(params: dict[str, np.ndarray], ctx):
+def net_from_params(params: dict[str, np.ndarray], ctx, scaled: bool = True):
     """A one-trial stacked net holding saved parameters (for exact re-evaluation)."""
     import mxnet as mx
 
-    net = build_net(1, 0.01, ctx, seed=0)
+    net = build_net(1, 0.01, ctx, seed=0, scaled=scaled)
     weight = np.zeros((width(1), NUM_INPUTS), dtype=np.float32)
     bias = np.zeros(width(1), dtype=np.float32)
     weight[:NUM_CLASSES], bias[:NUM_CLASSES] = params["0.weight"], params["0.bias"]

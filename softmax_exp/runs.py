@@ -104,6 +104,7 @@ class RunRecorder(TrainHooks):
 def _summary(outcome: TrialOutcome) -> dict[str, Any]:
     by_epoch = {m.epoch: m.as_row() for m in outcome.history}
     return {"stop_reason": outcome.stop_reason, "epochs_run": len(outcome.history),
+            "kernels": outcome.kernels,
             "best_epoch": outcome.best_epoch,
             "best": _clean(by_epoch.get(outcome.best_epoch)),
             "final": _clean(outcome.history[-1].as_row()) if outcome.history else None}

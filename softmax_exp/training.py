@@ -20,7 +20,8 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import ConfigError
-from .model import NUM_CLASSES, block_params, build_net, net_from_params, width
+from .kernels import stacked_sgd_class, use_native
+from .model import NUM_CLASSES, PIXEL_SCALE, block_params, build_net, net_from_params, width
 from .split import SplitData
 
 # Settings that fix the minibatch sequence and the optimizer: trials agreeing
@@ -76,6 +77,7 @@ class TrialOutcome:
     best_epoch: Optional[int] = None
     best_params: Optional[dict] = None
     final_params: Optional[dict] = None
+    kernels: str = ""  # native (the fused CPU kernels) or mxnet (MXNet's operators)
 
     @property
     def done(self) -> bool:
@@ -126,10 +128,15 @@ class _GroupTrainer:
         self.val = None if data.val_images is None else \
             self._to_device(data.val_images, data.val_labels)
         self.test = self._to_device(data.test_images, data.test_labels)
-        self.net = build_net(self.k, first.init_sigma, ctx, first.seed)
-        self.objective = _objective_block(self.net, self.k)
+        self.native = use_native(ctx)
+        for outcome in self.outcomes:
+            outcome.kernels = "native" if self.native else "mxnet"
+        self.net = build_net(self.k, first.init_sigma, ctx, first.seed, scaled=not self.native)
+        self.objective = _objective_block(self.net, self.k, self.native)
         self.objective.hybridize(static_alloc=True, static_shape=True)
-        self.trainer = mx.gluon.Trainer(self.net.collect_params(), _sgd(mx, first, self.k))
+        self.optimizer = stacked_sgd_class()(first.momentum) if self.native else \
+            _sgd(mx, first, self.k)
+        self.trainer = mx.gluon.Trainer(self.net.collect_params(), self.optimizer)
         self._set_rates()
         self.rng = np.random.default_rng(first.seed)
 
@@ -148,12 +155,15 @@ class _GroupTrainer:
         rows = np.zeros((width(self.k), 1), dtype=np.float32)
         rows[:NUM_CLASSES * self.k, 0] = np.repeat(decay, NUM_CLASSES)
         # L2 on the weights only (the bias is not decayed), trial by trial. Plain SGD:
-        # w - lr (g + wd w) = (1 - lr wd) w - lr g, so shrinking the rows before the step
-        # is the same update in one pass over the weights. With momentum, L2 must enter
-        # the gradient that momentum accumulates: lr * wd * w per row, times the batch
-        # size (the trainer divides the gradient by it).
+        # w - lr (g + wd w) = (1 - lr wd) w - lr g. With momentum, L2 enters the
+        # gradient that momentum accumulates. The fused kernel's step does either from
+        # the rows' lr * wd. With MXNet's SGD: without momentum, shrink the rows before
+        # the step (one pass over the weights); with momentum, add lr * wd * w per row
+        # to the gradient, times the batch size (the trainer divides by it).
         self.shrink = self.decay_rows = None
-        if decay.any() and not self.configs[0].momentum:
+        if self.native:
+            self.optimizer.set_decay(rows[:, 0], self.ctx)
+        elif decay.any() and not self.configs[0].momentum:
             self.shrink = nd.array(1.0 - rows, ctx=self.ctx)
         elif decay.any():
             self.decay_rows = {
@@ -259,8 +269,9 @@ def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
     computed its per-epoch metrics (same graph, same chunks), so they reproduce them."""
     import mxnet as mx
 
-    net = net_from_params(params, ctx)
-    objective = _objective_block(net, 1, predictions=True)
+    native = use_native(ctx)
+    net = net_from_params(params, ctx, scaled=not native)
+    objective = _objective_block(net, 1, native, predictions=True)
     objective.hybridize(static_alloc=True)
     rate = mx.nd.zeros(1, ctx=ctx)
     loss, acc, guesses = _evaluate_chunks(mx, objective, to_device(mx, images, labels, ctx),
@@ -312,13 +323,14 @@ def _sgd(mx, config: TrainConfig, blocks: int):
     return optimizer
 
 
-def _objective_block(net, blocks: int, predictions: bool = False):
+def _objective_block(net, blocks: int, native: bool, predictions: bool = False):
     """A hybrid block over the stacked net: (all uint8 images, all labels, this batch's
     row indexes, per-trial lr) -> (objective, metrics[, predicted classes]).
 
     metrics holds each trial's loss sum, then its hit count; the objective is the
     sum of each trial's loss scaled by its learning rate. Few outputs, since each
-    one costs Python time per batch.
+    one costs Python time per batch. `native`: the loss, metrics and gradient come
+    from the fused `stacked_xent` kernel; else from MXNet's operators.
     """
     from mxnet import gluon
 
@@ -329,6 +341,11 @@ def _objective_block(net, blocks: int, predictions: bool = False):
             self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
 
         def hybrid_forward(self, F, all_images, all_labels, index, lr):  # noqa: N803
+            if native:  # raw pixels in, the loss scales the scores by 1/255
+                x = F.gather_pixels(all_images, index)
+                return F.stacked_xent(self.net(x), F.take(all_labels, index), lr,
+                                      blocks=blocks, scale=PIXEL_SCALE,
+                                      predictions=int(predictions))
             images = F.take(all_images, index)  # this batch's rows
             x = F.cast(images, "float32")  # raw pixels: the net scales its scores by 1/255
             labels = F.cast(F.take(all_labels, index), "float32")

@@ -18,14 +18,29 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 
+@pytest.fixture(scope="session")
+def kernel_builds(tmp_path_factory):
+    """One directory of fused-kernel builds for the whole session (a build takes ~10 s)."""
+    return tmp_path_factory.mktemp("kernels")
+
+
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own cache dir; the real data is never downloaded by accident."""
+def isolated_cache(tmp_path_factory, monkeypatch, kernel_builds):
+    """Each test gets its own cache dir; the real data is never downloaded by accident.
+    Kernel builds are shared: they depend on the machine, not on the test."""
     cache = tmp_path_factory.mktemp("cache")
+    (cache / "kernels").symlink_to(kernel_builds, target_is_directory=True)
     monkeypatch.setenv("SOFTMAX_CACHE_DIR", str(cache))
     monkeypatch.delenv("SOFTMAX_DATA_DIR", raising=False)
     monkeypatch.setenv("SOFTMAX_DATA_URL", "http://127.0.0.1:9/")  # refused at once
     return cache
+
+
+@pytest.fixture(params=["native", "mxnet"])
+def both_kernels(request, monkeypatch):
+    """Run the test with the fused CPU kernels, then with MXNet's own operators."""
+    monkeypatch.setenv("SOFTMAX_EXP_KERNELS", request.param)
+    return request.param
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:

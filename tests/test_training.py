@@ -59,7 +59,7 @@ def softmax_grad(weight, bias, images, labels):
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
-def test_one_step_matches_hand_computed_sgd_with_weight_decay(weight_decay):
+def test_one_step_matches_hand_computed_sgd_with_weight_decay(weight_decay, both_kernels):
     """One full batch: W1 = W0 - lr (grad + wd W0); the bias is not decayed."""
     dataset = synthetic_dataset(n_train=50)
     config = TrainConfig(epochs=1, batch_size=50, lr=0.5, weight_decay=weight_decay)
@@ -72,7 +72,7 @@ def test_one_step_matches_hand_computed_sgd_with_weight_decay(weight_decay):
     np.testing.assert_allclose(outcome.final_params["0.bias"], -config.lr * grad_b, atol=2e-6)
 
 
-def test_fused_trials_equal_separate_runs():
+def test_fused_trials_equal_separate_runs(both_kernels):
     configs = [TrainConfig(epochs=4, batch_size=32, lr=0.3),
                TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.01),
                TrainConfig(epochs=3, batch_size=32, lr=1.0, weight_decay=0.001)]
@@ -85,7 +85,7 @@ def test_fused_trials_equal_separate_runs():
                                    alone.final_params["0.weight"], atol=1e-5)
 
 
-def test_fused_momentum_trials_equal_separate_runs():
+def test_fused_momentum_trials_equal_separate_runs(both_kernels):
     configs = [TrainConfig(epochs=2, batch_size=64, lr=lr, momentum=0.9) for lr in (0.01, 0.1)]
     for config, together in zip(configs, train(configs)):
         (alone,) = train([config])
@@ -97,7 +97,7 @@ def test_configs_that_cannot_share_batches_are_refused():
         train([TrainConfig(batch_size=32), TrainConfig(batch_size=64)])
 
 
-def test_huge_learning_rate_diverges_without_hurting_its_neighbour():
+def test_huge_learning_rate_diverges_without_hurting_its_neighbour(both_kernels):
     configs = [TrainConfig(epochs=3, batch_size=32, lr=1e38), TrainConfig(epochs=3,
                                                                          batch_size=32)]
     wild, calm = train(configs)

@@ -1,0 +1,225 @@
+"""Fused CPU kernels for the stacked trainer (kernels.cc), built on first use.
+
+Why: with 12 trials stacked, MXNet's own operators for the loss and the update
+(log_softmax, pick, argmax, sum, the SGD kernels and the weight-decay multiply)
+took longer per batch than the two matrix products, although they touch 30 to 100
+times fewer numbers. kernels.cc does that work in two custom operators, one pass
+each, and leaves the matrix products to MXNet (oneDNN).
+
+How: the C++ compiler (`$CXX`, else g++) builds kernels.cc against the headers in
+the MXNet wheel (MXNet's library API for custom operators) into the user cache,
+once per source, MXNet version, compiler and CPU; `mx.library.load` adds the
+operators to MXNet. SOFTMAX_EXP_KERNELS chooses: `auto` (default: the kernels on
+the CPU when they build, else MXNet's operators with a warning), `native` (the
+kernels or an error) or `mxnet` (MXNet's operators). On a GPU, MXNet's operators
+always. Both paths compute the same functions; their rounding differs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Optional
+
+from .errors import SoftmaxExpError
+
+SOURCE = Path(__file__).with_name("kernels.cc")
+LIBRARY = "libsoftmax_exp_kernels.so"
+CHOICE_ENV = "SOFTMAX_EXP_KERNELS"
+CHOICES = ("auto", "native", "mxnet")
+# -march=native: the build is keyed by this CPU. -ffp-contract=off: no fused
+# multiply-add contraction, so the bits do not depend on which instructions exist.
+FLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-march=native", "-ffp-contract=off")
+
+
+class KernelError(SoftmaxExpError):
+    """The fused kernels were asked for and cannot be built or loaded."""
+
+
+class KernelWarning(UserWarning):
+    """The fused kernels cannot be built; training falls back to MXNet's operators."""
+
+
+def choice() -> str:
+    value = os.environ.get(CHOICE_ENV, "auto").strip().lower() or "auto"
+    if value not in CHOICES:
+        raise KernelError(f"{CHOICE_ENV}={value}: not a choice; use one of {', '.join(CHOICES)}")
+    return value
+
+
+def use_native(ctx) -> bool:
+    """Whether training on `ctx` uses the fused kernels (building them if need be)."""
+    wanted = choice()
+    if wanted == "mxnet" or ctx.device_type != "cpu":
+        return False
+    try:
+        load()
+    except KernelError as exc:
+        if wanted == "native":
+            raise
+        _warn_once(str(exc))
+        return False
+    return True
+
+
+def kind(context: str) -> str:
+    """'native' or 'mxnet': what a run on `context` ('cpu', 'gpu:0') computes with."""
+    import mxnet as mx
+
+    ctx = mx.cpu() if context == "cpu" else mx.gpu(int(context.partition(":")[2] or 0))
+    return "native" if use_native(ctx) else "mxnet"
+
+
+@functools.cache
+def _warn_once(reason: str) -> None:
+    warnings.warn(f"{reason}; training uses MXNet's own operators (slower for fused sweeps). "
+                  f"Install a C++ compiler (apt-get install g++) to use the fused kernels, or "
+                  f"set {CHOICE_ENV}=mxnet to choose MXNet's operators without this warning",
+                  KernelWarning, stacklevel=3)
+
+
+@functools.cache
+def load() -> Path:
+    """Build (once per machine) and load the kernels into MXNet; their library path."""
+    import mxnet as mx
+
+    path = library_path()
+    if not path.exists():
+        build(path)
+    try:
+        _load_library(path)
+    except mx.base.MXNetError as exc:
+        raise KernelError(f"cannot load {path}: {str(exc).strip().splitlines()[-1]}; "
+                          f"delete {path.parent} to rebuild it") from None
+    return path
+
+
+OPERATORS = ("gather_pixels", "stacked_xent", "stacked_sgd")
+
+
+def _load_library(path: Path) -> None:
+    """What `mx.library.load` does, less its 0.9 s: it regenerates the Python function
+    of every MXNet operator, where only ours are new (MXNet 1.9's own helpers)."""
+    import ctypes
+
+    import mxnet as mx
+    from mxnet import base
+    from mxnet.ndarray.register import _make_ndarray_function
+    from mxnet.symbol.register import _make_symbol_function
+
+    base.check_call(base._LIB.MXLoadLib(ctypes.c_char_p(str(path).encode()), base.mx_uint(0)))
+    for name in OPERATORS:
+        handle = base.OpHandle()
+        base.check_call(base._LIB.NNGetOpHandle(base.c_str(name), ctypes.byref(handle)))
+        for module, make in ((mx.ndarray, _make_ndarray_function),
+                             (mx.symbol, _make_symbol_function)):
+            function = make(handle, name, name)
+            setattr(module, name, function)
+            setattr(module.op, name, function)
+
+
+def library_path() -> Path:
+    """Where the build for this source, MXNet, compiler and CPU lives in the cache."""
+    from .data import cache_root
+
+    compiler = _compiler()
+    key = hashlib.sha256()
+    for part in (SOURCE, *_api_files()):
+        key.update(part.read_bytes())
+    for text in (*FLAGS, compiler, str(os.stat(compiler).st_mtime_ns), _cpu_identity()):
+        key.update(text.encode())
+    return cache_root() / "kernels" / key.hexdigest()[:16] / LIBRARY
+
+
+def build(path: Path, timeout: float = 600) -> None:
+    """Compile kernels.cc and MXNet's lib_api.cc into `path` (written, then renamed)."""
+    header, api_source = _api_files()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    command = [_compiler(), *FLAGS, str(SOURCE), str(api_source),
+               f"-I{header.parent.parent}", "-o", str(tmp)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise KernelError(f"building the fused kernels failed ({command[0]}: {last})")
+        os.replace(tmp, path)
+    except subprocess.TimeoutExpired:
+        raise KernelError(f"building the fused kernels took over {timeout:.0f} s") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _compiler() -> str:
+    name = os.environ.get("CXX") or "g++"
+    found = shutil.which(name)
+    if found is None:
+        raise KernelError(f"no C++ compiler: {name} not found on PATH")
+    return found
+
+
+def _api_files() -> tuple[Path, Path]:
+    """MXNet's include/mxnet/lib_api.h and src/lib_api.cc, shipped in its wheel."""
+    import mxnet as mx
+
+    root = Path(mx.__file__).parent
+    header, source = root / "include" / "mxnet" / "lib_api.h", root / "src" / "lib_api.cc"
+    if not (header.exists() and source.exists()):
+        raise KernelError(f"this MXNet ({root}) ships no lib_api.h/lib_api.cc to build against")
+    return header, source
+
+
+def _cpu_identity() -> str:
+    """The CPU model and its instruction-set flags: a -march=native build is only
+    reused on a CPU that has them."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        import platform
+
+        return platform.processor() or platform.machine()
+    wanted = ("model name", "flags")
+    found: dict[str, str] = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name.strip() in wanted and name.strip() not in found:
+            found[name.strip()] = value.strip()
+    return "|".join(found.get(name, "") for name in wanted)
+
+
+@functools.cache
+def stacked_sgd_class():
+    """An MXNet optimizer whose step is the `stacked_sgd` kernel: SGD at rate 1 (each
+    trial's rate scales its loss) with per-row weight decay, plain or with momentum."""
+    import mxnet as mx
+
+    class StackedSGD(mx.optimizer.Optimizer):
+        def __init__(self, momentum: float = 0.0, **kwargs):
+            super().__init__(learning_rate=1.0, **kwargs)
+            self.momentum = momentum
+            self.decay: Optional[mx.nd.NDArray] = None  # per weight row: lr * wd
+            self.no_decay: Optional[mx.nd.NDArray] = None
+
+        def set_decay(self, rows, ctx) -> None:
+            self.decay = mx.nd.array(rows, ctx=ctx)
+            self.no_decay = mx.nd.zeros(len(rows), ctx=ctx)
+
+        def create_state(self, index, weight):
+            return mx.nd.zeros_like(weight) if self.momentum else None
+
+        def update(self, index, weight, grad, state):
+            decay = self.decay if weight.ndim == 2 else self.no_decay  # biases never decay
+            extra = [] if state is None else [state]
+            mx.nd.stacked_sgd(weight, grad, decay, *extra, rescale=self.rescale_grad,
+                              momentum=self.momentum, out=weight)
+
+    return StackedSGD
+
+
+if __name__ == "__main__":  # python -m softmax_exp.kernels: build now (scripts/setup does)
+    print(f"fused kernels: {load()}")
