@@ -32,9 +32,10 @@ SOURCE = Path(__file__).with_name("kernels.cc")
 LIBRARY = "libsoftmax_exp_kernels.so"
 CHOICE_ENV = "SOFTMAX_EXP_KERNELS"
 CHOICES = ("auto", "native", "mxnet")
-# -march=native: the build is keyed by this CPU. -ffp-contract=off: no fused
+# -O3: GCC 12 vectorizes these loops at -O3 only (the uint8 gather: 250 against 30 us
+# a batch). -march=native: the build is keyed by this CPU. -ffp-contract=off: no fused
 # multiply-add contraction, so the bits do not depend on which instructions exist.
-FLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-march=native", "-ffp-contract=off")
+FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-march=native", "-ffp-contract=off")
 
 
 class KernelError(SoftmaxExpError):

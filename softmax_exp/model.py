@@ -86,11 +86,17 @@ def chapter_net():
     return net
 
 
-def block_params(net, index: int) -> dict[str, np.ndarray]:
-    """Trial `index`'s parameters, named as a lone chapter model saves them."""
+def block_params(net, index: int, arrays=None) -> dict[str, np.ndarray]:
+    """Trial `index`'s parameters, named as a lone chapter model saves them; from
+    `arrays` (`param_arrays(net)`, read once for many trials) when given."""
+    weight, bias = arrays or param_arrays(net)
     rows = slice(NUM_CLASSES * index, NUM_CLASSES * (index + 1))
-    return {"0.weight": net[0].weight.data().asnumpy()[rows].copy(),
-            "0.bias": net[0].bias.data().asnumpy()[rows].copy()}
+    return {"0.weight": weight[rows].copy(), "0.bias": bias[rows].copy()}
+
+
+def param_arrays(net) -> tuple[np.ndarray, np.ndarray]:
+    """The stacked layer's weight and bias as numpy arrays (one copy off the device)."""
+    return net[0].weight.data().asnumpy(), net[0].bias.data().asnumpy()
 
 
 def net_from_params(params: dict[str, np.ndarray], ctx, scaled: bool = True):

@@ -11,17 +11,26 @@ so SGD, with or without momentum, gives each block exactly its own update.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from .config import TrainConfig
 from .errors import ConfigError
 from .kernels import stacked_sgd_class, use_native
-from .model import NUM_CLASSES, PIXEL_SCALE, block_params, build_net, net_from_params, width
+from .model import (
+    NUM_CLASSES,
+    PIXEL_SCALE,
+    block_params,
+    build_net,
+    net_from_params,
+    param_arrays,
+    width,
+)
 from .split import SplitData
 
 # Settings that fix the minibatch sequence and the optimizer: trials agreeing
@@ -235,20 +244,24 @@ class _GroupTrainer:
             self.outcomes[k].history.append(live[k])
             self.hooks.epoch_ended(k, live[k])
         peers = list(live.values())
-        ended = [self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers))
+        # The weights come off the device once per epoch, however many trials need them.
+        snapshot = functools.lru_cache(maxsize=1)(lambda: param_arrays(self.net))
+        ended = [self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers), snapshot)
                  for k, m in live.items()]
         if any(ended):
             self._set_rates()
 
-    def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool) -> bool:
-        """Decide whether trial k goes on; keeps its best parameters. True if it ended."""
+    def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool,
+               snapshot: Callable) -> bool:
+        """Decide whether trial k goes on; keeps its best parameters (from `snapshot()`,
+        the stacked parameters as numpy arrays). True if it ended."""
         outcome, stopper = self.outcomes[k], self.stoppers[k]
         stop = stopper.update(epoch, metrics.val_acc)
         if stopper.best_epoch == epoch or metrics.val_acc is None:
             outcome.best_epoch = epoch if math.isfinite(metrics.train_loss) else \
                 outcome.best_epoch
             if math.isfinite(metrics.train_loss):
-                outcome.best_params = block_params(self.net, k)
+                outcome.best_params = block_params(self.net, k, snapshot())
         if not math.isfinite(metrics.train_loss):
             outcome.status, outcome.stop_reason = "diverged", "loss is not finite"
         elif pruned:
@@ -260,7 +273,7 @@ class _GroupTrainer:
             outcome.status, outcome.stop_reason = "completed", "reached the epoch limit"
         else:
             return False
-        outcome.final_params = block_params(self.net, k)
+        outcome.final_params = block_params(self.net, k, snapshot())
         self.hooks.trial_ended(k, outcome)
         return True
 
