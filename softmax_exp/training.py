@@ -113,6 +113,9 @@ class TrainHooks:
     def trial_ended(self, index: int, outcome: TrialOutcome) -> None:
         pass
 
+    def group_epoch_ended(self, epoch: int) -> None:
+        """Every trial of the group is done with this epoch (and ended, if it did)."""
+
 def fuse_key(config: TrainConfig) -> tuple:
     return tuple(getattr(config, key) for key in FUSE_KEYS)
 
@@ -250,6 +253,7 @@ class _GroupTrainer:
                  for k, m in live.items()]
         if any(ended):
             self._set_rates()
+        self.hooks.group_epoch_ended(epoch)
 
     def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool,
                snapshot: Callable) -> bool:

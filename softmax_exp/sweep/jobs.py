@@ -75,6 +75,9 @@ class EmitHooks(TrainHooks):
     def trial_ended(self, index: int, outcome) -> None:
         self.emit(("end", self.job.trials[index].id, outcome))
 
+    def group_epoch_ended(self, epoch: int) -> None:
+        self.emit(("epoch_done",))
+
 
 _DATA_CACHE: dict[Any, Any] = {}
 
@@ -83,7 +86,8 @@ def execute_job(job: Job, emit: Emit) -> None:
     """Run one job in this process, reporting through `emit`.
 
     Events: ("start", trial id), ("epoch", trial id, EpochMetrics),
-    ("end", trial id, TrialOutcome). Exceptions propagate to the executor.
+    ("end", trial id, TrialOutcome), ("epoch_done",) once the whole group is through
+    an epoch. Exceptions propagate to the executor.
     """
     from ..data import load_dataset
     from ..device import resolve_context

@@ -169,6 +169,7 @@ class _Driver:
         records = {t.id: TrialRecord(t, path / "trials" / t.id) for t in trials}
         self.sweep = SweepRun(spec, path, list(trials), records)
         self.recorders: dict[str, RunRecorder] = {}
+        self.tables_stale = False  # a trial ended since the tables were last written
 
     def add_trials(self, trials: list[Trial]) -> list[Trial]:
         """Register trials chosen while the sweep runs (TPE); returns them as registered
@@ -241,21 +242,25 @@ class _Driver:
             self.recorders[event[1]].record_epoch(event[2])
             record.rows.append(event[2].as_row())
             self.observer.trial_epoch(record)
-        elif kind == "end":
-            self._finish(event[1], event[2])
+        elif kind == "end":  # the group's other trials may end too: tables at epoch_done
+            self._finish(event[1], event[2], tables=False)
+        elif kind == "epoch_done" and self.tables_stale:
+            self.write_tables()
         elif kind == "retry":
             self.observer.note(f"job of {', '.join(event[1].ids)}: {event[2]}; retrying")
         elif kind == "failed":
             self._fail(event[1], event[2], event[3])
 
     def _finish(self, trial_id: str, outcome: Optional[TrialOutcome], status: str = "",
-                error: str = "") -> None:
+                error: str = "", tables: bool = True) -> None:
         record = self.sweep.records[trial_id]
         recorder = self.recorders.pop(trial_id, None)
         if recorder is None:  # failed before it started: give it a directory anyway
             recorder = _recorder(record)
         record.info = recorder.finish(outcome, status or None, error or None)
-        self.write_tables()
+        self.tables_stale = True
+        if tables:
+            self.write_tables()
         self.observer.trial_finished(record)
 
     def _fail(self, job, message: str, trace: str) -> None:
@@ -276,6 +281,7 @@ class _Driver:
 
     def write_tables(self) -> None:
         """trials.csv and epochs.csv from the driver's records, in expansion order."""
+        self.tables_stale = False
         started = [r for r in self.sweep.records.values() if r.info]
         started.sort(key=lambda r: r.trial.index)
         with atomic_writer(self.path / TRIALS_CSV) as handle:
