@@ -68,14 +68,6 @@ def use_native(ctx) -> bool:
     return True
 
 
-def kind(context: str) -> str:
-    """'native' or 'mxnet': what a run on `context` ('cpu', 'gpu:0') computes with."""
-    import mxnet as mx
-
-    ctx = mx.cpu() if context == "cpu" else mx.gpu(int(context.partition(":")[2] or 0))
-    return "native" if use_native(ctx) else "mxnet"
-
-
 @functools.cache
 def _warn_once(reason: str) -> None:
     warnings.warn(f"{reason}; training uses MXNet's own operators (slower for fused sweeps). "

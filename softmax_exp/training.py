@@ -3,7 +3,9 @@
 Speed comes from keeping per-batch Python work small: images live on the
 device as uint8 and are shuffled there once per epoch, one hybridized block
 computes the objective and each trial's loss and hits, and metrics are summed
-on the device and read back once per epoch.
+on the device and read back once per epoch. On the CPU, everything but the
+matrix products runs in fused kernels (kernels.py): a batch's gather, the
+stacked loss with its metrics and gradient, and the SGD step.
 
 Trial k's learning rate scales its block's loss (the optimizer's own rate is 1),
 so SGD, with or without momentum, gives each block exactly its own update.

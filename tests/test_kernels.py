@@ -3,6 +3,11 @@ numpy, and their build: cached, and a clear fallback or error when it cannot wor
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -177,3 +182,19 @@ def test_an_unknown_choice_is_an_error(monkeypatch):
     monkeypatch.setenv(kernels.CHOICE_ENV, "fast")
     with pytest.raises(kernels.KernelError, match="SOFTMAX_EXP_KERNELS=fast: not a choice"):
         kernels.use_native(mx.cpu())
+
+
+@pytest.mark.e2e
+def test_train_without_a_compiler_warns_in_one_line_and_records_mxnet(real_dataset, tmp_path):
+    """A fresh process and cache, no compiler: the run works on MXNet's operators."""
+    env = dict(os.environ, CXX="no-such-compiler", SOFTMAX_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop(kernels.CHOICE_ENV, None)
+    done = subprocess.run(
+        [sys.executable, "-c", "from cli.main import run; run()", "train", "--epochs", "1",
+         "--set", "train_subset=2000", "--out", str(tmp_path / "runs"), "--quiet"],
+        capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    warning = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(warning) == 1 and warning[0].startswith("warning: no C++ compiler"), done.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "run.json").read_text())["kernels"] == "mxnet"
