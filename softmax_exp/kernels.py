@@ -17,6 +17,7 @@ always. Both paths compute the same functions; their rounding differs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -76,9 +77,24 @@ def _warn_once(reason: str) -> None:
                   KernelWarning, stacklevel=3)
 
 
-@functools.cache
 def load() -> Path:
-    """Build (once per machine) and load the kernels into MXNet; their library path."""
+    """Build (once per machine) and load the kernels into MXNet; their library path.
+    Tried once per process: a failure is remembered, not retried for every trainer."""
+    path, error = _load_once()
+    if path is None:
+        raise KernelError(error)
+    return path
+
+
+@functools.cache
+def _load_once() -> tuple[Optional[Path], str]:
+    try:
+        return _build_and_load(), ""
+    except KernelError as exc:
+        return None, str(exc)
+
+
+def _build_and_load() -> Path:
     import mxnet as mx
 
     path = library_path()
@@ -132,11 +148,11 @@ def library_path() -> Path:
 def build(path: Path, timeout: float = 600) -> None:
     """Compile kernels.cc and MXNet's lib_api.cc into `path` (written, then renamed)."""
     header, api_source = _api_files()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     command = [_compiler(), *FLAGS, str(SOURCE), str(api_source),
                f"-I{header.parent.parent}", "-o", str(tmp)]
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -144,8 +160,12 @@ def build(path: Path, timeout: float = 600) -> None:
         os.replace(tmp, path)
     except subprocess.TimeoutExpired:
         raise KernelError(f"building the fused kernels took over {timeout:.0f} s") from None
+    except OSError as exc:  # an unwritable cache directory, say
+        raise KernelError(f"cannot build the fused kernels into {path.parent}: "
+                          f"{exc.strerror or exc}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _compiler() -> str:

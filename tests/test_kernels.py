@@ -163,6 +163,33 @@ def test_a_failed_build_says_why_and_leaves_nothing(monkeypatch, tmp_path):
         kernels.build(target)
 
 
+def test_an_unusable_cache_is_a_build_error_not_a_crash(tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache directory should be")
+    with pytest.raises(kernels.KernelError, match="cannot build the fused kernels into"):
+        kernels.build(blocker / "kernels" / kernels.LIBRARY)
+
+
+def test_a_failed_load_is_remembered_not_retried(monkeypatch):
+    calls = []
+
+    def fail():
+        calls.append(1)
+        raise kernels.KernelError("building the fused kernels failed (g++: boom)")
+
+    monkeypatch.setattr(kernels, "_build_and_load", fail)
+    kernels._load_once.cache_clear()
+    try:
+        for _ in range(3):
+            with pytest.raises(kernels.KernelError, match="boom"):
+                kernels.load()
+        assert len(calls) == 1
+    finally:
+        kernels._load_once.cache_clear()
+        monkeypatch.undo()
+        kernels.load()  # this process goes on with the real kernels
+
+
 def test_without_kernels_training_falls_back_with_one_warning(monkeypatch):
     def fail():
         raise kernels.KernelError("no C++ compiler: g++ not found on PATH")
