@@ -17,6 +17,8 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
+import warnings
 from typing import Callable, Optional, Sequence
 
 from ..errors import ConfigError
@@ -209,9 +211,15 @@ class _Pool:
 def _serve(worker_id: int, tasks, events, threads: int, run_job: Callable) -> None:
     """Worker process body: run jobs until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C for everyone
+    warnings.showwarning = _one_line_warning
     while (job := tasks.get()) is not None:
         run_job(job, events, threads)
         events.put(("idle", worker_id))
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A worker's warnings (a kernel fallback, say) print as the CLI's do: one line."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _worker(job: Job, events, threads: int) -> None:
