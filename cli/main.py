@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_errors
 
 from softmax_exp import __version__
+from softmax_exp.errors import show_warning_line
 
 from . import compare, data, inspect, sweep, train
 from .common import err, remembered_interrupts, state
@@ -46,12 +47,7 @@ def main_options(
     Example: softmax train --lr 0.1
     """
     state["debug"] = debug or bool(os.environ.get("SOFTMAX_DEBUG"))
-    warnings.showwarning = _one_line_warning
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings meant for the user (a fallback, say) print as one plain line."""
-    err.print(f"warning: {message}", markup=False, soft_wrap=True)
+    warnings.showwarning = show_warning_line  # warnings for the user: one plain line
 
 
 app.command(name="train")(train.train)

@@ -5,6 +5,8 @@ Anything else escaping the library is a bug and is allowed to crash loudly.
 
 from __future__ import annotations
 
+import sys
+
 
 class SoftmaxExpError(Exception):
     """Root of every error meant for the user, not the developer."""
@@ -24,3 +26,9 @@ class DeviceError(SoftmaxExpError):
 
 class RunError(SoftmaxExpError):
     """A run or sweep directory is unusable (missing, unreadable, locked, disk full)."""
+
+
+def show_warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A `warnings.showwarning` for warnings meant for the user (a fallback, say): one
+    plain line on stderr, like the errors. The CLI and sweep workers install it."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -2,10 +2,11 @@
 // custom operators (MXNet's library API, include/mxnet/lib_api.h). softmax_exp/kernels.py
 // builds and loads this file; see there for why it exists.
 //
-// stacked_xent: per-trial softmax cross-entropy over the column blocks of one dense
+// stacked_xent:  per-trial softmax cross-entropy over the column blocks of one dense
 //   layer's scores, with each trial's loss sum and hit count, in one pass; its backward
 //   writes every block's gradient, scaled by the trial's learning rate, in another.
-// stacked_sgd:  one SGD step (plain or momentum) with per-row weight decay, in place.
+// gather_pixels: a batch's uint8 image rows as floats, in one pass.
+// stacked_sgd:   one SGD step (plain or momentum) with per-row weight decay, in place.
 //
 // Each block's arithmetic depends on that block's columns alone and runs in the same
 // order whatever the number of blocks, so a trial computes the same bits alone or
@@ -69,14 +70,41 @@ struct Tile {
   int label[kLanes];
 };
 
-void load_tile(const float* x, const uint8_t* labels, int64_t width, int used, int64_t first,
-               int64_t batch, float scale, Tile* tile) {
-  tile->rows = static_cast<int>(batch - first < kLanes ? batch - first : kLanes);
-  if (tile->rows < kLanes) std::memset(tile->lanes, 0, sizeof(float) * kLanes * used);
+// What both passes of stacked_xent read: its attributes, and scores (B, W), labels (B,)
+// and rates (K,) from `inputs`, starting at `at` (the backward's come after the
+// gradients of the outputs).
+struct XentArgs {
+  int blocks, used;
+  float scale;
+  const float* scores;
+  int64_t batch, width;
+  const uint8_t* labels;
+  const float* lr;
+};
+
+XentArgs xent_args(const Attrs& attrs, std::vector<MXTensor>* inputs, size_t at) {
+  XentArgs args;
+  args.blocks = blocks_of(attrs);
+  args.used = args.blocks * kClasses;
+  args.scale = static_cast<float>(attr(attrs, "scale", 1.0));
+  MXTensor& scores = (*inputs)[at];
+  args.scores = scores.data<float>();
+  args.batch = scores.shape[0];
+  args.width = scores.shape[1];
+  args.labels = (*inputs)[at + 1].data<uint8_t>();
+  args.lr = (*inputs)[at + 2].data<float>();
+  return args;
+}
+
+// The tile of images first .. first + 7 (fewer at the end of the batch).
+void load_tile(const XentArgs& args, int64_t first, Tile* tile) {
+  const int64_t left = args.batch - first;
+  tile->rows = static_cast<int>(left < kLanes ? left : kLanes);
+  if (tile->rows < kLanes) std::memset(tile->lanes, 0, sizeof(float) * kLanes * args.used);
   for (int i = 0; i < tile->rows; ++i) {
-    const float* row = x + (first + i) * width;
-    for (int c = 0; c < used; ++c) tile->lanes[c][i] = row[c] * scale;
-    tile->label[i] = labels[first + i];
+    const float* row = args.scores + (first + i) * args.width;
+    for (int c = 0; c < args.used; ++c) tile->lanes[c][i] = row[c] * args.scale;
+    tile->label[i] = args.labels[first + i];
   }
   for (int i = tile->rows; i < kLanes; ++i) tile->label[i] = 0;
 }
@@ -120,18 +148,14 @@ void zero_fill(MXTensor* t) {
 // attrs: blocks = K, scale (scores are multiplied by it first), predictions
 MXReturnValue xent_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
                            std::vector<MXTensor>* outputs, const OpResource& res) {
-  const int blocks = blocks_of(attrs), used = blocks * kClasses;
-  const float scale = static_cast<float>(attr(attrs, "scale", 1.0));
-  MXTensor& scores = (*inputs)[0];
-  const int64_t batch = scores.shape[0], width = scores.shape[1];
-  const uint8_t* labels = (*inputs)[1].data<uint8_t>();
-  const float* lr = (*inputs)[2].data<float>();
+  const XentArgs args = xent_args(attrs, inputs, 0);
+  const int blocks = args.blocks;
   float* guesses = outputs->size() > 2 ? (*outputs)[2].data<float>() : nullptr;
   double loss[kMaxBlocks] = {0}, hits[kMaxBlocks] = {0};
   static thread_local Tile tile;
   Softmax block;
-  for (int64_t first = 0; first < batch; first += kLanes) {
-    load_tile(scores.data<float>(), labels, width, used, first, batch, scale, &tile);
+  for (int64_t first = 0; first < args.batch; first += kLanes) {
+    load_tile(args, first, &tile);
     for (int k = 0; k < blocks; ++k) {
       const vf* s = tile.z + k * kClasses;
       softmax_block(s, &block);
@@ -149,7 +173,7 @@ MXReturnValue xent_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
   for (int k = 0; k < blocks; ++k) {
     metrics[k] = static_cast<float>(loss[k]);
     metrics[blocks + k] = static_cast<float>(hits[k]);
-    objective += static_cast<double>(metrics[k]) * lr[k];
+    objective += static_cast<double>(metrics[k]) * args.lr[k];
   }
   (*outputs)[0].data<float>()[0] = static_cast<float>(objective);
   return MX_SUCCESS;
@@ -160,22 +184,18 @@ MXReturnValue xent_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
 // d scores = d objective * lr_k * scale * (softmax - one-hot label), block by block.
 MXReturnValue xent_backward(const Attrs& attrs, std::vector<MXTensor>* inputs,
                             std::vector<MXTensor>* outputs, const OpResource& res) {
-  const int blocks = blocks_of(attrs), used = blocks * kClasses;
-  const float scale = static_cast<float>(attr(attrs, "scale", 1.0));
+  const XentArgs args = xent_args(attrs, inputs, 2);
+  const int64_t width = args.width;
   const float head = (*inputs)[0].data<float>()[0];
-  MXTensor& scores = (*inputs)[2];
-  const int64_t batch = scores.shape[0], width = scores.shape[1];
-  const uint8_t* labels = (*inputs)[3].data<uint8_t>();
-  const float* lr = (*inputs)[4].data<float>();
   float* grad = (*outputs)[0].data<float>();
   static thread_local Tile tile;
   Softmax block;
   vf d[kClasses];
-  for (int64_t first = 0; first < batch; first += kLanes) {
-    load_tile(scores.data<float>(), labels, width, used, first, batch, scale, &tile);
-    for (int k = 0; k < blocks; ++k) {
+  for (int64_t first = 0; first < args.batch; first += kLanes) {
+    load_tile(args, first, &tile);
+    for (int k = 0; k < args.blocks; ++k) {
       softmax_block(tile.z + k * kClasses, &block);
-      const float step = head * lr[k] * scale;
+      const float step = head * args.lr[k] * args.scale;
       const vf factor = step / block.sum;
       for (int c = 0; c < kClasses; ++c) d[c] = block.e[c] * factor;
       for (int i = 0; i < tile.rows; ++i) {
@@ -186,7 +206,7 @@ MXReturnValue xent_backward(const Attrs& attrs, std::vector<MXTensor>* inputs,
     }
     for (int i = 0; i < tile.rows; ++i) {
       float* row = grad + (first + i) * width;
-      for (int64_t c = used; c < width; ++c) row[c] = 0.0f;
+      for (int64_t c = args.used; c < width; ++c) row[c] = 0.0f;
     }
   }
   zero_fill(&(*outputs)[1]);

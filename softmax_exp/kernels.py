@@ -3,12 +3,13 @@
 Why: with 12 trials stacked, MXNet's own operators for the loss and the update
 (log_softmax, pick, argmax, sum, the SGD kernels and the weight-decay multiply)
 took longer per batch than the two matrix products, although they touch 30 to 100
-times fewer numbers. kernels.cc does that work in two custom operators, one pass
-each, and leaves the matrix products to MXNet (oneDNN).
+times fewer numbers. kernels.cc does that work, and the batch's uint8-to-float
+gather, in three custom operators, one pass each, and leaves the matrix products to
+MXNet (oneDNN).
 
 How: the C++ compiler (`$CXX`, else g++) builds kernels.cc against the headers in
 the MXNet wheel (MXNet's library API for custom operators) into the user cache,
-once per source, MXNet version, compiler and CPU; `mx.library.load` adds the
+once per source, MXNet version, compiler and CPU; `_load_library` adds the
 operators to MXNet. SOFTMAX_EXP_KERNELS chooses: `auto` (default: the kernels on
 the CPU when they build, else MXNet's operators with a warning), `native` (the
 kernels or an error) or `mxnet` (MXNet's operators). On a GPU, MXNet's operators

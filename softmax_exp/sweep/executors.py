@@ -17,11 +17,10 @@ import multiprocessing
 import os
 import queue
 import signal
-import sys
 import warnings
 from typing import Callable, Optional, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, show_warning_line
 from .jobs import Job, describe_exception, execute_job
 
 Handle = Callable[[tuple], None]
@@ -211,15 +210,10 @@ class _Pool:
 def _serve(worker_id: int, tasks, events, threads: int, run_job: Callable) -> None:
     """Worker process body: run jobs until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C for everyone
-    warnings.showwarning = _one_line_warning
+    warnings.showwarning = show_warning_line
     while (job := tasks.get()) is not None:
         run_job(job, events, threads)
         events.put(("idle", worker_id))
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A worker's warnings (a kernel fallback, say) print as the CLI's do: one line."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _worker(job: Job, events, threads: int) -> None:
