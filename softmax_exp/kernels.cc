@@ -6,16 +6,20 @@
 //   layer's scores, with each trial's loss sum and hit count, in one pass; its backward
 //   writes every block's gradient, scaled by the trial's learning rate, in another.
 // gather_pixels: a batch's uint8 image rows as floats, in one pass.
-// stacked_sgd:   one SGD step (plain or momentum) with per-row weight decay, in place.
+// stacked_dense: the stacked layer's matrix products (scores, and the weight gradient).
+// stacked_sgd:   one SGD step (plain or momentum) with per-column weight decay, in place.
 //
 // Each block's arithmetic depends on that block's columns alone and runs in the same
 // order whatever the number of blocks, so a trial computes the same bits alone or
 // stacked. Loops run over 8 images at a time in GCC vector types (built with
-// -ffp-contract=off: the same bits with or without FMA instructions).
+// -ffp-contract=off: no multiply-add is fused behind our back; stacked_dense fuses
+// its own where the CPU has FMA, the same for every lane).
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
+#include <immintrin.h>
 #include <string>
 
 #include "mxnet/lib_api.h"
@@ -333,31 +337,32 @@ REGISTER_OP(gather_pixels)
 .setInferShape(gather_shape);
 
 // One SGD step, written to the output (call it with out=weight):
-//   plain:    w = (1 - d_r) w - rescale g
-//   momentum: m = momentum m - (rescale g + d_r w); w = w + m   (m is updated in place)
-// inputs: weight (R, ...), grad (like weight), decay (R,) = lr * wd of each row,
-//   [momentum state (like weight)]; attrs: rescale, momentum
+//   plain:    w = (1 - d_c) w - rescale g
+//   momentum: m = momentum m - (rescale g + d_c w); w = w + m   (m is updated in place)
+// inputs: weight (..., C), grad (like weight), decay (C,) = lr * wd of each column (the
+//   native layer stores a trial's classes as columns), [momentum state (like weight)];
+// attrs: rescale, momentum
 MXReturnValue sgd_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
                           std::vector<MXTensor>* outputs, const OpResource& res) {
   const float rescale = static_cast<float>(attr(attrs, "rescale", 1.0));
   const float momentum = static_cast<float>(attr(attrs, "momentum", 0.0));
   MXTensor& weight = (*inputs)[0];
-  const int64_t rows = weight.shape[0], cols = weight.size() / rows;
+  const int64_t cols = weight.shape.back(), rows = weight.size() / cols;
   const float* w = weight.data<float>();
   const float* g = (*inputs)[1].data<float>();
   const float* decay = (*inputs)[2].data<float>();
   float* out = (*outputs)[0].data<float>();
   float* m = inputs->size() > 3 ? (*inputs)[3].data<float>() : nullptr;
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t begin = r * cols, end = begin + cols;
-    const float d = decay[r], keep = 1.0f - d;
+    const int64_t at = r * cols;
     if (m) {
-      for (int64_t c = begin; c < end; ++c) {
-        m[c] = momentum * m[c] - (rescale * g[c] + d * w[c]);
-        out[c] = w[c] + m[c];
+      for (int64_t c = 0; c < cols; ++c) {
+        m[at + c] = momentum * m[at + c] - (rescale * g[at + c] + decay[c] * w[at + c]);
+        out[at + c] = w[at + c] + m[at + c];
       }
     } else {
-      for (int64_t c = begin; c < end; ++c) out[c] = keep * w[c] - rescale * g[c];
+      for (int64_t c = 0; c < cols; ++c)
+        out[at + c] = (1.0f - decay[c]) * w[at + c] - rescale * g[at + c];
     }
   }
   return MX_SUCCESS;
@@ -384,10 +389,10 @@ MXReturnValue sgd_shape(const Attrs& attrs, std::vector<std::vector<unsigned int
                         std::vector<std::vector<unsigned int>>* out) {
   const auto& weight = (*in)[0];
   bool ok = !weight.empty() && (*in)[1] == weight && (*in)[2].size() == 1 &&
-            (*in)[2][0] == weight[0];
+            (*in)[2][0] == weight.back();
   if (in->size() > 3) ok = ok && (*in)[3] == weight;
   if (!ok) {
-    MX_ERROR_MSG << "stacked_sgd: expects grad (and state) shaped like weight, decay (rows,)";
+    MX_ERROR_MSG << "stacked_sgd: expects grad (and state) shaped like weight, decay (columns,)";
     return MX_FAIL;
   }
   (*out)[0] = weight;
@@ -405,6 +410,191 @@ REGISTER_OP(stacked_sgd)
 .setInferType(sgd_type)
 .setInferShape(sgd_shape)
 .setMutateInputs(sgd_mutate);
+
+// stacked_dense: scores = x W + bias_scale * bias, for the weights of every trial at
+// once, stored transposed: W is (D, C), column j being class j of trial j / 10. Every
+// score is one chain of multiply-adds over the D inputs in order 0 .. D-1, then the bias;
+// the weight gradient's every element one chain over the batch's images in order.
+// Lanes of a vector are different scores (never parts of one sum), so neither the
+// vector width, the tiling, the number of threads nor the number of trials changes any
+// number: a trial computes the same bits alone or stacked, on any instruction set.
+#if defined(__AVX512F__)
+constexpr int kWide = 16;  // floats a vector
+constexpr int kTileVectors = 4, kTileRows = 6;  // 24 of 32 vector registers
+#else
+constexpr int kWide = 8;
+constexpr int kTileVectors = 2, kTileRows = 6;  // 12 of 16 vector registers
+#endif
+typedef float vw __attribute__((vector_size(4 * kWide)));
+typedef float vw_unaligned __attribute__((vector_size(4 * kWide), aligned(4)));
+
+inline vw load_w(const float* p) { return *reinterpret_cast<const vw_unaligned*>(p); }
+
+inline void store_w(float* p, vw v) { *reinterpret_cast<vw_unaligned*>(p) = v; }
+
+inline vw splat(float value) {  // (GCC builds `vw{} + value` lane by lane)
+#if defined(__AVX512F__)
+  return reinterpret_cast<vw>(_mm512_set1_ps(value));
+#elif defined(__AVX__)
+  return reinterpret_cast<vw>(_mm256_set1_ps(value));
+#else
+  const __m128 half = _mm_set1_ps(value);
+  vw v;
+  std::memcpy(&v, &half, sizeof half);
+  std::memcpy(reinterpret_cast<char*>(&v) + sizeof half, &half, sizeof half);
+  return v;
+#endif
+}
+
+// c + a * b, rounded once where the CPU has fused multiply-add (twice the products a
+// cycle on CPUs whose adders are their multipliers), else twice. Either way the same
+// operation for every lane, every tile and any number of trials.
+inline vw madd(vw a, vw b, vw c) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<vw>(_mm512_fmadd_ps(reinterpret_cast<__m512>(a),
+                                              reinterpret_cast<__m512>(b),
+                                              reinterpret_cast<__m512>(c)));
+#elif defined(__FMA__)
+  return reinterpret_cast<vw>(_mm256_fmadd_ps(reinterpret_cast<__m256>(a),
+                                              reinterpret_cast<__m256>(b),
+                                              reinterpret_cast<__m256>(c)));
+#else
+  return c + a * b;
+#endif
+}
+
+// out[r, c] = sum_p a[r * a_row + p * a_step] * b[p, c], p = 0 .. depth-1 in order, for
+// `rows` (<= kTileRows) rows and `vectors` (<= kTileVectors) column vectors from c0; b is
+// (depth, width) row-major, out (rows, width). The forward (a = x, b = W) and the weight
+// gradient (a = x transposed, b = d scores) are both this.
+template <int Rows, int Vectors>
+void tile(const float* a, int64_t a_row, int64_t a_step, const float* b, int64_t width,
+          int64_t depth, int64_t c0, float* out) {
+  vw acc[Rows][Vectors];
+  for (int r = 0; r < Rows; ++r)
+    for (int v = 0; v < Vectors; ++v) acc[r][v] = splat(0.0f);
+  for (int64_t p = 0; p < depth; ++p) {
+    const float* b_row = b + p * width + c0;
+    vw bv[Vectors];
+    for (int v = 0; v < Vectors; ++v) bv[v] = load_w(b_row + v * kWide);
+    for (int r = 0; r < Rows; ++r) {
+      const vw av = splat(a[r * a_row + p * a_step]);
+      for (int v = 0; v < Vectors; ++v) acc[r][v] = madd(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r)
+    for (int v = 0; v < Vectors; ++v) store_w(out + r * width + c0 + v * kWide, acc[r][v]);
+}
+
+typedef void (*TileFn)(const float*, int64_t, int64_t, const float*, int64_t, int64_t,
+                       int64_t, float*);
+
+template <int Rows>
+TileFn tile_of(int vectors) {
+  if (vectors <= 1) return tile<Rows, 1>;
+  if (vectors == 2 || kTileVectors == 2) return tile<Rows, 2>;
+  if (vectors == 3) return tile<Rows, 3>;
+  return tile<Rows, kTileVectors>;
+}
+
+TileFn tile_fn(int rows, int vectors) {
+  switch (rows) {
+    case 1: return tile_of<1>(vectors);
+    case 2: return tile_of<2>(vectors);
+    case 3: return tile_of<3>(vectors);
+    case 4: return tile_of<4>(vectors);
+    case 5: return tile_of<5>(vectors);
+    default: return tile_of<kTileRows>(vectors);
+  }
+}
+
+// The product above over all `rows` x `width` outputs (width a multiple of kWide),
+// tiles shared among threads: which thread computes a tile changes none of its bits.
+void product(const float* a, int64_t a_row, int64_t a_step, const float* b, int64_t width,
+             int64_t depth, int64_t rows, float* out) {
+  const int64_t vectors = width / kWide;
+  const int64_t row_tiles = (rows + kTileRows - 1) / kTileRows;
+  const int64_t col_tiles = (vectors + kTileVectors - 1) / kTileVectors;
+#pragma omp parallel for schedule(static) if (row_tiles * col_tiles > 1 && rows * width * depth > 65536)
+  for (int64_t t = 0; t < row_tiles * col_tiles; ++t) {
+    const int64_t r0 = (t / col_tiles) * kTileRows, v0 = (t % col_tiles) * kTileVectors;
+    const int r = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
+    const int v = static_cast<int>(std::min<int64_t>(kTileVectors, vectors - v0));
+    tile_fn(r, v)(a + r0 * a_row, a_row, a_step, b, width, depth, v0 * kWide, out + r0 * width);
+  }
+}
+
+// inputs: x (B, D), weight (D, C), bias (C,), all float32, C a multiple of 16
+// output: scores (B, C) = x weight + bias_scale * bias
+MXReturnValue dense_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
+                            std::vector<MXTensor>* outputs, const OpResource& res) {
+  const float bias_scale = static_cast<float>(attr(attrs, "bias_scale", 1.0));
+  MXTensor& x = (*inputs)[0];
+  MXTensor& weight = (*inputs)[1];
+  const int64_t batch = x.shape[0], depth = x.shape[1], width = weight.shape[1];
+  const float* bias = (*inputs)[2].data<float>();
+  float* out = (*outputs)[0].data<float>();
+  product(x.data<float>(), depth, 1, weight.data<float>(), width, depth, batch, out);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t c = 0; c < width; ++c) out[b * width + c] += bias_scale * bias[c];
+  return MX_SUCCESS;
+}
+
+// inputs: d scores, x, weight, bias, scores; outputs: d x (0: images are not trained),
+// d weight (D, C) = x^T d scores, d bias = bias_scale * the column sums of d scores.
+MXReturnValue dense_backward(const Attrs& attrs, std::vector<MXTensor>* inputs,
+                             std::vector<MXTensor>* outputs, const OpResource& res) {
+  const float bias_scale = static_cast<float>(attr(attrs, "bias_scale", 1.0));
+  const float* head = (*inputs)[0].data<float>();
+  MXTensor& x = (*inputs)[1];
+  const int64_t batch = x.shape[0], depth = x.shape[1], width = (*inputs)[2].shape[1];
+  product(x.data<float>(), 1, depth, head, width, batch, depth, (*outputs)[1].data<float>());
+  float* d_bias = (*outputs)[2].data<float>();
+  for (int64_t c = 0; c < width; ++c) d_bias[c] = 0.0f;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t c = 0; c < width; ++c) d_bias[c] += head[b * width + c];
+  for (int64_t c = 0; c < width; ++c) d_bias[c] *= bias_scale;
+  zero_fill(&(*outputs)[0]);
+  return MX_SUCCESS;
+}
+
+MXReturnValue dense_parse(const Attrs& attrs, int* num_in, int* num_out) {
+  *num_in = 3;
+  *num_out = 1;
+  return MX_SUCCESS;
+}
+
+MXReturnValue dense_type(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {
+  for (int type : *in) {
+    if (type != mxnet::ext::kFloat32) {
+      MX_ERROR_MSG << "stacked_dense: expects float32 inputs";
+      return MX_FAIL;
+    }
+  }
+  (*out)[0] = mxnet::ext::kFloat32;
+  return MX_SUCCESS;
+}
+
+MXReturnValue dense_shape(const Attrs& attrs, std::vector<std::vector<unsigned int>>* in,
+                          std::vector<std::vector<unsigned int>>* out) {
+  const auto& x = (*in)[0];
+  const auto& weight = (*in)[1];
+  if (x.size() != 2 || weight.size() != 2 || weight[0] != x[1] || weight[1] % 16 != 0 ||
+      (*in)[2].size() != 1 || (*in)[2][0] != weight[1]) {
+    MX_ERROR_MSG << "stacked_dense: expects x (B, D), weight (D, C), bias (C,), C a multiple"
+                    " of 16";
+    return MX_FAIL;
+  }
+  (*out)[0] = {x[0], weight[1]};
+  return MX_SUCCESS;
+}
+
+REGISTER_OP(stacked_dense)
+.setForward(dense_forward, "cpu")
+.setBackward(dense_backward, "cpu")
+.setParseAttrs(dense_parse)
+.setInferType(dense_type)
+.setInferShape(dense_shape);
 
 MXReturnValue initialize(int version) {
   if (version >= 10900) return MX_SUCCESS;

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import warnings
@@ -34,10 +35,21 @@ SOURCE = Path(__file__).with_name("kernels.cc")
 LIBRARY = "libsoftmax_exp_kernels.so"
 CHOICE_ENV = "SOFTMAX_EXP_KERNELS"
 CHOICES = ("auto", "native", "mxnet")
+ARCH_ENV = "SOFTMAX_EXP_KERNELS_ARCH"
 # -O3: GCC 12 vectorizes these loops at -O3 only (the uint8 gather: 250 against 30 us
-# a batch). -march=native: the build is keyed by this CPU. -ffp-contract=off: no fused
+# a batch). -march=native (or $SOFTMAX_EXP_KERNELS_ARCH, e.g. x86-64-v2, to build for a
+# lesser CPU): the build is keyed by it and this CPU. -ffp-contract=off: no fused
 # multiply-add contraction, so the bits do not depend on which instructions exist.
-FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-march=native", "-ffp-contract=off")
+# -fopenmp: the matrix products share their tiles among MXNet's OpenMP threads.
+FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fopenmp")
+
+
+def flags() -> tuple[str, ...]:
+    arch = os.environ.get(ARCH_ENV, "").strip() or "native"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", arch):
+        raise KernelError(f"{ARCH_ENV}={arch}: not a CPU name; use native, x86-64-v2, "
+                          f"x86-64-v3, x86-64-v4 or another of the compiler's -march names")
+    return (*FLAGS, f"-march={arch}")
 
 
 class KernelError(SoftmaxExpError):
@@ -109,7 +121,7 @@ def _build_and_load() -> Path:
     return path
 
 
-OPERATORS = ("gather_pixels", "stacked_xent", "stacked_sgd")
+OPERATORS = ("gather_pixels", "stacked_dense", "stacked_xent", "stacked_sgd")
 
 
 def _load_library(path: Path) -> None:
@@ -141,7 +153,7 @@ def library_path() -> Path:
     key = hashlib.sha256()
     for part in (SOURCE, *_api_files()):
         key.update(part.read_bytes())
-    for text in (*FLAGS, compiler, str(os.stat(compiler).st_mtime_ns), _cpu_identity()):
+    for text in (*flags(), compiler, str(os.stat(compiler).st_mtime_ns), _cpu_identity()):
         key.update(text.encode())
     return cache_root() / "kernels" / key.hexdigest()[:16] / LIBRARY
 
@@ -150,7 +162,7 @@ def build(path: Path, timeout: float = 600) -> None:
     """Compile kernels.cc and MXNet's lib_api.cc into `path` (written, then renamed)."""
     header, api_source = _api_files()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    command = [_compiler(), *FLAGS, str(SOURCE), str(api_source),
+    command = [_compiler(), *flags(), str(SOURCE), str(api_source),
                f"-I{header.parent.parent}", "-o", str(tmp)]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

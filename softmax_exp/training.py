@@ -3,9 +3,8 @@
 Speed comes from keeping per-batch Python work small: images live on the
 device as uint8 and are shuffled there once per epoch, one hybridized block
 computes the objective and each trial's loss and hits, and metrics are summed
-on the device and read back once per epoch. On the CPU, everything but the
-matrix products runs in fused kernels (kernels.py): a batch's gather, the
-stacked loss with its metrics and gradient, and the SGD step.
+on the device and read back once per epoch. How a batch is computed (the fused
+CPU kernels, or MXNet's operators) is a backend (backends.py), chosen once.
 
 Trial k's learning rate scales its block's loss (the optimizer's own rate is 1),
 so SGD, with or without momentum, gives each block exactly its own update.
@@ -21,18 +20,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .backends import choose_backend
 from .config import TrainConfig
 from .errors import ConfigError
-from .kernels import stacked_sgd_class, use_native
-from .model import (
-    NUM_CLASSES,
-    PIXEL_SCALE,
-    block_params,
-    build_net,
-    net_from_params,
-    param_arrays,
-    width,
-)
+from .model import block_params
 from .split import SplitData
 
 # Settings that fix the minibatch sequence and the optimizer: trials agreeing
@@ -142,15 +133,15 @@ class _GroupTrainer:
         self.val = None if data.val_images is None else \
             self._to_device(data.val_images, data.val_labels)
         self.test = self._to_device(data.test_images, data.test_labels)
-        self.native = use_native(ctx)
+        self.backend = choose_backend(ctx)
         for outcome in self.outcomes:
-            outcome.kernels = "native" if self.native else "mxnet"
-        self.net = build_net(self.k, first.init_sigma, ctx, first.seed, scaled=not self.native)
-        self.objective = _objective_block(self.net, self.k, self.native)
+            outcome.kernels = self.backend.name
+        self.backend.build(self.k, first.init_sigma, first.seed)
+        self.objective = self.backend.objective(self.k)
         self.objective.hybridize(static_alloc=True, static_shape=True)
-        self.optimizer = stacked_sgd_class()(first.momentum) if self.native else \
-            _sgd(mx, first, self.k)
-        self.trainer = mx.gluon.Trainer(self.net.collect_params(), self.optimizer)
+        samples = self.train[1].shape[0]
+        self.trainer = self.backend.trainer(
+            first.momentum, {self.batch_size, samples % self.batch_size} - {0})
         self._set_rates()
         self.rng = np.random.default_rng(first.seed)
 
@@ -160,39 +151,11 @@ class _GroupTrainer:
 
     def _set_rates(self) -> None:
         """Per-trial learning rate (it scales the trial's loss: the optimizer's rate is 1)
-        and weight decay per row. A finished trial's slot is frozen at rate 0."""
-        nd = self.mx.nd
+        and lr * weight decay. A finished trial's slot is frozen at rate 0."""
         live = np.array([0.0 if o.done else 1.0 for o in self.outcomes])
         lrs = np.array([c.lr for c in self.configs]) * live
-        decay = lrs * np.array([c.weight_decay for c in self.configs])
-        self.lr_nd = nd.array(lrs, ctx=self.ctx)
-        rows = np.zeros((width(self.k), 1), dtype=np.float32)
-        rows[:NUM_CLASSES * self.k, 0] = np.repeat(decay, NUM_CLASSES)
-        # L2 on the weights only (the bias is not decayed), trial by trial. Plain SGD:
-        # w - lr (g + wd w) = (1 - lr wd) w - lr g. With momentum, L2 enters the
-        # gradient that momentum accumulates. The fused kernel's step does either from
-        # the rows' lr * wd. With MXNet's SGD: without momentum, shrink the rows before
-        # the step (one pass over the weights); with momentum, add lr * wd * w per row
-        # to the gradient, times the batch size (the trainer divides by it).
-        self.shrink = self.decay_rows = None
-        if self.native:
-            self.optimizer.set_decay(rows[:, 0], self.ctx)
-        elif decay.any() and not self.configs[0].momentum:
-            self.shrink = nd.array(1.0 - rows, ctx=self.ctx)
-        elif decay.any():
-            self.decay_rows = {
-                count: nd.array(rows * count, ctx=self.ctx)
-                for count in {self.batch_size, self.train[1].shape[0] % self.batch_size}
-                if count}
-
-    def _decay(self, weight, count: int) -> None:
-        """This batch's weight decay, as `_set_rates` prepared it (none, shrink or L2)."""
-        if self.shrink is not None:
-            data = weight.data(self.ctx)
-            self.mx.nd.broadcast_mul(data, self.shrink, out=data)
-        elif self.decay_rows is not None:
-            grad = weight.grad(self.ctx)
-            grad += self.decay_rows[count] * weight.data(self.ctx)
+        self.lr_nd = self.mx.nd.array(lrs, ctx=self.ctx)
+        self.backend.set_rates(lrs, lrs * np.array([c.weight_decay for c in self.configs]))
 
     def run(self) -> list[TrialOutcome]:
         epochs = max(c.epochs for c in self.configs)
@@ -214,14 +177,13 @@ class _GroupTrainer:
         # quarter of copying the whole shuffled set once per epoch.
         order = nd.array(self.rng.permutation(n), ctx=self.ctx, dtype="int32")
         metrics = []
-        weight = self.net[0].weight
         for batch, start in enumerate(range(0, n, size), 1):
             index = order[start:start + size]
             count = index.shape[0]
             with mx.autograd.record():
                 objective, batch_metrics = self.objective(images, labels, index, self.lr_nd)
             objective.backward()
-            self._decay(weight, count)
+            self.backend.before_step(count)
             self.trainer.step(count)
             metrics.append(batch_metrics)  # summed once per epoch: no per-batch sync or op
             if batch % PROGRESS_EVERY == 0 or batch == batches:
@@ -250,7 +212,7 @@ class _GroupTrainer:
             self.hooks.epoch_ended(k, live[k])
         peers = list(live.values())
         # The weights come off the device once per epoch, however many trials need them.
-        snapshot = functools.lru_cache(maxsize=1)(lambda: param_arrays(self.net))
+        snapshot = functools.lru_cache(maxsize=1)(self.backend.param_arrays)
         ended = [self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers), snapshot)
                  for k, m in live.items()]
         if any(ended):
@@ -267,7 +229,7 @@ class _GroupTrainer:
             outcome.best_epoch = epoch if math.isfinite(metrics.train_loss) else \
                 outcome.best_epoch
             if math.isfinite(metrics.train_loss):
-                outcome.best_params = block_params(self.net, k, snapshot())
+                outcome.best_params = block_params(snapshot(), k)
         if not math.isfinite(metrics.train_loss):
             outcome.status, outcome.stop_reason = "diverged", "loss is not finite"
         elif pruned:
@@ -279,7 +241,7 @@ class _GroupTrainer:
             outcome.status, outcome.stop_reason = "completed", "reached the epoch limit"
         else:
             return False
-        outcome.final_params = block_params(self.net, k, snapshot())
+        outcome.final_params = block_params(snapshot(), k)
         self.hooks.trial_ended(k, outcome)
         return True
 
@@ -288,9 +250,9 @@ def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
     computed its per-epoch metrics (same graph, same chunks), so they reproduce them."""
     import mxnet as mx
 
-    native = use_native(ctx)
-    net = net_from_params(params, ctx, scaled=not native)
-    objective = _objective_block(net, 1, native, predictions=True)
+    backend = choose_backend(ctx)
+    backend.load(params)
+    objective = backend.objective(1, predictions=True)
     objective.hybridize(static_alloc=True)
     rate = mx.nd.zeros(1, ctx=ctx)
     loss, acc, guesses = _evaluate_chunks(mx, objective, to_device(mx, images, labels, ctx),
@@ -327,57 +289,3 @@ def to_device(mx, images: np.ndarray, labels: np.ndarray, ctx):
 def _mean(total, count: int) -> np.ndarray:
     """Device sums to per-trial means, in float64: 8238 hits of 10000 read 0.8238."""
     return total.asnumpy().astype(np.float64) / count
-
-
-def _sgd(mx, config: TrainConfig, blocks: int):
-    """SGD at rate 1: each trial's rate scales its own loss; weight decay is per row.
-
-    MXNet's SGD updates weight and bias in one multi-tensor kernel. Beyond one trial
-    that kernel is the slower choice (12 trials: 0.50 ms a batch against 0.30 ms for
-    a kernel per tensor; one trial: 0.09 against 0.16), with equal results.
-    """
-    optimizer = mx.optimizer.SGD(learning_rate=1.0, momentum=config.momentum)
-    if blocks > 1:
-        optimizer.aggregate_num = 0
-    return optimizer
-
-
-def _objective_block(net, blocks: int, native: bool, predictions: bool = False):
-    """A hybrid block over the stacked net: (all uint8 images, all labels, this batch's
-    row indexes, per-trial lr) -> (objective, metrics[, predicted classes]).
-
-    metrics holds each trial's loss sum, then its hit count; the objective is the
-    sum of each trial's loss scaled by its learning rate. Few outputs, since each
-    one costs Python time per batch. `native`: the loss, metrics and gradient come
-    from the fused `stacked_xent` kernel; else from MXNet's operators.
-    """
-    from mxnet import gluon
-
-    class Objective(gluon.HybridBlock):
-        def __init__(self):
-            super().__init__()
-            self.net = net
-            self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
-
-        def hybrid_forward(self, F, all_images, all_labels, index, lr):  # noqa: N803
-            if native:  # raw pixels in, the loss scales the scores by 1/255
-                x = F.gather_pixels(all_images, index)
-                return F.stacked_xent(self.net(x), F.take(all_labels, index), lr,
-                                      blocks=blocks, scale=PIXEL_SCALE,
-                                      predictions=int(predictions))
-            images = F.take(all_images, index)  # this batch's rows
-            x = F.cast(images, "float32")  # raw pixels: the net scales its scores by 1/255
-            labels = F.cast(F.take(all_labels, index), "float32")
-            used = F.slice_axis(self.net(x), axis=1, begin=0, end=NUM_CLASSES * blocks)
-            scores = F.reshape(used, (-1, blocks, NUM_CLASSES))  # padding rows dropped
-            flat = F.reshape(scores, (-1, NUM_CLASSES))
-            repeated = F.repeat(labels, repeats=blocks) if blocks > 1 else labels
-            nll = F.reshape(self.loss(flat, repeated), (-1, blocks))
-            loss_sums = F.sum(nll, axis=0)
-            guesses = F.argmax(scores, axis=2)  # (B, K)
-            hits = F.sum(F.broadcast_equal(guesses, F.reshape(labels, (-1, 1))), axis=0)
-            metrics = F.BlockGrad(F.concat(loss_sums, hits, dim=0))
-            objective = F.sum(loss_sums * lr)
-            return (objective, metrics, guesses) if predictions else (objective, metrics)
-
-    return Objective()

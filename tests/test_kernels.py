@@ -115,13 +115,71 @@ def test_gather_pixels_equals_take_and_cast():
         nd.gather_pixels(nd.array(images, dtype="uint8"), outside).wait_to_read()
 
 
+def dense(x, weight, bias, head):
+    """stacked_dense forward and backward: scores, d weight, d bias."""
+    w, b = nd.array(weight), nd.array(bias)
+    w.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        scores = nd.stacked_dense(nd.array(x), w, b, bias_scale=255.0)
+    scores.backward(nd.array(head))
+    return scores.asnumpy(), w.grad.asnumpy(), b.grad.asnumpy()
+
+
+def stacked_inputs(rng, batch: int, blocks: int):
+    x = rng.integers(0, 256, (batch, 784)).astype(np.float32)
+    weight = np.zeros((784, width(blocks)), np.float32)
+    weight[:, :10 * blocks] = rng.normal(0, 0.05, (784, 10 * blocks))
+    bias = np.zeros(width(blocks), np.float32)
+    bias[:10 * blocks] = rng.normal(0, 0.01, 10 * blocks)
+    head = np.zeros((batch, width(blocks)), np.float32)
+    head[:, :10 * blocks] = rng.normal(0, 1, (batch, 10 * blocks))
+    return x, weight, bias, head
+
+
+@pytest.mark.parametrize("batch,blocks", [(1, 1), (37, 3), (256, 12), (100, 25)])
+def test_dense_matches_float64_products(batch, blocks):
+    x, weight, bias, head = stacked_inputs(np.random.default_rng(batch), batch, blocks)
+    scores, d_weight, d_bias = dense(x, weight, bias, head)
+    x64, weight64, head64 = (a.astype(np.float64) for a in (x, weight, head))
+
+    def close(got, exact, magnitude):  # float32 sums: within a few eps of the terms' size
+        assert np.all(np.abs(got - exact) <= 1e-6 * magnitude + 1e-30)
+
+    close(scores, x64 @ weight64 + 255.0 * bias, np.abs(x64) @ np.abs(weight64) + 255)
+    close(d_weight, x64.T @ head64, np.abs(x64.T) @ np.abs(head64))
+    close(d_bias, 255.0 * head64.sum(axis=0), 255.0 * np.abs(head64).sum(axis=0))
+
+
+@pytest.mark.parametrize("batch", [1, 17, 64, 256, 1000])
+def test_dense_computes_each_trial_the_same_alone_and_stacked(batch):
+    """What fusion rests on: a trial's columns of the stacked products (scores, weight
+    and bias gradients) are bit for bit those of the trial alone, for any group size
+    and batch size (tiles and vector lanes never mix two trials' sums)."""
+    rng = np.random.default_rng(batch)
+    x, weight, bias, head = stacked_inputs(rng, batch, 13)
+    for total in (2, 5, 13):
+        used = slice(0, width(total))
+        together = dense(x, weight[:, used], bias[used], head[:, used])
+        for k in range(total):
+            cols = slice(10 * k, 10 * k + 10)
+            alone_inputs = (np.zeros((784, 16), np.float32), np.zeros(16, np.float32),
+                            np.zeros((batch, 16), np.float32))
+            alone_inputs[0][:, :10], alone_inputs[1][:10] = weight[:, cols], bias[cols]
+            alone_inputs[2][:, :10] = head[:, cols]
+            alone = dense(x, alone_inputs[0], alone_inputs[1], alone_inputs[2])
+            np.testing.assert_array_equal(together[0][:, cols], alone[0][:, :10])
+            np.testing.assert_array_equal(together[1][:, cols], alone[1][:, :10])
+            np.testing.assert_array_equal(together[2][cols], alone[2][:10])
+
+
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_sgd_step_decays_rows_and_keeps_momentum(momentum):
+def test_sgd_step_decays_columns_and_keeps_momentum(momentum):
     rng = np.random.default_rng(1)
-    w0, g = (rng.normal(0, 1, (32, 6)).astype(np.float32) for _ in range(2))
+    w0, g = (rng.normal(0, 1, (6, 32)).astype(np.float32) for _ in range(2))
     decay = np.zeros(32, np.float32)
     decay[:20] = rng.uniform(0, 0.1, 20)
-    m0 = rng.normal(0, 1, (32, 6)).astype(np.float32)
+    m0 = rng.normal(0, 1, (6, 32)).astype(np.float32)
     weight, state = nd.array(w0), nd.array(m0)
     extra = [state] if momentum else []
     for _ in range(2):
@@ -130,10 +188,10 @@ def test_sgd_step_decays_rows_and_keeps_momentum(momentum):
     w, m = w0.astype(np.float64), m0.astype(np.float64)
     for _ in range(2):
         if momentum:
-            m = momentum * m - (0.25 * g + decay[:, None] * w)
+            m = momentum * m - (0.25 * g + decay * w)
             w = w + m
         else:
-            w = (1 - decay[:, None]) * w - 0.25 * g
+            w = (1 - decay) * w - 0.25 * g
     np.testing.assert_allclose(weight.asnumpy(), w, rtol=1e-5, atol=1e-6)
     if momentum:
         np.testing.assert_allclose(state.asnumpy(), m, rtol=1e-5, atol=1e-6)
