@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -48,6 +48,16 @@ class TrainConfig(BaseModel):
                                     description="early stopping: epochs without val_acc gain")
     min_delta: float = Field(0.0, ge=0, allow_inf_nan=False,
                              description="early stopping: smallest val_acc gain that counts")
+    lr_schedule: Literal["constant", "step", "cosine"] = Field(
+        "constant", description="learning-rate schedule: constant, step or cosine")
+    lr_step_epochs: int = Field(10, ge=1, le=100_000,
+                                description="step schedule: epochs between decays")
+    lr_step_factor: float = Field(0.1, gt=0, le=1, allow_inf_nan=False,
+                                  description="step schedule: factor applied at each decay")
+    lr_min: float = Field(0.0, ge=0, allow_inf_nan=False,
+                          description="cosine schedule: the rate it decays to, below lr")
+    warmup_epochs: int = Field(0, ge=0, le=100_000,
+                               description="epochs of linear warm-up from 0 to lr")
 
     @field_validator("ctx")
     @classmethod
@@ -61,15 +71,28 @@ class TrainConfig(BaseModel):
         if self.patience is not None and self.val_fraction == 0:
             raise ValueError("patience needs a validation split: set val_fraction "
                              "(for example 0.1)")
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs "
+                             f"({self.epochs})")
+        if self.lr_schedule == "cosine" and self.lr_min >= self.lr:
+            raise ValueError(f"lr_min ({self.lr_min}) must be below lr ({self.lr}) for the "
+                             f"cosine schedule")
         return self
 
 
 SETTINGS = tuple(TrainConfig.model_fields)
+# Settings added after the first release enter a config's id only when they differ from
+# their default, so that the trials of sweeps written before them keep their ids.
+LATER_SETTINGS = ("lr_schedule", "lr_step_epochs", "lr_step_factor", "lr_min", "warmup_epochs")
 
 
 def config_id(config: TrainConfig) -> str:
     """A short stable id: equal configs give equal ids, on any machine."""
-    text = json.dumps(config.model_dump(), sort_keys=True)
+    values = config.model_dump()
+    for name in LATER_SETTINGS:
+        if values[name] == TrainConfig.model_fields[name].default:
+            del values[name]
+    text = json.dumps(values, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -148,7 +171,9 @@ def describe_validation_error(exc: ValidationError, origin: Mapping[str, str]) -
     where = origin.get(key, "config")
     message = error["msg"].removeprefix("Value error, ")
     if not key:  # a rule over several settings: point at the first one it names
-        named = [name for name in origin if re.search(rf"\b{name}\b", message)]
+        found = {name: re.search(rf"\b{name}\b", message) for name in origin}
+        named = sorted((name for name in origin if found[name]),
+                       key=lambda name: found[name].start())  # the first one named
         return f"{origin[named[0]] if named else 'config'}: {message}"
     got = error.get("input")
     return f"{where}: '{key}' {_explain(error['type'], message)} (got {got!r}); " \
@@ -160,6 +185,8 @@ def _explain(kind: str, message: str) -> str:
         return f"has the wrong type: {message[0].lower()}{message[1:]}"
     if kind == "finite_number":
         return "must be a finite number"
+    if kind == "literal_error":
+        return f"is not a choice: {message[0].lower()}{message[1:]}"
     if kind == "value_error":
         return f"is invalid: {message}"
     return f"is out of range: {message[0].lower()}{message[1:]}"

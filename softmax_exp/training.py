@@ -24,6 +24,7 @@ from .backends import choose_backend
 from .config import TrainConfig
 from .errors import ConfigError
 from .model import block_params
+from .schedule import schedule_for
 from .split import SplitData
 
 # Settings that fix the minibatch sequence and the optimizer: trials agreeing
@@ -142,6 +143,9 @@ class _GroupTrainer:
         samples = self.train[1].shape[0]
         self.trainer = self.backend.trainer(
             first.momentum, {self.batch_size, samples % self.batch_size} - {0})
+        batches = math.ceil(samples / self.batch_size)
+        self.schedules = [schedule_for(c, batches) for c in configs]
+        self.updates, self.applied = 0, None
         self._set_rates()
         self.rng = np.random.default_rng(first.seed)
 
@@ -150,10 +154,14 @@ class _GroupTrainer:
         return to_device(self.mx, images, labels, self.ctx)
 
     def _set_rates(self) -> None:
-        """Per-trial learning rate (it scales the trial's loss: the optimizer's rate is 1)
-        and lr * weight decay. A finished trial's slot is frozen at rate 0."""
-        live = np.array([0.0 if o.done else 1.0 for o in self.outcomes])
-        lrs = np.array([c.lr for c in self.configs]) * live
+        """Each trial's learning rate for the next update, by its schedule (the rate scales
+        the trial's loss: the optimizer's own rate is 1), and lr * weight decay; a
+        finished trial's slot is frozen at rate 0. Sent to the device only on change."""
+        lrs = np.array([0.0 if outcome.done else schedule(self.updates + 1)
+                        for outcome, schedule in zip(self.outcomes, self.schedules)])
+        if self.applied is not None and np.array_equal(lrs, self.applied):
+            return
+        self.applied = lrs
         self.lr_nd = self.mx.nd.array(lrs, ctx=self.ctx)
         self.backend.set_rates(lrs, lrs * np.array([c.weight_decay for c in self.configs]))
 
@@ -185,6 +193,8 @@ class _GroupTrainer:
             objective.backward()
             self.backend.before_step(count)
             self.trainer.step(count)
+            self.updates += 1
+            self._set_rates()
             metrics.append(batch_metrics)  # summed once per epoch: no per-batch sync or op
             if batch % PROGRESS_EVERY == 0 or batch == batches:
                 self.hooks.batches_done(batch)  # what is queued; the engine is close behind

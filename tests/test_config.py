@@ -185,3 +185,25 @@ def test_assignment_values_are_yaml():
     assert parse_assignment("ctx=gpu:1") == ("ctx", "gpu:1")
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         parse_assignment("lr")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("lr_schedule: cosin\n", r"c.yaml:1: 'lr_schedule' is not a choice: .*'constant', 'step' "
+                             r"or 'cosine' \(got 'cosin'\)"),
+    ("epochs: 5\nwarmup_epochs: 5\n", r"c.yaml:2: warmup_epochs \(5\) must be below epochs"),
+    ("lr: 0.1\nlr_schedule: cosine\nlr_min: 0.2\n", r"c.yaml:3: lr_min \(0.2\) must be below lr"),
+    ("lr_step_factor: 0\n", r"c.yaml:1: 'lr_step_factor' is out of range: .*greater than 0"),
+    ("lr_step_epochs: 0\n", r"c.yaml:1: 'lr_step_epochs' is out of range"),
+])
+def test_a_bad_schedule_is_one_line_naming_file_and_line(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_train_config(write(tmp_path, text))
+
+
+def test_settings_added_later_enter_the_id_only_when_set():
+    """Sweeps written before the schedule settings existed keep their trial ids (the
+    default's id is checked above), and a schedule makes another trial."""
+    ids = {config.config_id(TrainConfig(**change)) for change in (
+        {}, {"lr_schedule": "cosine"}, {"lr_schedule": "step"}, {"warmup_epochs": 1},
+        {"lr_step_factor": 0.5}, {"lr_step_epochs": 3}, {"lr_min": 0.01})}
+    assert len(ids) == 7

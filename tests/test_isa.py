@@ -88,3 +88,11 @@ def test_kernels_built_for_every_x86_level(arch, reference):
     assert found["equal"], found["max_difference"]
     if arch != "x86-64-v2" and "fma" in cpu_flags():
         assert found["fused"] == reference
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_thread_count_changes_nothing(threads, reference):
+    """Tiles go to threads, but every number is computed whole by one of them: a sweep
+    worker with one thread (`-j 2`) gives what a two-thread run gives."""
+    found = run_check({"OMP_NUM_THREADS": threads}, "native")["native"]
+    assert found["equal"] and found["fused"] == reference

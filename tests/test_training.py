@@ -11,6 +11,7 @@ from softmax_exp.backends import choose_backend
 from softmax_exp.config import TrainConfig
 from softmax_exp.errors import ConfigError
 from softmax_exp.model import block_params, chapter_weights
+from softmax_exp.schedule import schedule_for
 from softmax_exp.split import split_dataset
 from softmax_exp.training import EarlyStopping, TrainHooks, train_group
 
@@ -181,3 +182,45 @@ def test_batch_or_subset_larger_than_data_is_a_config_error():
         split_dataset(dataset, TrainConfig())
     with pytest.raises(ConfigError, match="'train_subset' is 200 but only 100"):
         split_dataset(dataset, TrainConfig(train_subset=200, batch_size=10))
+
+
+def test_schedules_follow_mxnets_schedulers():
+    step = schedule_for(TrainConfig(lr=0.4, epochs=6, lr_schedule="step", lr_step_epochs=2,
+                                    lr_step_factor=0.5), batches_per_epoch=10)
+    assert [step(u) for u in (1, 20, 21, 40, 41, 60)] == [0.4, 0.4, 0.2, 0.2, 0.1, 0.1]
+    cosine = schedule_for(TrainConfig(lr=0.4, epochs=4, lr_schedule="cosine", lr_min=0.1),
+                          batches_per_epoch=10)
+    rates = [cosine(u) for u in range(1, 41)]
+    assert rates[0] == pytest.approx(0.4, abs=1e-3) and rates[-1] == pytest.approx(0.1)
+    assert rates[19] == pytest.approx(0.25, abs=0.02)
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    warm = schedule_for(TrainConfig(lr=0.4, epochs=4, warmup_epochs=1), batches_per_epoch=10)
+    assert [warm(u) for u in (1, 5, 10, 11, 40)] == pytest.approx([0.04, 0.2, 0.4, 0.4, 0.4])
+    assert schedule_for(TrainConfig(lr=0.3), 10)(123) == 0.3
+
+
+def test_a_step_schedule_takes_the_hand_computed_steps(both_kernels):
+    """Full batches: epoch 1 steps at lr, epoch 2 at lr * factor."""
+    dataset = synthetic_dataset(n_train=50)
+    config = TrainConfig(epochs=2, batch_size=50, lr=0.5, lr_schedule="step",
+                         lr_step_epochs=1, lr_step_factor=0.25)
+    (outcome,) = train([config], dataset)
+    weight, bias = chapter_weights(config.init_sigma, config.seed), np.zeros(10)
+    for lr in (0.5, 0.125):
+        grad_w, grad_b = softmax_grad(weight, bias, dataset.train_images, dataset.train_labels)
+        weight, bias = weight - lr * grad_w, bias - lr * grad_b
+    np.testing.assert_allclose(outcome.final_params["0.weight"], weight, atol=2e-6)
+    np.testing.assert_allclose(outcome.final_params["0.bias"], bias, atol=2e-6)
+
+
+def test_fused_trials_with_their_own_schedules_equal_separate_runs(both_kernels):
+    configs = [TrainConfig(epochs=4, batch_size=32, lr=0.3, lr_schedule="cosine",
+                           warmup_epochs=1, weight_decay=0.001),
+               TrainConfig(epochs=3, batch_size=32, lr=0.2, lr_schedule="step",
+                           lr_step_epochs=1, lr_step_factor=0.5),
+               TrainConfig(epochs=4, batch_size=32, lr=0.1)]
+    for config, together in zip(configs, train(configs)):
+        (alone,) = train([config])
+        assert_fused_equals_separate(both_kernels, together.history, alone.history)
+    constant = train([configs[2]])[0]
+    assert without_timing(train([configs[0]])[0].history) != without_timing(constant.history)
