@@ -31,6 +31,8 @@ def sweep(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
                                             help="Directory holding the four IDX .gz files."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+    refit: bool = typer.Option(False, "--refit", help="Then train the selected point without "
+                               "a validation split (best.yaml) and report its test accuracy."),
 ) -> None:
     """Run every trial of a sweep file, resumably, and rank them on validation accuracy.
 
@@ -62,8 +64,33 @@ def sweep(
                   f"(log: {record.path / 'error.log'})", markup=False, soft_wrap=True)
     out.print(f"results: {result.path / 'trials.csv'} and {result.path / 'epochs.csv'}",
               markup=False, soft_wrap=True)
+    _select(result, spec, refit, data_dir, quiet)
     if failures:
         raise typer.Exit(1)
+
+
+def _select(result, spec: Path, refit: bool, data_dir: Optional[Path], quiet: bool) -> None:
+    """Write the selected point as best.yaml; with --refit, train it on all the data."""
+    from softmax_exp.sweep import refit as selection
+
+    best = selection.select_best(result)
+    if best is None:
+        return
+    config = selection.best_train_config(best)
+    path = result.path / selection.BEST_FILE
+    selection.write_best_config(best, config, path, source=str(spec))
+    out.print(f"selected: {best.label} (val {best.score:.4f}, test at best {best.test_acc:.4f}"
+              f"); as a train config: {path}", markup=False, soft_wrap=True)
+    if not refit:
+        return
+    from .display import TrainDisplay
+
+    with TrainDisplay(out, config.epochs, quiet=quiet) as display:
+        run = selection.refit(config, result.path, data_dir, observer=display)
+    final = run.info.get("final") or {}
+    test_acc = final.get("test_acc", float("nan"))
+    out.print(f"refit without a validation split: test acc {test_acc:.4f} after "
+              f"{run.info.get('epochs_run')} epochs ({run.path})", markup=False, soft_wrap=True)
 
 
 def _dry_run(spec, trials) -> None:

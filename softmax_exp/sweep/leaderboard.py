@@ -11,7 +11,9 @@ from ..summary import best_row
 from .runner import SweepRun
 
 SHORT = {"weight_decay": "wd", "batch_size": "batch", "train_subset": "subset",
-         "momentum": "mom", "val_fraction": "val", "init_sigma": "sigma"}
+         "momentum": "mom", "val_fraction": "val", "init_sigma": "sigma",
+         "lr_schedule": "sched", "warmup_epochs": "warmup", "lr_step_epochs": "step_every",
+         "lr_step_factor": "step_factor"}
 
 
 def point_label(point: dict[str, Any]) -> str:
