@@ -167,12 +167,23 @@ class _GroupTrainer:
 
     def run(self) -> list[TrialOutcome]:
         epochs = max(c.epochs for c in self.configs)
-        for epoch in range(1, epochs + 1):
-            loss, acc, seconds = self._train_epoch(epoch)
-            self._end_epoch(epoch, loss, acc, seconds)
-            if all(o.done for o in self.outcomes):
-                break
+        try:
+            for epoch in range(1, epochs + 1):
+                loss, acc, seconds = self._train_epoch(epoch)
+                self._end_epoch(epoch, loss, acc, seconds)
+                if all(o.done for o in self.outcomes):
+                    break
+        finally:
+            self._release()
         return self.outcomes
+
+    def _release(self) -> None:
+        """Let go of the cached graph now. Every Gluon block is in a reference cycle (it
+        and its name scope point at each other), so the block outlives this trainer until
+        Python's cyclic collector runs, and with it the cached graph, which holds the
+        group's images and buffers: a sweep grew by ~45 MB per fused group until then."""
+        self.mx.nd.waitall()
+        self.objective._clear_cached_op()
 
     def _train_epoch(self, epoch: int):
         mx, nd = self.mx, self.mx.nd

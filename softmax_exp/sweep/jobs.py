@@ -4,6 +4,7 @@ driver, which is the only writer of the sweep directory."""
 
 from __future__ import annotations
 
+import gc
 import math
 import traceback
 from dataclasses import dataclass, field
@@ -103,7 +104,14 @@ def execute_job(job: Job, emit: Emit) -> None:
     split = split_dataset(_DATA_CACHE[key], configs[0])
     for trial in job.trials:
         emit(("start", trial.id))
-    train_group(configs, split, ctx, EmitHooks(job, emit))
+    try:
+        train_group(configs, split, ctx, EmitHooks(job, emit))
+    finally:
+        # A finished group's Gluon blocks sit in reference cycles (block <-> name scope):
+        # free them now, not whenever the cyclic collector next runs, so that memory
+        # stays flat over thousands of groups (about 2 MB a group of 32 otherwise).
+        del split
+        gc.collect()
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
