@@ -39,12 +39,11 @@ def sweep(
     Example: softmax sweep configs/grid.yaml --workers 2
     """
     from softmax_exp.sweep import make_executor, run_sweep
-    from softmax_exp.sweep.runner import load_spec_and_trials
 
     from .sweep_display import SweepDisplay, leaderboard_table
 
     if dry_run:
-        _dry_run(*load_spec_and_trials(spec))
+        _dry_run(spec)
         return
     options = {"address": address} if address else {}
     runner = make_executor(executor, workers, **options)
@@ -93,10 +92,28 @@ def _select(result, spec: Path, refit: bool, data_dir: Optional[Path], quiet: bo
               f"{run.info.get('epochs_run')} epochs ({run.path})", markup=False, soft_wrap=True)
 
 
-def _dry_run(spec, trials) -> None:
+LIST_AT_MOST = 1000  # a dry run lists the trials of sweeps up to this size
+
+
+def _dry_run(spec_path: Path) -> None:
+    """The sweep's size, counted without expanding it; its trials when few enough."""
     from rich.table import Table
 
+    from softmax_exp.sweep import expand, load_sweep_spec
+    from softmax_exp.sweep.expand import check_size
     from softmax_exp.sweep.leaderboard import point_label
+
+    spec = load_sweep_spec(spec_path)
+    check_size(spec)
+    if spec.search == "tpe":
+        expand(spec)  # validates a config at both ends of every range
+        out.print(f"{spec.name}: {spec.size:,} trials (chosen by TPE as it runs)", markup=False)
+        return
+    if spec.size > LIST_AT_MOST:
+        out.print(f"{spec.name}: {spec.size:,} trials (not listed: over {LIST_AT_MOST:,})",
+                  markup=False)
+        return
+    trials = expand(spec)
 
     table = Table(title=f"{spec.name}: {len(trials)} trials", title_justify="left")
     for column in ("#", "trial", "point", "epochs"):

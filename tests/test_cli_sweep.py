@@ -93,3 +93,16 @@ def test_help_does_not_import_heavy_modules():
             "assert not heavy, heavy")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_dry_run_counts_a_large_sweep_without_listing_it(tmp_path):
+    spec = tmp_path / "big.yaml"
+    spec.write_text("grid:\n  lr: [0.1, 0.2]\n  momentum: [" +
+                    ", ".join(str(i / 100) for i in range(40)) + "]\n  weight_decay: [" +
+                    ", ".join(str(i / 100) for i in range(30)) + "]\n")
+    result = runner.invoke(app, ["sweep", str(spec), "--dry-run"])
+    assert result.exit_code == 0 and "big: 2,400 trials (not listed: over 1,000)" in result.output
+    spec.write_text(spec.read_text() + "max_trials: 100\n")
+    result = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "2,400 trials, over the limit of 100" in result.output
+    assert not (tmp_path / "out").exists()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 from softmax_exp.config import TrainConfig
 from softmax_exp.errors import ConfigError
 from softmax_exp.sweep import expand, grid_points, load_sweep_spec, plan_jobs, random_points
-from softmax_exp.sweep.spec import parse_distribution
+from softmax_exp.sweep.expand import grid_point
+from softmax_exp.sweep.spec import Distribution, parse_distribution
 
 SLOW_OK = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow],
                    max_examples=60)
@@ -152,3 +154,46 @@ def test_jobs_fuse_trials_that_share_minibatches(tmp_path):
     assert sorted(len(j.trials) for j in split) == [8, 8]
     one_group = [t for t in trials if t.config.batch_size == 64]
     assert sorted(len(j.trials) for j in plan_jobs(one_group, True, workers=2)) == [4, 4]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=4), st.data())
+def test_grid_point_decodes_the_grid_order(sizes, data):
+    grid = {f"k{i}": list(range(n)) for i, n in enumerate(sizes)}
+    everything = grid_points(grid)
+    index = data.draw(st.integers(0, len(everything) - 1))
+    assert grid_point(grid, index) == everything[index]
+
+
+def test_a_huge_grid_is_refused_before_it_is_expanded(tmp_path):
+    values = "[" + ", ".join(str(0.01 * i) for i in range(1, 11)) + "]"
+    keys = ("lr", "weight_decay", "momentum", "init_sigma", "min_delta", "val_fraction",
+            "lr_min", "lr_step_factor")
+    path = tmp_path / "huge.yaml"
+    path.write_text("grid:\n" + "".join(f"  {k}: {values}\n" for k in keys))
+    spec = load_sweep_spec(path)
+    assert spec.size == 10**8
+    with pytest.raises(ConfigError, match=r"huge.yaml: this sweep has 100,000,000 trials, "
+                                          r"over the limit of 100,000; sample .*'random' "
+                                          r"block.*max_trials: N"):
+        expand(spec)
+    path.write_text("max_trials: 5\ngrid:\n  lr: [0.1, 0.2, 0.3]\n  batch_size: [64, 128]\n")
+    with pytest.raises(ConfigError, match="6 trials, over the limit of 5"):
+        expand(load_sweep_spec(path))
+    path.write_text("max_trials: 0\ngrid:\n  lr: [0.1]\n")
+    with pytest.raises(ConfigError, match=r"huge.yaml:1: max_trials: must be a whole number"):
+        load_sweep_spec(path)
+
+
+def test_a_small_sample_of_a_huge_discrete_space_is_drawn_without_building_it():
+    space = {f"k{i}": Distribution("choice", tuple(range(10))) for i in range(10)}
+    points = random_points(space, 5, seed=1)  # a space of 10^10 points
+    assert len(points) == 5 and len({tuple(p.values()) for p in points}) == 5
+
+
+def test_discrete_samples_are_those_of_the_grid_order():
+    """Index decoding picks what indexing the built grid picked: sweeps keep their trials."""
+    space = {"a": Distribution("choice", (1, 2, 3)), "b": Distribution("int", (0, 4))}
+    everything = grid_points({k: d.values() for k, d in space.items()})
+    picked = np.random.default_rng(7).choice(len(everything), size=6, replace=False)
+    assert random_points(space, 6, seed=7) == [everything[i] for i in picked]

@@ -32,18 +32,29 @@ def grid_points(grid: dict[str, list]) -> list[dict[str, Any]]:
 
 
 def random_points(space: dict[str, Distribution], trials: int, seed: int) -> list[dict]:
-    """Seeded samples; a wholly discrete space is sampled without replacement."""
+    """Seeded samples; a wholly discrete space is sampled without replacement (by index
+    into its grid order, which is never built: it may be far larger than the sample)."""
     if not trials:
         return [{}]
     rng = np.random.default_rng(seed)
     if all(d.discrete for d in space.values()):
-        everything = grid_points({k: d.values() for k, d in space.items()})
-        if trials > len(everything):
-            raise ConfigError(f"random.trials {trials} exceeds the {len(everything)} distinct "
+        values = {k: d.values() for k, d in space.items()}
+        total = math.prod(len(v) for v in values.values())
+        if trials > total:
+            raise ConfigError(f"random.trials {trials} exceeds the {total} distinct "
                               "points of its space; lower trials or use a grid")
-        picked = rng.choice(len(everything), size=trials, replace=False)
-        return [everything[i] for i in picked]
+        picked = rng.choice(total, size=trials, replace=False)
+        return [grid_point(values, int(i)) for i in picked]
     return [{k: draw(d, rng) for k, d in space.items()} for _ in range(trials)]
+
+
+def grid_point(grid: dict[str, list], index: int) -> dict[str, Any]:
+    """The point at `index` of `grid_points(grid)`, without building the others."""
+    point = {}
+    for key in reversed(list(grid)):  # the last key varies fastest
+        index, digit = divmod(index, len(grid[key]))
+        point[key] = grid[key][digit]
+    return {key: point[key] for key in grid}
 
 
 def probe_points(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -75,13 +86,23 @@ def expand(spec: SweepSpec) -> list[Trial]:
     """All trials of a grid or random sweep, validated, in a stable order.
 
     A TPE sweep's trials are chosen as it runs: this returns none for it, after
-    validating a config at each end of every range (see `probe_points`)."""
+    validating a config at each end of every range (see `probe_points`). A sweep over
+    its `max_trials` is refused before anything is built."""
+    check_size(spec)
     if spec.search == "tpe":
         trials_for_points(spec, probe_points(spec))
         return []
     points = [{**g, **r} for g in grid_points(spec.grid)
               for r in random_points(spec.space, spec.random_trials, spec.random_seed)]
     return trials_for_points(spec, points)
+
+
+def check_size(spec: SweepSpec) -> None:
+    if spec.size > spec.max_trials:
+        raise ConfigError(
+            f"{spec.where}: this sweep has {spec.size:,} trials, over the limit of "
+            f"{spec.max_trials:,}; sample the space with a 'random' block (trials: N) "
+            f"instead of a grid, or raise the limit with 'max_trials: N' in the sweep file")
 
 
 def trials_for_points(spec: SweepSpec, points: list[dict[str, Any]],

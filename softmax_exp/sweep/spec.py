@@ -3,9 +3,13 @@
     base:   {any train setting}            # shared by every trial
     grid:   {setting: [values...]}         # cartesian product
     random: {trials: N, seed: S, space: {setting: {loguniform: [lo, hi]}, ...}}
+    tpe:    {trials: N, seed: S, space: ...}  # instead of random: Optuna's TPE picks points
     seeds:  3                              # or [0, 1, 2]; each point runs once per seed
     metric: val_acc                        # chosen on validation, never on test
     mode:   max
+    prune:  {method: median | halving, ...}  # stop hopeless trials early
+    name:   grid                           # default: the file's name
+    max_trials: 100000                     # refuse larger sweeps before expanding them
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from ..config import SETTINGS, check_setting_name
 from ..errors import ConfigError
 
 TOP_KEYS = ("name", "base", "grid", "random", "tpe", "seeds", "metric", "mode", "search",
-            "prune")
+            "prune", "max_trials")
+# A sweep larger than this is refused before it is expanded (raise it with max_trials:):
+# a grid of eight settings with ten values each is 10^8 trials, gigabytes of configs
+# before anything trains.
+MAX_TRIALS = 100_000
 SELECTABLE = ("val_acc", "val_loss", "train_acc", "train_loss")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
 DEFAULT_VAL_FRACTION = 0.1
@@ -59,6 +67,14 @@ class SweepSpec:
     prune: Optional[dict[str, Any]] = None
     block: str = "random"  # the sampled-search block's name, for messages
     text: str = ""
+    max_trials: int = MAX_TRIALS
+
+    @property
+    def size(self) -> int:
+        """How many trials the sweep has (a TPE sweep: its budget), counted without
+        expanding it; repeats a random sample may draw are counted too."""
+        points = math.prod(len(values) for values in self.grid.values())
+        return points * max(self.random_trials, 1) * len(self.seeds)
 
     def at(self, *path: str) -> str:
         """'file:line key.path' for an error message."""
@@ -116,6 +132,11 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
 
         spec.prune = _mapping(data.get("prune"), spec, "prune")
         make_pruner(spec.prune, spec.at("prune"))
+    limit = data.get("max_trials", MAX_TRIALS)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ConfigError(f"{spec.at('max_trials')}: must be a whole number >= 1, "
+                          f"got {limit!r}")
+    spec.max_trials = limit
     swept = set(spec.grid) | set(spec.space)
     if "val_fraction" not in spec.base and "val_fraction" not in swept:
         spec.base["val_fraction"] = DEFAULT_VAL_FRACTION
