@@ -125,7 +125,9 @@ def write_fake_sweep(path, trials: int = 8, epochs: int = 5, name: str = "fake",
 
     path = Path(path)
     (path / "trials").mkdir(parents=True, exist_ok=True)
-    (path / "sweep.yaml").write_text(FAKE_SWEEP.format(name=name, epochs=epochs,
+    import json
+
+    (path / "sweep.yaml").write_text(FAKE_SWEEP.format(name=json.dumps(name), epochs=epochs,
                                                        trials=trials))
     (path / "commands.log").write_text("2026-11-30T10:00:00  softmax sweep fake.yaml\n")
     rng = np.random.default_rng(seed)
