@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from numbers import Real
 from typing import Any, Optional
 
 from .sources import Source
@@ -23,7 +24,9 @@ END_SYMBOL = {"pruned": "triangle-down", "diverged": "x", "failed": "x-thin",
 STATUS_COLOR = {"completed": "#1f77b4", "pruned": "#ff7f0e", "diverged": "#d62728",
                 "failed": "#7f7f7f", "interrupted": "#7f7f7f"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
+           "#7f7f7f", "#bcbd22", "#17becf", "#2e91e5", "#e15f99", "#1ca71c", "#fb0d0d",
+           "#da16ff", "#222a2a", "#b68100", "#750d86", "#eb663b", "#511cfb", "#00a08b",
+           "#fb00d1", "#fc0080", "#b2828d")  # plotly's D3, then its Dark24
 CLEAN = {"displaylogo": False, "responsive": True}
 
 
@@ -42,8 +45,7 @@ def value_text(value: Any) -> str:
 
 def numbers(values) -> list:
     """A column as JSON numbers; NaN and infinities become gaps."""
-    return [float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
-            for v in values]
+    return [float(v) if _is_number(v) else None for v in values]
 
 
 def figure(data: list, layout: dict, height: int = 420) -> dict:
@@ -98,6 +100,8 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
     for axis in range(1, 7):
         suffix = "" if axis == 1 else str(axis)
         layout[f"xaxis{suffix}"]["title"] = {"text": "epoch"} if axis > 3 else None
+        if axis <= 3:  # a few large learning rates would flatten every other loss
+            layout[f"yaxis{suffix}"]["type"] = "log"
     layout["legend"] = {"font": {"size": 10}, "title": {"text": "trial (click to hide)"}}
     return figure(data, layout, height=640)
 
@@ -140,8 +144,17 @@ def axis_kind(source: Source, setting: str) -> str:
     return "linear"
 
 
+def _discrete(source: Source, setting: str) -> bool:
+    """A grid or a choice: few values, each worth a tick of its own."""
+    dist = source.distribution(setting)
+    if dist is not None:
+        return dist.kind == "choice"
+    return source.trials[setting].nunique() <= 12
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+    """A finite number, numpy's included (a column's `unique()` gives numpy scalars)."""
+    return isinstance(value, Real) and not isinstance(value, bool) and \
         math.isfinite(value)
 
 
@@ -156,7 +169,7 @@ def slices(source: Source) -> Optional[dict]:
     swept = source.swept()
     if not swept:
         return None
-    layout = subplot_layout(1, len(swept), swept, shared_yaxes=True,
+    layout = subplot_layout(1, len(swept), [], shared_yaxes=True,
                             horizontal_spacing=0.04 if len(swept) > 2 else 0.08)
     data = []
     labels = trial_labels(source)
@@ -170,6 +183,9 @@ def slices(source: Source) -> Optional[dict]:
             order = sorted(trials[setting].unique(), key=_sort_key)
             axis.update({"categoryorder": "array",
                          "categoryarray": [label(v) for v in order]})
+        elif _discrete(source, setting):
+            ticks = sorted(float(v) for v in trials[setting].unique() if _is_number(v))
+            axis.update({"tickvals": ticks, "ticktext": [f"{v:g}" for v in ticks]})
         for status, rows in trials.groupby("status", sort=False):
             status = str(status)
             data.append({
@@ -212,9 +228,14 @@ def parallel_coordinates(source: Source) -> Optional[dict]:
                                "ticktext": [label(v) for v in order]})
         elif kind == "log":
             logs = [math.log10(v) for v in values.astype(float)]
-            ticks = list(range(math.floor(min(logs)), math.ceil(max(logs)) + 1))
+            if _discrete(source, setting):
+                shown = sorted(set(values.astype(float)))
+            else:
+                shown = [10.0 ** t for t in range(math.floor(min(logs)),
+                                                  math.ceil(max(logs)) + 1)]
             dimensions.append({"label": f"{label(setting)} (log)", "values": logs,
-                               "tickvals": ticks, "ticktext": [f"{10.0 ** t:g}" for t in ticks]})
+                               "tickvals": [math.log10(v) for v in shown],
+                               "ticktext": [f"{v:g}" for v in shown]})
         else:
             dimensions.append({"label": label(setting), "values": numbers(values)})
     scores = numbers(trials["score"])
@@ -268,6 +289,7 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
                                                   f"{source.metric} at epoch %{{x}}<br>"
                                                   f"{metric}: %{{y:.4f}}<extra></extra>"})
     layout["xaxis"]["title"] = layout["xaxis2"]["title"] = {"text": "epoch"}
+    layout["yaxis"]["type"] = "log"
     layout["legend"] = {"font": {"size": 10}, "title": {"text": "star: epoch chosen on "
                                                                 "validation"}}
     return figure(data, layout, height=420)
@@ -295,4 +317,5 @@ def per_class(evaluation) -> dict:
     layout["xaxis"].update({"range": [0, 1]})
     layout["yaxis2"].update({"autorange": "reversed"})
     layout["xaxis2"].update({"tickangle": -45})
-    return figure(data, layout, height=460)
+    layout["margin"] = {"l": 80, "r": 20, "t": 40, "b": 80}
+    return figure(data, layout, height=480)

@@ -39,7 +39,8 @@ th.sort:after{content:" \\2195";color:#aaa}td.text,th.text{text-align:left}
 .trial{background:#fff;border:1px solid #e4e4e4;padding:4px 10px}
 .trial:target{outline:2px solid #1f77b4}.trial table td{text-align:left;white-space:normal}
 .trial table td:first-child{white-space:nowrap}.trial h3{margin:8px 0 4px}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.pair{display:grid;grid-template-columns:minmax(0,5fr) minmax(0,6fr);gap:16px}
+.pair h3:first-child{margin-top:0}
 """
 
 # Glue, not drawing: hand each figure spec to plotly.js, and sort the leaderboard.
@@ -152,14 +153,14 @@ def what_ran(source: Source) -> str:
              ("context", ", ".join(contexts)),
              ("kernels", ", ".join(f"{k} ({n})" for k, n in kernels.items())),
              ("versions", ", ".join(f"{k} {v}" for k, v in versions.items()))]
-    parts = [facts_table(rows)]
     if source.kind == "sweep":
-        parts.append(f"<h3>sweep file (sweep.yaml)</h3><pre>{esc(source.spec_text)}</pre>")
-        parts.append("<h3>commands (commands.log)</h3><pre>"
-                     f"{esc(chr(10).join(source.commands) or '(none recorded)')}</pre>")
+        files = (f"<h3>sweep file (sweep.yaml)</h3><pre>{esc(source.spec_text)}</pre>"
+                 "<h3>commands (commands.log)</h3><pre>"
+                 f"{esc(chr(10).join(source.commands) or '(none recorded)')}</pre>")
     else:
-        parts.append(f"<h3>config (config.yaml)</h3><pre>{esc(source.config_text)}</pre>")
-    return "\n".join(parts)
+        files = f"<h3>config (config.yaml)</h3><pre>{esc(source.config_text)}</pre>"
+    return f'<div class="pair"><div>{facts_table(rows)}</div><div>{files}</div></div>'
+
 
 
 def _wall_time(infos: list[dict], source: Source) -> str:
