@@ -27,7 +27,10 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#7f7f7f", "#bcbd22", "#17becf", "#2e91e5", "#e15f99", "#1ca71c", "#fb0d0d",
            "#da16ff", "#222a2a", "#b68100", "#750d86", "#eb663b", "#511cfb", "#00a08b",
            "#fb00d1", "#fc0080", "#b2828d")  # plotly's D3, then its Dark24
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 CLEAN = {"displaylogo": False, "responsive": True}
+_STEPS = [m * 10.0 ** e for e in range(-3, 4) for m in (1, 2, 5)]
+LOG_TICKS = {"log": {"tickvals": _STEPS, "ticktext": [f"{v:g}" for v in _STEPS]}}  # 1 2 5 10
 
 
 def label(text: Any) -> str:
@@ -100,8 +103,9 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
     for axis in range(1, 7):
         suffix = "" if axis == 1 else str(axis)
         layout[f"xaxis{suffix}"]["title"] = {"text": "epoch"} if axis > 3 else None
-        if axis <= 3:  # a few large learning rates would flatten every other loss
-            layout[f"yaxis{suffix}"]["type"] = "log"
+        if axis <= 3:
+            kind = spread_axis(v for source, _ in sources for v in source.epochs[METRICS[axis - 1]])
+            layout[f"yaxis{suffix}"].update({"type": kind, **LOG_TICKS.get(kind, {})})
     layout["legend"] = {"font": {"size": 10}, "title": {"text": "trial (click to hide)"}}
     return figure(data, layout, height=640)
 
@@ -178,7 +182,7 @@ def slices(source: Source) -> Optional[dict]:
         suffix = "" if panel == 0 else str(panel + 1)
         kind = axis_kind(source, setting)
         axis = layout[f"xaxis{suffix}"]
-        axis.update({"type": kind, "title": {"text": label(setting)}})
+        axis.update({"type": kind, "title": {"text": label(setting)}, "exponentformat": "power"})
         if kind == "category":
             order = sorted(trials[setting].unique(), key=_sort_key)
             axis.update({"categoryorder": "array",
@@ -265,8 +269,9 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
     for source, prefix in sources:
         labels = trial_labels(source, prefix)
         best = dict(zip(source.trials["trial_id"], source.trials["best_epoch"]))
+        styles = _styles_by_setting(source)
         for trial_id, rows in source.epochs.groupby("trial_id", sort=False):
-            color = PALETTE[color_index % len(PALETTE)]
+            color, dash = styles.get(trial_id) or (PALETTE[color_index % len(PALETTE)], "solid")
             color_index += 1
             name, group = labels.get(trial_id, trial_id), f"{prefix}{trial_id}"
             at = best.get(trial_id)
@@ -276,7 +281,7 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
                 data.append({"type": "scatter", "mode": "lines", "name": name,
                              "legendgroup": group, "showlegend": panel == 0,
                              "x": rows["epoch"].tolist(), "y": numbers(rows[metric]),
-                             "line": {"color": color, "width": 1.5}, **axes,
+                             "line": {"color": color, "width": 1.5, "dash": dash}, **axes,
                              "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>"
                                               f"{metric}: %{{y:.4f}}<extra></extra>"})
                 if len(picked):
@@ -289,10 +294,36 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
                                                   f"{source.metric} at epoch %{{x}}<br>"
                                                   f"{metric}: %{{y:.4f}}<extra></extra>"})
     layout["xaxis"]["title"] = layout["xaxis2"]["title"] = {"text": "epoch"}
-    layout["yaxis"]["type"] = "log"
+    kind = spread_axis(v for source, _ in sources for v in source.epochs["test_loss"])
+    layout["yaxis"].update({"type": kind, **LOG_TICKS.get(kind, {})})
     layout["legend"] = {"font": {"size": 10}, "title": {"text": "star: epoch chosen on "
                                                                 "validation"}}
     return figure(data, layout, height=420)
+
+
+def spread_axis(values) -> str:
+    """'log' for losses spanning more than 10x (a few large learning rates would flatten
+    every other curve), else 'linear' (where a rise, as in overfitting, reads best)."""
+    finite = [float(v) for v in values if _is_number(v) and v > 0]
+    return "log" if finite and max(finite) > 10 * min(finite) else "linear"
+
+
+def _styles_by_setting(source: Source) -> dict[str, tuple[str, str]]:
+    """Colour by the first swept setting and dash by the second, so that trials sharing
+    a value read as a family (exercise 2: weight decay x early stopping); {} when the
+    sweep varies more than that."""
+    swept = source.swept()
+    if not 1 <= len(swept) <= 2 or not all(_discrete(source, s) for s in swept):
+        return {}
+    values = [sorted(source.trials[s].unique(), key=_sort_key) for s in swept]
+    if len(values[0]) > len(PALETTE) or (len(swept) == 2 and len(values[1]) > len(DASHES)):
+        return {}
+    colors = {value_text(v): PALETTE[i] for i, v in enumerate(values[0])}
+    dashes = {value_text(v): DASHES[i] for i, v in enumerate(values[1])} if len(swept) == 2 \
+        else {}
+    return {row["trial_id"]: (colors[value_text(row[swept[0]])],
+                              dashes.get(value_text(row[swept[-1]]), "solid"))
+            for row in source.trials.to_dict("records")}
 
 
 def per_class(evaluation) -> dict:
