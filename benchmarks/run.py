@@ -115,7 +115,7 @@ def in_subprocess(mode: str, tmp: Path) -> dict:
         spec = mode.split(":")[1]
         out = tmp / f"command-{time.time_ns()}"
         args = [sys.executable, "-c", "from cli.main import run; run()", "sweep",
-                str(tmp / spec), "--out", str(out), "--quiet"]
+                str(tmp / spec), "--out", str(out), "--quiet", "--no-report"]
         return {"seconds": command_seconds(args, 1)[0]}
     done = subprocess.run([sys.executable, __file__, "--measure", mode, "--tmp", str(tmp)],
                           check=True, capture_output=True, text=True, env=env)

@@ -156,6 +156,9 @@ def test_a_run_directory_gets_config_curves_and_trial(tmp_path):
 def test_refresher_is_throttled_and_a_failed_build_keeps_the_last_page(fake, monkeypatch):
     notes = []
     refresher = ReportRefresher(fake, note=notes.append)
+    refresher.refresh()  # not in a sweep's first seconds
+    assert not (fake / REPORT_FILE).exists()
+    refresher = ReportRefresher(fake, note=notes.append, first_after=0)
     refresher.refresh()
     report = fake / REPORT_FILE
     first = report.stat().st_mtime_ns

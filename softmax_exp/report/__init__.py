@@ -135,12 +135,13 @@ def _per_class(page: Page, source: Source, evaluate: bool, data_dir: Optional[Pa
 
 class ReportRefresher:
     """Rewrites a sweep's report.html while it runs, at most a tenth of the time: after
-    a refresh that took t seconds, the next waits at least 9 t."""
+    a refresh that took t seconds, the next waits at least 9 t. The first waits
+    `first_after` seconds, so a short sweep pays for one page, at its end."""
 
     def __init__(self, path: Path, data_dir: Optional[Path] = None,
-                 note: Callable[[str], None] = lambda message: None):
+                 note: Callable[[str], None] = lambda message: None, first_after: float = 10.0):
         self.path, self.data_dir, self.note = Path(path), data_dir, note
-        self.next_at = 0.0
+        self.next_at = time.monotonic() + first_after
 
     def refresh(self, final: bool = False) -> None:
         now = time.monotonic()
