@@ -93,7 +93,8 @@ def test_export_is_an_optuna_study_matching_trials_csv(fake):
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    path = export_study(fake)
+    export_study(fake)
+    path = export_study(fake)  # again: replaced, not appended to
     study = optuna.load_study(study_name="fake",
                               storage=JournalStorage(JournalFileBackend(str(path))))
     trials = pd.read_csv(fake / "trials.csv")

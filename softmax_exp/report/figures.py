@@ -48,7 +48,7 @@ def value_text(value: Any) -> str:
 
 def numbers(values) -> list:
     """A column as JSON numbers; NaN and infinities become gaps."""
-    return [float(v) if _is_number(v) else None for v in values]
+    return [float(v) if is_number(v) else None for v in values]
 
 
 def figure(data: list, layout: dict, height: int = 420) -> dict:
@@ -136,7 +136,7 @@ def axis_kind(source: Source, setting: str) -> str:
     ones (a grid or a choice), else 'linear'."""
     dist = source.distribution(setting)
     values = source.trials[setting]
-    numeric = [float(v) for v in values if _is_number(v)]
+    numeric = [float(v) for v in values if is_number(v)]
     positive = numeric and min(numeric) > 0 and len(numeric) == len(values)
     spread = positive and max(numeric) / min(numeric) >= 10
     if dist is not None and dist.kind in ("loguniform", "uniform", "int"):
@@ -156,7 +156,7 @@ def _discrete(source: Source, setting: str) -> bool:
     return source.trials[setting].nunique() <= 12
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     """A finite number, numpy's included (a column's `unique()` gives numpy scalars)."""
     return isinstance(value, Real) and not isinstance(value, bool) and \
         math.isfinite(value)
@@ -188,7 +188,7 @@ def slices(source: Source) -> Optional[dict]:
             axis.update({"categoryorder": "array",
                          "categoryarray": [label(v) for v in order]})
         elif _discrete(source, setting):
-            ticks = sorted(float(v) for v in trials[setting].unique() if _is_number(v))
+            ticks = sorted(float(v) for v in trials[setting].unique() if is_number(v))
             axis.update({"tickvals": ticks, "ticktext": [f"{v:g}" for v in ticks]})
         for status, rows in trials.groupby("status", sort=False):
             status = str(status)
@@ -208,7 +208,7 @@ def slices(source: Source) -> Optional[dict]:
 
 
 def _sort_key(value: Any) -> tuple:
-    if _is_number(value):
+    if is_number(value):
         return (0, float(value), "")
     return (1, 0.0, value_text(value))
 
@@ -275,7 +275,7 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
             color_index += 1
             name, group = labels.get(trial_id, trial_id), f"{prefix}{trial_id}"
             at = best.get(trial_id)
-            picked = rows[rows["epoch"] == at] if _is_number(at) else rows.iloc[:0]
+            picked = rows[rows["epoch"] == at] if is_number(at) else rows.iloc[:0]
             for panel, metric in enumerate(("test_loss", "test_acc")):
                 axes = {"xaxis": "x" if panel == 0 else "x2", "yaxis": "y" if panel == 0 else "y2"}
                 data.append({"type": "scatter", "mode": "lines", "name": name,
@@ -304,7 +304,7 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
 def spread_axis(values) -> str:
     """'log' for losses spanning more than 10x (a few large learning rates would flatten
     every other curve), else 'linear' (where a rise, as in overfitting, reads best)."""
-    finite = [float(v) for v in values if _is_number(v) and v > 0]
+    finite = [float(v) for v in values if is_number(v) and v > 0]
     return "log" if finite and max(finite) > 10 * min(finite) else "linear"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections import Counter
 from datetime import datetime
@@ -167,7 +166,7 @@ def _wall_time(infos: list[dict], source: Source) -> str:
     starts = [_time(i.get("started_at")) for i in infos]
     ends = [_time(i.get("ended_at")) for i in infos]
     starts, ends = [s for s in starts if s], [e for e in ends if e]
-    total = sum(float(w) for w in source.trials["wall_seconds"] if figures._is_number(w))
+    total = sum(float(w) for w in source.trials["wall_seconds"] if figures.is_number(w))
     text = f"{total:.1f} s summed over trials"
     span = (max(ends) - min(starts)).total_seconds() if starts and ends else 0
     if span >= 1:  # run.json's times are to the second
@@ -223,12 +222,12 @@ def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:
 
 def _rank_key(source: Source, row: dict) -> tuple:
     score = row["score"]
-    missing = not figures._is_number(score)
+    missing = not figures.is_number(score)
     return (missing, 0.0 if missing else (-score if source.mode == "max" else score))
 
 
 def _num(value: Any, digits: Optional[int] = None) -> str:
-    if not figures._is_number(value):
+    if not figures.is_number(value):
         return '<td data-v=""></td>'
     value = float(value)
     shown = f"{value:.{digits}f}" if digits is not None else f"{value:g}"
@@ -236,7 +235,7 @@ def _num(value: Any, digits: Optional[int] = None) -> str:
 
 
 def _setting(value: Any) -> str:
-    if figures._is_number(value):
+    if figures.is_number(value):
         return f'<td data-v="{float(value)!r}">{esc(value)}</td>'
     return f'<td data-v="{esc(value)}">{esc(value)}</td>'
 
@@ -262,15 +261,11 @@ def trial_card(source: Source, row: dict, anchor: str, label: str) -> str:
              ("directory", str(source.path / str(row["path"])) if source.kind == "sweep"
               else str(source.path)),
              ("error", row.get("error"))]
-    facts = [(k, v) for k, v in facts if figures._is_number(v) or (
+    facts = [(k, v) for k, v in facts if figures.is_number(v) or (
         isinstance(v, str) and v)]
     return (f'<div class="trial" id="{anchor}"><h3>{esc(row["trial_id"])} '
             f'<span class="muted">{label}</span></h3>{facts_table(facts)}</div>')
 
 
 def _fmt(value: Any) -> Any:
-    return f"{value:.4f}" if figures._is_number(value) else None
-
-
-def is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+    return f"{value:.4f}" if figures.is_number(value) else None

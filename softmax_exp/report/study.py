@@ -108,7 +108,6 @@ def export_study(path: Path, out: Optional[Path] = None) -> Path:
                                     else "minimize")
         study.set_user_attr("metric", source.metric)
         study.add_trials(trials)
-        del storage  # the backend holds no handle between writes, but be explicit
     return target
 
 
