@@ -186,3 +186,26 @@ def test_cli_report_and_export(fake, tmp_path):
     (fake / "sweep.yaml").write_text(yaml.safe_dump({"grid": {"lr": [9.0]}}))
     result = runner.invoke(app, ["export", str(fake), "--optuna"])
     assert result.exit_code == 2 and "not among the sweep's choices" in result.output
+
+
+@pytest.mark.e2e
+def test_a_sweep_refreshes_its_report_as_groups_end(tmp_path, monkeypatch, real_dataset):
+    import softmax_exp.report as report
+    from softmax_exp.sweep import run_sweep
+
+    pages = []  # (trials in trials.csv, per-class view evaluated) at each write
+    write = report.write_report
+
+    def recording(paths, out=None, evaluate=True, data_dir=None):
+        pages.append((len(pd.read_csv(tmp_path / "out" / "trials.csv")), evaluate))
+        return write(paths, out, evaluate, data_dir)
+
+    monkeypatch.setattr(report, "write_report", recording)
+    monkeypatch.setattr(ReportRefresher, "FIRST_AFTER", 0.0)
+    (tmp_path / "s.yaml").write_text("base: {epochs: 1, train_subset: 500}\n"
+                                     "grid: {batch_size: [50, 100], lr: [0.1, 0.3]}\n")
+    run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"], report=True)
+    assert pages[0] == (2, False)  # the first group's two trials, before the second ran
+    assert pages[-1] == (4, True)  # and the whole sweep, with the per-class view
+    page = (tmp_path / "out" / REPORT_FILE).read_text()
+    assert "test accuracy 0." in page and 'id="figure-6"' in page

@@ -138,10 +138,14 @@ class ReportRefresher:
     a refresh that took t seconds, the next waits at least 9 t. The first waits
     `first_after` seconds, so a short sweep pays for one page, at its end."""
 
+    FIRST_AFTER = 10.0
+
     def __init__(self, path: Path, data_dir: Optional[Path] = None,
-                 note: Callable[[str], None] = lambda message: None, first_after: float = 10.0):
+                 note: Callable[[str], None] = lambda message: None,
+                 first_after: Optional[float] = None):
         self.path, self.data_dir, self.note = Path(path), data_dir, note
-        self.next_at = time.monotonic() + first_after
+        wait = self.FIRST_AFTER if first_after is None else first_after
+        self.next_at = time.monotonic() + wait
 
     def refresh(self, final: bool = False) -> None:
         now = time.monotonic()
