@@ -57,13 +57,39 @@ def figure(data: list, layout: dict, height: int = 420) -> dict:
     return {"data": data, "layout": {**base, **layout}, "config": CLEAN}
 
 
-def subplot_layout(rows: int, cols: int, titles: list[str], **options: Any) -> dict:
-    from plotly.subplots import make_subplots
-
-    grid = make_subplots(rows=rows, cols=cols, subplot_titles=[label(t) for t in titles],
-                         **options)
-    layout = grid.layout.to_plotly_json()
-    layout.pop("template", None)
+def subplot_layout(rows: int, cols: int, titles: list[str], shared_xaxes: bool = False,
+                   shared_yaxes: bool = False, horizontal_spacing: float = 0.08,
+                   vertical_spacing: float = 0.1, column_widths: Optional[list] = None) -> dict:
+    """Axes for a rows x cols grid of panels, as plotly's `make_subplots` lays them out
+    (panel n is xaxis{n}/yaxis{n}, row by row), without building a plotly Figure: that
+    costs a third of a second of imports, a tenth of the whole report."""
+    widths = column_widths or [1.0] * cols
+    usable = 1.0 - horizontal_spacing * (cols - 1)
+    starts, x = [], 0.0
+    for width in widths:
+        starts.append((x, x + usable * width / sum(widths)))
+        x += usable * width / sum(widths) + horizontal_spacing
+    height = (1.0 - vertical_spacing * (rows - 1)) / rows
+    layout: dict[str, Any] = {"annotations": []}
+    for row in range(rows):
+        top = 1.0 - row * (height + vertical_spacing)
+        for col in range(cols):
+            n = row * cols + col + 1
+            suffix = "" if n == 1 else str(n)
+            xaxis = {"anchor": f"y{suffix}", "domain": list(starts[col])}
+            yaxis = {"anchor": f"x{suffix}", "domain": [top - height, top]}
+            if shared_xaxes and n > 1:
+                xaxis["matches"] = "x"
+            if shared_xaxes and row < rows - 1:
+                xaxis["showticklabels"] = False
+            if shared_yaxes and n > 1:
+                yaxis.update({"matches": "y", "showticklabels": col == 0})
+            layout[f"xaxis{suffix}"], layout[f"yaxis{suffix}"] = xaxis, yaxis
+            if n <= len(titles):
+                layout["annotations"].append({
+                    "text": label(titles[n - 1]), "showarrow": False, "font": {"size": 16},
+                    "x": sum(starts[col]) / 2, "y": top, "xref": "paper", "yref": "paper",
+                    "xanchor": "center", "yanchor": "bottom"})
     return layout
 
 
