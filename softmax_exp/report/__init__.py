@@ -114,8 +114,9 @@ def _per_class(page: Page, source: Source, evaluate: bool, data_dir: Optional[Pa
         page.note("no trial has a value of the selection metric yet")
         return
     run = source.path / str(best["path"]) if source.kind == "sweep" else source.path
-    label = figures.trial_labels(source).get(best["trial_id"], "")
-    page.add(f"<p>{figures.label(best['trial_id'])} ({label}): best {source.metric} "
+    name = figures.label(best["trial_id"])
+    label = figures.trial_labels(source).get(best["trial_id"], name)
+    page.add(f"<p>{name}{'' if label == name else f' ({label})'}: best {source.metric} "
              f"{best['score']:.4f} at epoch {figures.value_text(best['best_epoch'])}; "
              f"evaluated from {figures.label(str(run / 'best.params'))}</p>")
     if not evaluate:

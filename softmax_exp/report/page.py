@@ -167,6 +167,8 @@ def _wall_time(infos: list[dict], source: Source) -> str:
     ends = [_time(i.get("ended_at")) for i in infos]
     starts, ends = [s for s in starts if s], [e for e in ends if e]
     total = sum(float(w) for w in source.trials["wall_seconds"] if figures.is_number(w))
+    if source.kind == "run":
+        return f"{total:.1f} s"
     text = f"{total:.1f} s summed over trials"
     span = (max(ends) - min(starts)).total_seconds() if starts and ends else 0
     if span >= 1:  # run.json's times are to the second
@@ -263,8 +265,9 @@ def trial_card(source: Source, row: dict, anchor: str, label: str) -> str:
              ("error", row.get("error"))]
     facts = [(k, v) for k, v in facts if figures.is_number(v) or (
         isinstance(v, str) and v)]
-    return (f'<div class="trial" id="{anchor}"><h3>{esc(row["trial_id"])} '
-            f'<span class="muted">{label}</span></h3>{facts_table(facts)}</div>')
+    named = "" if label == esc(row["trial_id"]) else f' <span class="muted">{label}</span>'
+    return (f'<div class="trial" id="{anchor}"><h3>{esc(row["trial_id"])}{named}</h3>'
+            f"{facts_table(facts)}</div>")
 
 
 def _fmt(value: Any) -> Any:
