@@ -153,6 +153,25 @@ def test_leaderboard_has_every_trial_with_the_numbers_of_trials_csv(loaded, swep
         assert row[-2] == str(trial.epochs_run)
 
 
+CLICK = """<script>
+var th = Array.prototype.find.call(document.querySelectorAll('th'), function (h) {
+  return h.textContent === 'best val_acc'; });
+th.click();
+var rows = document.querySelectorAll('#leaderboard-table tbody tr');
+document.body.dataset.sorted = Array.prototype.map.call(rows, function (r) {
+  return r.cells[1].textContent; }).join(',');
+</script></body>"""
+
+
+def test_a_click_sorts_the_leaderboard(swept, tmp_path):
+    page = tmp_path / "clicked.html"  # the report, plus a click on a column header
+    page.write_text((swept / "report.html").read_text().replace("</body>", CLICK))
+    dom, _, _ = load(page, tmp_path / "profile")
+    order = re.search(r'data-sorted="([^"]*)"', dom).group(1).split(",")
+    trials = pd.read_csv(swept / "trials.csv").sort_values("best_val_acc", kind="stable")
+    assert order == list(trials.trial_id)  # ascending, where the page opens descending
+
+
 def test_sweep_name_shows_as_text(loaded):
     dom, _, _ = loaded
     assert "<title>softmax-exp report: a&lt;/script&gt;&lt;script&gt;document.title=" in dom
