@@ -183,6 +183,11 @@ def test_cli_report_and_export(fake, tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "neither a run directory" in result.output
+    (fake / "trials.csv").write_text("")  # empty: one line, no traceback
+    result = runner.invoke(app, ["report", str(fake)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "trials.csv: unreadable" in result.output
+    write_fake_sweep(fake, trials=10, epochs=6, statuses=STATUSES)
     (fake / "sweep.yaml").write_text(yaml.safe_dump({"grid": {"lr": [9.0]}}))
     result = runner.invoke(app, ["export", str(fake), "--optuna"])
     assert result.exit_code == 2 and "not among the sweep's choices" in result.output
