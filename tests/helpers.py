@@ -158,3 +158,20 @@ def write_fake_sweep(path, trials: int = 8, epochs: int = 5, name: str = "fake",
     (path / "trials.csv").write_text("\n".join(trial_lines) + "\n")
     (path / "epochs.csv").write_text("\n".join(epoch_lines) + "\n")
     return path
+
+
+# The report's sections, and a sweep name that would run script if shown as HTML.
+SECTIONS = ("what-ran", "leaderboard", "curves", "parallel", "slices", "importance",
+            "test-curves", "selected", "trials")
+HOSTILE = "a</script><script>document.title='pwned'</script> \"q\" & 'single' <b>"
+
+
+def leaderboard_rows(page: str) -> list[list[str]]:
+    """The report's leaderboard cells as text, row by row."""
+    import re
+
+    table = re.search(r'<table class="sortable" id="leaderboard-table">(.*?)</table>', page,
+                      re.S).group(1)
+    body = table.split("<tbody>")[1]
+    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body)]

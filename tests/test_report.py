@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
-from helpers import write_fake_sweep
+from helpers import HOSTILE, SECTIONS, leaderboard_rows, write_fake_sweep
 from softmax_exp.report import (
     REPORT_FILE,
     ReportRefresher,
@@ -21,19 +21,7 @@ from softmax_exp.report import (
 )
 from softmax_exp.report.sources import read_source
 
-SECTIONS = ("what-ran", "leaderboard", "curves", "parallel", "slices", "importance",
-            "test-curves", "selected", "trials")
 STATUSES = ("completed", "pruned", "completed", "diverged", "failed")
-HOSTILE = "a</script><script>document.title='pwned'</script> \"q\" & 'single' <b>"
-
-
-def leaderboard_rows(page: str) -> list[list[str]]:
-    """The leaderboard's cells as text, row by row."""
-    table = re.search(r'<table class="sortable" id="leaderboard-table">(.*?)</table>', page,
-                      re.S).group(1)
-    body = table.split("<tbody>")[1]
-    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
-            for row in re.findall(r"<tr>(.*?)</tr>", body)]
 
 
 @pytest.fixture

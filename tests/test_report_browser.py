@@ -13,10 +13,10 @@ import threading
 
 import pandas as pd
 import pytest
-from test_report import HOSTILE, SECTIONS, leaderboard_rows
 from typer.testing import CliRunner
 
 from cli.main import app
+from helpers import HOSTILE, SECTIONS, leaderboard_rows
 
 pytestmark = pytest.mark.e2e
 
