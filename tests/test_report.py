@@ -1,4 +1,5 @@
-"""report.html and the Optuna export, on sweep directories made in the test (no training)."""
+"""report.html and the Optuna export: on sweep directories made in the test (no training),
+and one short real sweep that refreshes its page as it runs."""
 
 from __future__ import annotations
 
