@@ -7,7 +7,7 @@ config), a 12-trial learning-rate x weight-decay sweep fused and unfused against
 a one-trial sweep (in a process that has imported MXNet and loaded the data,
 and as whole `softmax sweep` commands), start-up of `softmax --help`, loading
 the decoded dataset from the cache, and the peak RSS of a chapter-config
-`softmax train`. Prints one
+`softmax train`, and `softmax report` of a 100-trial sweep. Prints one
 table with the targets of the performance issue. Timings on a shared machine are
 noisy: every measurement runs in a fresh process, the kinds are interleaved
 round by round, and each figure is the median of its rounds.
@@ -115,7 +115,7 @@ def in_subprocess(mode: str, tmp: Path) -> dict:
         spec = mode.split(":")[1]
         out = tmp / f"command-{time.time_ns()}"
         args = [sys.executable, "-c", "from cli.main import run; run()", "sweep",
-                str(tmp / spec), "--out", str(out), "--quiet"]
+                str(tmp / spec), "--out", str(out), "--quiet", "--no-report"]
         return {"seconds": command_seconds(args, 1)[0]}
     done = subprocess.run([sys.executable, __file__, "--measure", mode, "--tmp", str(tmp)],
                           check=True, capture_output=True, text=True, env=env)
@@ -161,6 +161,19 @@ def bench_startup(repeats: int) -> dict:
                               text=True)
         loads.append(float(done.stdout.strip()))
     return {"help_s": command_seconds([*softmax, "--help"], repeats), "data_load_s": loads}
+
+
+def bench_report(tmp: Path, repeats: int) -> dict:
+    """`softmax report` of a made-up 100-trial, 10-epoch sweep (start-up included; no
+    best.params, so no per-class evaluation), and the size of the page."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers import write_fake_sweep
+
+    sweep = write_fake_sweep(tmp / "report-sweep", trials=100, epochs=10,
+                             statuses=("completed", "completed", "pruned", "diverged"))
+    args = [sys.executable, "-c", "from cli.main import run; run()", "report", str(sweep)]
+    return {"seconds": command_seconds(args, repeats),
+            "bytes": (sweep / "report.html").stat().st_size}
 
 
 def bench_rss(tmp: Path) -> dict:
@@ -215,6 +228,9 @@ def report(r: dict) -> list[tuple]:
          f"target < 0.3 s: {'PASS' if med(r['startup']['data_load_s']) < 0.3 else 'FAIL'}"),
         ("peak RSS, softmax train", f"{r['rss']['train_peak_rss_mb']:.0f} MB", "",
          f"target <= 450 MB: {'PASS' if r['rss']['train_peak_rss_mb'] <= 450 else 'FAIL'}"),
+        ("softmax report, 100 trials x 10 epochs", f"{med(r['report']['seconds']):.2f} s",
+         f"{r['report']['bytes'] / 1e6:.1f} MB",
+         f"target < 3 s: {'PASS' if med(r['report']['seconds']) < 3 else 'FAIL'}"),
     ]
 
 
@@ -237,6 +253,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results["startup"] = bench_startup(5)
         results["rss"] = bench_rss(Path(tmp))
+        results["report"] = bench_report(Path(tmp), 3)
         results["runs"] = bench_rounds(Path(tmp), args.rounds)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from softmax_exp import __version__
 from softmax_exp.errors import show_warning_line
 
-from . import compare, data, inspect, sweep, train
+from . import compare, data, inspect, report, sweep, train
 from .common import err, remembered_interrupts, state
 
 app = typer.Typer(
@@ -55,6 +55,8 @@ app.command(name="sweep")(sweep.sweep)
 app.command(name="compare")(compare.compare)
 app.command(name="evaluate")(inspect.evaluate)
 app.command(name="plot")(inspect.plot)
+app.command(name="report")(report.report)
+app.command(name="export")(report.export)
 app.command(name="data")(data.data)
 
 

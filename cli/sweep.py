@@ -33,6 +33,8 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
     refit: bool = typer.Option(False, "--refit", help="Then train the selected point without "
                                "a validation split (best.yaml) and report its test accuracy."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Keep report.html in the "
+                                "sweep directory up to date as trials end."),
 ) -> None:
     """Run every trial of a sweep file, resumably, and rank them on validation accuracy.
 
@@ -51,7 +53,8 @@ def sweep(
         try:
             result = run_sweep(spec, out_dir, runner, restart=restart, fail_fast=fail_fast,
                                fuse=fuse, data_dir=data_dir, observer=display,
-                               argv=["softmax", *sys.argv[1:]], workers=workers)
+                               argv=["softmax", *sys.argv[1:]], workers=workers,
+                               report=report)
         except KeyboardInterrupt:
             err.print("interrupted: finished trials are kept; run the same command to resume",
                       markup=False)
@@ -61,7 +64,8 @@ def sweep(
     for record in failures:
         err.print(f"{record.status}: {record.trial.id}: {record.info.get('error')} "
                   f"(log: {record.path / 'error.log'})", markup=False, soft_wrap=True)
-    out.print(f"results: {result.path / 'trials.csv'} and {result.path / 'epochs.csv'}",
+    out.print(f"results: {result.path / 'trials.csv'} and {result.path / 'epochs.csv'}"
+              + (f"; open {result.path / 'report.html'} in a browser" if report else ""),
               markup=False, soft_wrap=True)
     _select(result, spec, refit, data_dir, quiet)
     if failures:

@@ -4,8 +4,9 @@
     result = run_train(load_train_config(overrides={"lr": 0.3}))
     sweep = run_sweep("configs/grid.yaml")
     load("runs/sweep-grid").trials      # pandas DataFrames
+    write_report(["runs/sweep-grid"])   # runs/sweep-grid/report.html
 
-Importing this package is cheap: MXNet, pandas and matplotlib load only in the
+Importing this package is cheap: MXNet, pandas, matplotlib and plotly load only in the
 functions that need them (the names below resolve on first use).
 """
 
@@ -22,6 +23,7 @@ _EXPORTS = {
     "run_sweep": "sweep.runner", "SweepRun": "sweep.runner",
     "load": "results", "compare": "results", "Results": "results",
     "evaluate_run": "evaluation", "plot": "plots",
+    "write_report": "report", "export_study": "report",
     "load_dataset": "data", "SoftmaxExpError": "errors", "ConfigError": "errors",
     "DataError": "errors", "DeviceError": "errors", "RunError": "errors",
 }

@@ -30,12 +30,11 @@ class Results:
 
 def load(path: PathLike) -> Results:
     """Load a sweep directory (trials.csv) or a run directory (run.json, metrics.csv)."""
-    import pandas as pd
 
     path = Path(path)
     if (path / "trials.csv").is_file():
-        trials = pd.read_csv(path / "trials.csv")
-        epochs = pd.read_csv(path / "epochs.csv")
+        trials = _read_table(path / "trials.csv", TRIAL_COLUMNS)
+        epochs = _read_table(path / "epochs.csv", EPOCH_COLUMNS)
     elif (path / METRICS_FILE).is_file():
         trials, epochs = _run_frames(path)
     else:
@@ -44,6 +43,22 @@ def load(path: PathLike) -> Results:
     for frame in (trials, epochs):
         frame.insert(0, "source", str(path))
     return Results(str(path), trials, epochs)
+
+
+def _read_table(path: Path, columns: Sequence[str]):
+    """A sweep table, or a RunError naming it when it is missing, empty or not ours."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise RunError(f"{path}: unreadable ({str(exc).splitlines()[0]}); run the sweep "
+                       "command again to rewrite it") from None
+    missing = [c for c in ("trial_id", "status") if c in columns and c not in table]
+    if missing:
+        raise RunError(f"{path}: no {', '.join(missing)} column; not a table written by "
+                       "softmax sweep")
+    return table
 
 
 def _run_frames(path: Path):

@@ -97,3 +97,81 @@ def pid_recording_worker(job, events, threads):
 
     (Path(os.environ["PID_DIR"]) / f"job-{job.number}").write_text(str(os.getpid()))
     _worker(job, events, threads)
+
+
+FAKE_SWEEP = """\
+name: {name}
+base: {{epochs: {epochs}}}
+random:
+  trials: {trials}
+  space:
+    lr: {{loguniform: [0.001, 1.0]}}
+    batch_size: {{choice: [64, 256, 1024]}}
+    weight_decay: {{choice: [0.0, 0.0001]}}
+"""
+
+
+def write_fake_sweep(path, trials: int = 8, epochs: int = 5, name: str = "fake",
+                     statuses=("completed",), seed: int = 0):
+    """A sweep directory as `softmax sweep` leaves it (sweep.yaml, trials.csv, epochs.csv,
+    commands.log), with made-up learning curves: reports and exports without training.
+    Trials take `statuses` in turn: pruned ones stop at half time, diverged ones end in a
+    NaN loss, failed ones have no epochs."""
+    from pathlib import Path
+
+    from softmax_exp.config import TrainConfig
+    from softmax_exp.runs import csv_line
+    from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, trial_row
+
+    path = Path(path)
+    (path / "trials").mkdir(parents=True, exist_ok=True)
+    import json
+
+    (path / "sweep.yaml").write_text(FAKE_SWEEP.format(name=json.dumps(name), epochs=epochs,
+                                                       trials=trials))
+    (path / "commands.log").write_text("2026-11-30T10:00:00  softmax sweep fake.yaml\n")
+    rng = np.random.default_rng(seed)
+    trial_lines, epoch_lines = [csv_line(TRIAL_COLUMNS)], [csv_line(EPOCH_COLUMNS)]
+    for index in range(trials):
+        status = statuses[index % len(statuses)]
+        point = {"lr": float(f"{10 ** rng.uniform(-3, 0):.6g}"),
+                 "batch_size": int(rng.choice([64, 256, 1024])),
+                 "weight_decay": float(rng.choice([0.0, 0.0001]))}
+        settings = TrainConfig(epochs=epochs, val_fraction=0.1, **point).model_dump()
+        ran = {"completed": epochs, "pruned": max(1, epochs // 2), "diverged": epochs,
+               "failed": 0}[status]
+        ceiling = 0.6 + 0.25 * rng.random()
+        rows = []
+        for epoch in range(1, ran + 1):
+            acc = ceiling * (1 - 0.5 ** epoch) + 0.01 * rng.standard_normal()
+            loss = float("nan") if status == "diverged" and epoch == ran else 1.5 - acc
+            rows.append({"epoch": epoch, "train_loss": loss, "train_acc": acc + 0.02,
+                         "val_loss": loss + 0.05, "val_acc": acc, "test_loss": loss + 0.06,
+                         "test_acc": acc - 0.01, "epoch_seconds": 0.5,
+                         "samples_per_second": 100000.0})
+        trial_id = f"{index:04d}fake"
+        info = {"wall_seconds": 0.5 * ran, "stop_reason": status,
+                "error": "RuntimeError: boom" if status == "failed" else None}
+        trial_lines.append(csv_line(trial_row(trial_id, status, settings, rows, info,
+                                              "val_acc", "max", f"trials/{trial_id}")))
+        epoch_lines += [csv_line(r) for r in epoch_rows(trial_id, status, settings, rows)]
+    (path / "trials.csv").write_text("\n".join(trial_lines) + "\n")
+    (path / "epochs.csv").write_text("\n".join(epoch_lines) + "\n")
+    return path
+
+
+# The report's sections, and a sweep name that would run script if shown as HTML.
+SECTIONS = ("what-ran", "leaderboard", "curves", "parallel", "slices", "importance",
+            "test-curves", "selected", "trials")
+HOSTILE = "a</script><script>document.title='pwned'</script> \"q\" & 'single' <b>"
+
+
+def leaderboard_rows(page: str) -> list[list[str]]:
+    """The report's leaderboard cells as text, row by row."""
+    import re
+
+    table = re.search(r'<table class="sortable" id="leaderboard-table">(.*?)</table>', page,
+                      re.S).group(1)
+    body = table.split("<tbody>")[1]
+    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body)]

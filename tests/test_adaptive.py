@@ -88,3 +88,17 @@ def test_tpe_sweep_interrupted_resumes_to_its_budget_without_duplicates(tmp_path
         assert after.wall_seconds[after.trial_id == trial_id].item() == \
             before.wall_seconds[before.trial_id == trial_id].item()
     assert (out / "optuna.journal").is_file()
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name="tpe", storage=JournalStorage(JournalFileBackend(
+        str(out / "optuna.journal"))))
+    epochs = pd.read_csv(out / "epochs.csv")
+    told = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(told) >= 6  # a config asked again is told again
+    for trial in told:  # every epoch's val_acc, as Optuna's own trials report it
+        (trial_id,) = trial.user_attrs["trial_ids"]
+        curve = epochs[epochs.trial_id == trial_id]
+        assert trial.intermediate_values == pytest.approx(dict(zip(curve.epoch,
+                                                                   curve.val_acc)))

@@ -110,8 +110,11 @@ def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]) -> None:
 def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Executor] = None,
               restart: bool = False, fail_fast: bool = False, fuse: bool = True,
               data_dir: Optional[Path] = None, observer: Optional[SweepObserver] = None,
-              argv: Optional[list[str]] = None, workers: int = 1) -> SweepRun:
-    """Run (or resume) the sweep described by `spec_path`; returns every trial's record."""
+              argv: Optional[list[str]] = None, workers: int = 1,
+              report: bool = False) -> SweepRun:
+    """Run (or resume) the sweep described by `spec_path`; returns every trial's record.
+
+    `report`: keep report.html in the sweep directory up to date as trials end."""
     spec = load_sweep_spec(spec_path)
     trials = expand(spec)
     runner = executor or SerialExecutor()
@@ -120,14 +123,15 @@ def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Ex
     runner.start(len(plan_jobs(trials, fuse, workers)) if trials else workers)
     try:
         return _run(spec, spec_path, trials, runner, plan, out, restart, fail_fast, observer,
-                    argv)
+                    argv, report)
     finally:
         runner.close()
 
 
 def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor, plan: dict,
          out: Optional[Path], restart: bool, fail_fast: bool,
-         observer: Optional[SweepObserver], argv: Optional[list[str]]) -> SweepRun:
+         observer: Optional[SweepObserver], argv: Optional[list[str]],
+         report: bool = False) -> SweepRun:
     check_inputs(trials or trials_for_points(spec, probe_points(spec)), plan["data_dir"])
     path = Path(out) if out else default_sweep_dir(spec)
     try:
@@ -139,6 +143,10 @@ def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor
                        "choose another --out") from None
     with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
         driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast, restart)
+        if report:
+            from ..report import ReportRefresher
+
+            driver.reporter = ReportRefresher(path, plan["data_dir"], driver.observer.note)
         driver.start(spec_path, argv)
         try:
             if spec.search == "tpe":
@@ -158,6 +166,8 @@ def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor
                 driver.write_tables()
             raise
         driver.write_tables()
+        if driver.reporter:
+            driver.reporter.refresh(final=True)
         return driver.sweep
 
 
@@ -170,6 +180,7 @@ class _Driver:
         self.sweep = SweepRun(spec, path, list(trials), records)
         self.recorders: dict[str, RunRecorder] = {}
         self.tables_stale = False  # a trial ended since the tables were last written
+        self.reporter = None  # a ReportRefresher when report.html is kept up to date
 
     def add_trials(self, trials: list[Trial]) -> list[Trial]:
         """Register trials chosen while the sweep runs (TPE); returns them as registered
@@ -297,6 +308,8 @@ class _Driver:
                 for row in epoch_rows(record.trial.id, record.status,
                                       record.trial.config.model_dump(), record.rows):
                     handle.write(csv_line(row) + "\n")
+        if self.reporter and started:
+            self.reporter.refresh()
 
 
 def _recorder(record: TrialRecord) -> RunRecorder:

@@ -93,20 +93,25 @@ def _suggest(trial, key: str, dist: Distribution):
 
 
 def _tell(study, asked, records, spec) -> None:
-    """COMPLETE with the mean best metric over seeds; PRUNED with its curve; else FAIL."""
+    """COMPLETE with the mean best metric over seeds; PRUNED; else FAIL. Each epoch's
+    metric (the mean over seeds) is reported first, as Optuna's own trials do."""
     from optuna.trial import TrialState
 
     asked.set_user_attr("trial_ids", [r.trial.id for r in records])
+    by_epoch: dict[int, list[float]] = {}
+    for record in records:
+        for row in record.rows:
+            value = row.get(spec.metric)
+            if isinstance(value, float) and math.isfinite(value):
+                by_epoch.setdefault(row["epoch"], []).append(value)
+    for epoch, values in sorted(by_epoch.items()):
+        asked.report(statistics.fmean(values), epoch)
     bests = [best_row(r.rows, spec.metric, spec.mode) for r in records
              if r.status in ("completed", "diverged")]
     values = [b[spec.metric] for b in bests if b]
     if values:
         study.tell(asked, statistics.fmean(values))
     elif any(r.status == "pruned" for r in records):
-        for row in records[0].rows:
-            value = row.get(spec.metric)
-            if isinstance(value, float) and math.isfinite(value):
-                asked.report(value, row["epoch"])
         study.tell(asked, state=TrialState.PRUNED)
     else:
         study.tell(asked, state=TrialState.FAIL)

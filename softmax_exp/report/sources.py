@@ -1,0 +1,130 @@
+"""What a report is made of: a sweep or run directory read into tables and facts.
+
+Nothing here draws; `figures` and `page` turn a `Source` into HTML.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ..config import SETTINGS
+from ..errors import ConfigError
+from ..results import load, varying_settings
+from ..runs import CONFIG_FILE, read_run_info
+from ..sweep.runner import COMMANDS_LOG, SPEC_FILE
+from ..sweep.spec import Distribution, SweepSpec, load_sweep_spec
+
+
+@dataclass
+class Source:
+    """One directory given to `softmax report`: a sweep (many trials) or a single run."""
+
+    path: Path
+    kind: str  # "sweep" or "run"
+    trials: Any  # pandas.DataFrame, trials.csv's columns plus `score`
+    epochs: Any  # pandas.DataFrame, epochs.csv's columns
+    metric: str  # the selection metric, e.g. val_acc
+    mode: str  # max or min
+    spec: Optional[SweepSpec] = None
+    spec_text: str = ""
+    config_text: str = ""
+    commands: list[str] = field(default_factory=list)
+    infos: dict[str, dict] = field(default_factory=dict)  # run.json of each trial
+
+    @property
+    def name(self) -> str:
+        named = self.spec is not None and ("name",) in self.spec.lines
+        return self.spec.name if named else self.path.name
+
+    def swept(self) -> list[str]:
+        """The settings this source varies on purpose (seeds aside)."""
+        if self.spec is not None:
+            keys = [*self.spec.grid, *self.spec.space]
+            return [k for k in SETTINGS if k in keys]
+        return [s for s in varying_settings(self.trials) if s != "seed"]
+
+    def distribution(self, setting: str) -> Optional[Distribution]:
+        if self.spec is None:
+            return None
+        if setting in self.spec.space:
+            return self.spec.space[setting]
+        if setting in self.spec.grid:
+            return Distribution("choice", tuple(self.spec.grid[setting]))
+        return None
+
+    def best(self) -> Optional[Any]:
+        """The selected trial's row: the best score on the selection metric."""
+        ranked = self.trials.dropna(subset=["score"])
+        if ranked.empty:
+            return None
+        index = ranked["score"].idxmax() if self.mode == "max" else ranked["score"].idxmin()
+        return ranked.loc[index]
+
+    def status_counts(self) -> Counter:
+        return Counter(self.trials["status"].astype(str))
+
+
+def read_source(path: Path) -> Source:
+    path = Path(path)
+    results = load(path)
+    trials, epochs = results.trials, results.epochs
+    if (path / "trials.csv").is_file():
+        spec, spec_text = _spec(path)
+        metric = _selected_on(trials, spec)
+        mode = spec.mode if spec else ("max" if metric.endswith("acc") else "min")
+        commands = _lines(path / COMMANDS_LOG)
+        infos = {str(row.trial_id): read_run_info(path / str(row.path)) or {}
+                 for row in trials.itertuples()}
+        source = Source(path, "sweep", trials, epochs, metric, mode, spec, spec_text,
+                        commands=commands, infos=infos)
+    else:
+        metric = str(trials["selected_on"].iloc[0])
+        mode = "max" if metric.endswith("acc") else "min"
+        source = Source(path, "run", trials, epochs, metric, mode,
+                        config_text=_text(path / CONFIG_FILE),
+                        infos={str(trials["trial_id"].iloc[0]): read_run_info(path) or {}})
+    _add_scores(source)
+    return source
+
+
+def _spec(path: Path) -> tuple[Optional[SweepSpec], str]:
+    text = _text(path / SPEC_FILE)
+    try:
+        return load_sweep_spec(path / SPEC_FILE), text
+    except ConfigError:  # an edited or foreign sweep.yaml: show it, do without its hints
+        return None, text
+
+
+def _selected_on(trials, spec: Optional[SweepSpec]) -> str:
+    if spec is not None:
+        return spec.metric
+    chosen = trials["selected_on"].dropna() if "selected_on" in trials else []
+    return str(chosen.iloc[0]) if len(chosen) else "val_acc"
+
+
+def _add_scores(source: Source) -> None:
+    """`score`: each trial's selection metric at its best epoch (NaN when it has none)."""
+    trials, epochs, metric = source.trials, source.epochs, source.metric
+    at_best = epochs.merge(trials[["trial_id", "best_epoch"]], on="trial_id")
+    at_best = at_best[at_best["epoch"] == at_best["best_epoch"]]
+    scores = dict(zip(at_best["trial_id"], at_best[metric].astype(float)))
+    trials["score"] = [_finite(scores.get(t)) for t in trials["trial_id"]]
+
+
+def _finite(value: Any) -> float:
+    return value if isinstance(value, float) and math.isfinite(value) else math.nan
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in _text(path).splitlines() if line.strip()]
