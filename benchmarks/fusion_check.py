@@ -31,23 +31,24 @@ def softmax(*args: str, env: dict) -> None:
                    check=True, capture_output=True, env=env, cwd=ROOT)
 
 
-def compare(sweep_file: Path, out: Path, env: dict) -> tuple[float, int]:
-    """Largest absolute difference over every trial's per-epoch metrics, and the count
-    of trials compared."""
+def compare(sweep_file: Path, out: Path, env: dict) -> pd.DataFrame:
+    """Per trial: its learning rate and the largest absolute difference of its per-epoch
+    accuracies and of its losses between the sweep and its separate run."""
     softmax("sweep", str(sweep_file), "--out", str(out / "sweep"), "--quiet", env=env)
     epochs = pd.read_csv(out / "sweep" / "epochs.csv")
-    largest, trials = 0.0, 0
+    rows = []
     for trial_dir in sorted((out / "sweep" / "trials").iterdir()):
         alone_out = out / "alone" / trial_dir.name
         softmax("train", "-c", str(trial_dir / "config.yaml"), "--out", str(alone_out),
                 "--quiet", env=env)
         (run_dir,) = alone_out.iterdir()
-        alone = pd.read_csv(run_dir / "metrics.csv")[METRICS].to_numpy(float)
-        fused = epochs[epochs.trial_id == trial_dir.name].sort_values("epoch")[METRICS]
-        difference = abs(fused.to_numpy(float) - alone)
-        largest = max(largest, float(pd.DataFrame(difference).max().max(skipna=True)))
-        trials += 1
-    return largest, trials
+        alone = pd.read_csv(run_dir / "metrics.csv")[METRICS].reset_index(drop=True)
+        trial = epochs[epochs.trial_id == trial_dir.name].sort_values("epoch")
+        difference = (trial[METRICS].reset_index(drop=True) - alone).abs().max()
+        rows.append({"trial": trial_dir.name, "lr": trial.lr.iloc[0],
+                     "acc": difference.filter(like="acc").max(),
+                     "loss": difference.filter(like="loss").max()})
+    return pd.DataFrame(rows)
 
 
 def main() -> None:
@@ -62,11 +63,16 @@ def main() -> None:
         if level != "unset":
             env["DNNL_MAX_CPU_ISA"] = level
         with tempfile.TemporaryDirectory() as tmp:
-            largest, trials = compare(args.sweep_file.resolve(), Path(tmp), env)
+            found = compare(args.sweep_file.resolve(), Path(tmp), env)
         kernels = env.get("SOFTMAX_EXP_KERNELS", "auto")
-        verdict = "equal to the last digit" if largest == 0 else f"differ by {largest:.3g}"
-        print(f"DNNL_MAX_CPU_ISA={level:<12} kernels={kernels:<6} {trials} trials: "
+        equal = not found[["acc", "loss"]].to_numpy().any()
+        verdict = "equal to the last digit" if equal else "differ"
+        print(f"DNNL_MAX_CPU_ISA={level:<12} kernels={kernels:<6} {len(found)} trials: "
               f"sweep and separate runs {verdict}", flush=True)
+        if not equal:
+            print("  largest difference by learning rate (accuracies, losses):",
+                  "; ".join(f"lr {lr:g}: {group.acc.max():.2g}, {group.loss.max():.2g}"
+                            for lr, group in found.groupby("lr")), flush=True)
 
 
 if __name__ == "__main__":
