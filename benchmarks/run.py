@@ -93,6 +93,8 @@ def measure(mode: str, tmp: str) -> dict:
         # the last epoch's evaluation; building the net and the trainer is reported apart.
         return {"seconds": clock.ended - clock.started, "with_setup_s": seconds,
                 "test_acc": outcomes[0].history[-1].test_acc}
+    if mode == "gflops":
+        return measure_gflops(dataset)
     from softmax_exp.sweep import ProcessExecutor, SerialExecutor, run_sweep
 
     _, spec, fuse, workers = mode.split(":")
@@ -102,6 +104,67 @@ def measure(mode: str, tmp: str) -> dict:
     seconds, _ = timed(run_sweep, Path(tmp) / spec, out=out, executor=executor,
                        fuse=fuse == "fuse", argv=["bench"], workers=workers)
     return {"seconds": seconds}
+
+
+def measure_gflops(dataset, trials: int = 32, epochs: int = 3) -> dict:
+    """Useful arithmetic of the fused loop against the machine's sgemm, side by side.
+
+    Useful: the model's own multiply-adds, forward and weight gradient, 2 x 2 x images x
+    784 x 10 per trial and epoch (padding, evaluation and everything else is overhead).
+    The rate to compare with is the machine's sgemm for the same stacked shape (batch 256
+    x 784 times 784 x 10 K), the better of numpy's (OpenBLAS) and MXNet's FullyConnected
+    (oneDNN), in the same process, seconds apart.
+    """
+    import mxnet as mx
+    import numpy as np
+
+    from softmax_exp.config import TrainConfig
+    from softmax_exp.device import resolve_context
+    from softmax_exp.split import split_dataset
+    from softmax_exp.training import train_group
+
+    configs = [TrainConfig(epochs=epochs, lr=0.01 * (k + 1), val_fraction=0.1)
+               for k in range(trials)]
+    split = split_dataset(dataset, configs[0])
+    clock = LoopClock()
+    train_group(configs, split, resolve_context("cpu"), clock)
+    seconds = clock.ended - clock.started
+    images = len(split.train_labels)
+    useful = trials * epochs * images * 784 * 10 * 2 * 2 / seconds / 1e9
+    rng = np.random.default_rng(0)
+    x = rng.random((256, 784), dtype=np.float32)
+    w = rng.random((784, 10 * trials), dtype=np.float32)
+    x_nd, w_nd = mx.nd.array(x), mx.nd.array(w.T)
+    out = mx.nd.zeros((256, 10 * trials))
+    products = {"numpy": lambda: x @ w,
+                "mxnet": lambda: mx.nd.FullyConnected(x_nd, w_nd, no_bias=True,
+                                                      num_hidden=10 * trials, out=out)}
+    rates = {}
+    for name, product in products.items():
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            for _ in range(200):
+                product()
+            mx.nd.waitall()
+            best = min(best, (time.perf_counter() - started) / 200)
+        rates[name] = 2 * 256 * 784 * 10 * trials / best / 1e9
+    return {"seconds": seconds, "useful_gflops": useful,
+            "sgemm_gflops": max(rates.values()), "sgemm_by": rates}
+
+
+def bench_scale(tmp: Path) -> dict:
+    """A 1,000-trial random sweep of 10 epochs (batch 256) as one command: wall time and
+    peak RSS (minutes; only with --scale)."""
+    (tmp / "scale.yaml").write_text("base: {epochs: 10}\nrandom:\n  trials: 1000\n  space:\n"
+                                    "    lr: {loguniform: [0.001, 1.0]}\n"
+                                    "    weight_decay: {loguniform: [0.000001, 0.01]}\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    seconds = command_seconds([sys.executable, "-c", "from cli.main import run; run()",
+                               "sweep", str(tmp / "scale.yaml"), "--out", str(tmp / "scale"),
+                               "--quiet", "--no-report"], 1)[0]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"seconds": seconds, "peak_rss_mb": max(before, after) / 1024}
 
 
 MXNET_OPS = "mxnet-ops/"  # mode prefix: train with MXNet's operators, not the fused kernels
@@ -131,6 +194,7 @@ def bench_rounds(tmp: Path, rounds: int) -> dict:
              "fused": "sweep:grid.yaml:fuse:1", "fused_j2": "sweep:grid.yaml:fuse:2",
              "unfused": "sweep:grid.yaml:nofuse:1", "command_one": "command:one.yaml",
              "command_fused": "command:grid.yaml",
+             "gflops": "gflops",
              "one_mxnet": f"{MXNET_OPS}sweep:one.yaml:fuse:1",
              "fused_mxnet": f"{MXNET_OPS}sweep:grid.yaml:fuse:1"}
     results: dict = {name: [] for name in modes}
@@ -228,16 +292,37 @@ def report(r: dict) -> list[tuple]:
          f"target < 0.3 s: {'PASS' if med(r['startup']['data_load_s']) < 0.3 else 'FAIL'}"),
         ("peak RSS, softmax train", f"{r['rss']['train_peak_rss_mb']:.0f} MB", "",
          f"target <= 450 MB: {'PASS' if r['rss']['train_peak_rss_mb'] <= 450 else 'FAIL'}"),
+        gflops_row(r["runs"]["gflops"]),
+        *scale_rows(r.get("scale")),
         ("softmax report, 100 trials x 10 epochs", f"{med(r['report']['seconds']):.2f} s",
          f"{r['report']['bytes'] / 1e6:.1f} MB",
          f"target < 3 s: {'PASS' if med(r['report']['seconds']) < 3 else 'FAIL'}"),
     ]
 
 
+def gflops_row(runs: list) -> tuple:
+    med = statistics.median
+    useful, sgemm = med(x["useful_gflops"] for x in runs), med(x["sgemm_gflops"] for x in runs)
+    return ("fused loop, 32 trials: useful GFLOPS", f"{useful:.0f} GFLOPS",
+            f"sgemm {sgemm:.0f}", f"{useful / sgemm:.0%} of the sgemm rate for that shape "
+            f"(target >= 80%): {'PASS' if useful >= 0.8 * sgemm else 'FAIL'}")
+
+
+def scale_rows(scale) -> list:
+    if not scale:
+        return []
+    return [("sweep, 1,000 trials x 10 epochs (command)", f"{scale['seconds']:.1f} s", "",
+             f"target <= 90 s: {'PASS' if scale['seconds'] <= 90 else 'FAIL'}"),
+            ("  its peak RSS", f"{scale['peak_rss_mb']:.0f} MB", "",
+             f"target < 600 MB: {'PASS' if scale['peak_rss_mb'] < 600 else 'FAIL'}")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each kind")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--scale", action="store_true",
+                        help="also run a 1,000-trial x 10-epoch sweep (minutes)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one measurement
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -255,6 +340,8 @@ def main() -> None:
         results["rss"] = bench_rss(Path(tmp))
         results["report"] = bench_report(Path(tmp), 3)
         results["runs"] = bench_rounds(Path(tmp), args.rounds)
+        if args.scale:
+            results["scale"] = bench_scale(Path(tmp))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     rows = report(results)
