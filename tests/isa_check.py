@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from helpers import synthetic_dataset, without_timing  # noqa: E402
+from helpers import MXNET_CALM_LR, synthetic_dataset, without_timing  # noqa: E402
 from softmax_exp.config import TrainConfig  # noqa: E402
 from softmax_exp.split import split_dataset  # noqa: E402
 from softmax_exp.training import train_group  # noqa: E402
@@ -31,11 +31,15 @@ def histories(configs):
 
 
 def check(kernels: str) -> dict:
+    """Fused against alone: on the kernels every trial; on MXNet's operators the trials
+    at learning rates it makes a promise for (tests/helpers.py, MXNET_CALM_LR)."""
     os.environ["SOFTMAX_EXP_KERNELS"] = kernels
     fused = histories(CONFIGS)
-    alone = [histories([config])[0] for config in CONFIGS]
-    return {"equal": all(np.array_equal(f, a) for f, a in zip(fused, alone)),
-            "max_difference": max(float(np.nanmax(np.abs(f - a))) for f, a in zip(fused, alone)),
+    compared = [k for k, c in enumerate(CONFIGS) if kernels == "native" or c.lr <= MXNET_CALM_LR]
+    alone = {k: histories([CONFIGS[k]])[0] for k in compared}
+    return {"equal": all(np.array_equal(fused[k], alone[k]) for k in compared),
+            "max_difference": max(float(np.nanmax(np.abs(fused[k] - alone[k])))
+                                  for k in compared),
             "fused": [f.tolist() for f in fused]}
 
 
