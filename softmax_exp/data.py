@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import DataError
 from .fileio import atomic_path, atomic_writer, write_json
+from .paths import cache_root  # noqa: F401 - also data.cache_root, as before
 
 CLASS_NAMES = ("t-shirt", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot")
@@ -89,15 +90,6 @@ class Source:
     @property
     def complete(self) -> bool:
         return not self.missing
-
-
-def cache_root() -> Path:
-    """SOFTMAX_CACHE_DIR, else the platform's user cache directory."""
-    if os.environ.get("SOFTMAX_CACHE_DIR"):
-        return Path(os.environ["SOFTMAX_CACHE_DIR"]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("softmax-exp"))
 
 
 def parse_idx(raw: bytes, where: str, spec: FileSpec, dataset: DatasetSpec) -> np.ndarray:

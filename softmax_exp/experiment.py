@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .config import TrainConfig, config_id
+from .records import EpochMetrics, TrialOutcome
 from .runs import RunRecorder
-from .training import EpochMetrics, TrainHooks, TrialOutcome, train_group
+from .training import TrainHooks, train_group
 
 
 @dataclass

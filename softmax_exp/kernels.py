@@ -147,7 +147,7 @@ def _load_library(path: Path) -> None:
 
 def library_path() -> Path:
     """Where the build for this source, MXNet, compiler and CPU lives in the cache."""
-    from .data import cache_root
+    from .paths import cache_root
 
     compiler = _compiler()
     key = hashlib.sha256()

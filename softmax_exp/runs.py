@@ -21,7 +21,8 @@ from typing import Any, Optional, Sequence
 from .config import TrainConfig, config_id, to_yaml
 from .errors import RunError
 from .fileio import append_line, write_json, write_text
-from .training import METRIC_COLUMNS, EpochMetrics, TrainHooks, TrialOutcome
+from .records import METRIC_COLUMNS, EpochMetrics, TrialOutcome
+from .training import TrainHooks
 
 CONFIG_FILE, METRICS_FILE, RUN_FILE = "config.yaml", "metrics.csv", "run.json"
 FINAL_PARAMS, BEST_PARAMS = "final.params", "best.params"

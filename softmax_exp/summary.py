@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import SETTINGS
-from .training import METRIC_COLUMNS
+from .records import METRIC_COLUMNS
 
 SUMMARY_COLUMNS = ("selected_on", "best_epoch", "best_val_acc", "best_val_loss",
                    "test_acc_at_best", "test_loss_at_best", "final_train_loss",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ from .backends import choose_backend
 from .config import TrainConfig
 from .errors import ConfigError
 from .model import block_params
+from .records import EpochMetrics, TrialOutcome
 from .schedule import schedule_for
 from .split import SplitData
 
@@ -32,26 +32,8 @@ from .split import SplitData
 FUSE_KEYS = ("batch_size", "seed", "ctx", "init_sigma", "momentum", "val_fraction", "val_seed",
              "train_subset", "subset_seed")
 
-METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
-                  "test_acc", "epoch_seconds", "samples_per_second")
-TIMING_COLUMNS = ("epoch_seconds", "samples_per_second")
 EVAL_CHUNK = 8192
 PROGRESS_EVERY = 16  # batches between progress callbacks
-
-@dataclass
-class EpochMetrics:
-    epoch: int
-    train_loss: float
-    train_acc: float
-    val_loss: Optional[float]
-    val_acc: Optional[float]
-    test_loss: float
-    test_acc: float
-    epoch_seconds: float
-    samples_per_second: float
-
-    def as_row(self) -> dict:
-        return asdict(self)
 
 class EarlyStopping:
     """Stop when val_acc has not risen by more than `min_delta` for `patience` epochs."""
@@ -70,21 +52,6 @@ class EarlyStopping:
             return False
         self.waited += 1
         return self.patience is not None and self.waited >= self.patience
-
-@dataclass
-class TrialOutcome:
-    config: TrainConfig
-    status: str = "running"  # completed | diverged | pruned
-    stop_reason: str = ""
-    history: list[EpochMetrics] = field(default_factory=list)
-    best_epoch: Optional[int] = None
-    best_params: Optional[dict] = None
-    final_params: Optional[dict] = None
-    kernels: str = ""  # native (the fused CPU kernels) or mxnet (MXNet's operators)
-
-    @property
-    def done(self) -> bool:
-        return self.status != "running"
 
 class TrainHooks:
     """What the trainer tells the outside world. Override what you need."""

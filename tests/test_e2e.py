@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from softmax_exp.training import METRIC_COLUMNS, TIMING_COLUMNS
+from softmax_exp.records import METRIC_COLUMNS, TIMING_COLUMNS
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers import SMALL_GRID
-from softmax_exp import training
+from softmax_exp import records
 from softmax_exp.errors import ConfigError
 from softmax_exp.sweep import SerialExecutor, SweepObserver, run_sweep
 from softmax_exp.sweep.ray_executor import RayExecutor
@@ -43,7 +43,7 @@ def stop_cluster(cluster):
 
 def tables(path):
     trials = pd.read_csv(path / "trials.csv").drop(columns=["wall_seconds"])
-    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(training.TIMING_COLUMNS))
+    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(records.TIMING_COLUMNS))
     return trials, epochs
 
 

@@ -125,8 +125,8 @@ def test_several_directories_side_by_side(tmp_path):
 
 def test_a_run_directory_gets_config_curves_and_trial(tmp_path):
     from softmax_exp.config import TrainConfig, to_yaml
+    from softmax_exp.records import METRIC_COLUMNS
     from softmax_exp.runs import csv_line
-    from softmax_exp.training import METRIC_COLUMNS
 
     run = tmp_path / "run"
     run.mkdir()

@@ -4,9 +4,9 @@ import pytest
 
 from softmax_exp import results
 from softmax_exp.errors import RunError
+from softmax_exp.records import METRIC_COLUMNS
 from softmax_exp.runs import csv_line
 from softmax_exp.summary import best_row, read_metrics, summarize
-from softmax_exp.training import METRIC_COLUMNS
 
 
 def write_metrics(path, rows, tail=""):

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from cli.main import app, main
 from helpers import crashing_worker, pid_recording_worker
 from softmax_exp import fileio
+from softmax_exp.records import METRIC_COLUMNS
 from softmax_exp.sweep import ProcessExecutor, SweepObserver, run_sweep
-from softmax_exp.training import METRIC_COLUMNS
 
 runner = CliRunner()
 SMALL = ("base: {epochs: 2, train_subset: 1000, batch_size: 100}\n"

@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 
-from softmax_exp import training
+from softmax_exp import records
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def wait_for_finished_trials(path, count, timeout=90):
 
 def tables(path):
     trials = pd.read_csv(path / "trials.csv").drop(columns=["wall_seconds"])
-    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(training.TIMING_COLUMNS))
+    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(records.TIMING_COLUMNS))
     return trials, epochs
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers import FUSED_ATOL, SMALL_GRID, kernels_in_use
-from softmax_exp import training
+from softmax_exp import records, training
 from softmax_exp.errors import RunError
 from softmax_exp.lock import DirectoryLock
 from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
@@ -41,7 +41,7 @@ def sweep(tmp_path, spec, **options):
 
 def tables(path):
     trials = pd.read_csv(path / "trials.csv").drop(columns=["wall_seconds"])
-    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(training.TIMING_COLUMNS))
+    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(records.TIMING_COLUMNS))
     return trials, epochs
 
 

@@ -14,9 +14,9 @@ from typing import Any, Optional, Sequence
 from ..errors import SoftmaxExpError
 from ..fileio import append_line, atomic_writer, write_text
 from ..lock import DirectoryLock
+from ..records import TrialOutcome
 from ..runs import FINISHED, METRICS_FILE, RunRecorder, csv_line, read_run_info
 from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
-from ..training import TrialOutcome
 from .executors import Executor, SerialExecutor
 from .expand import Trial, expand, probe_points, trials_for_points
 from .jobs import Job, plan_jobs
