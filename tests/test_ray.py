@@ -97,17 +97,16 @@ class StartedCluster:
         self.nodes.append(node)
         return node
 
-    def wait_for_nodes(self, count: int, timeout: float = 90) -> None:
-        ray = shutil.which("ray", path=str(Path(sys.executable).parent))
+    def wait_for_nodes(self, timeout: float = 90) -> None:
+        """Until every node says it started (a worker node once it joined the head)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            status = subprocess.run([ray, "status", "--address", self.address], env=self.env,
-                                    capture_output=True, text=True, timeout=60)
-            if status.stdout.count(" node_") == count:
+            logs = [p.read_text(errors="replace") for p in self.root.glob("node-*.log")]
+            if all("Ray runtime started" in log for log in logs):
                 return
             assert all(node.poll() is None for node in self.nodes), self.logs()
-            time.sleep(1)
-        raise AssertionError(f"{count} nodes not up in {timeout} s: {self.logs()}")
+            time.sleep(0.2)
+        raise AssertionError(f"nodes not up in {timeout} s: {self.logs()}")
 
     def running_task(self, node: subprocess.Popen) -> bool:
         """Whether a worker of `node` is running one of our tasks now."""
@@ -175,8 +174,8 @@ def cluster(tmp_path_factory, kernel_builds, real_dataset):
     (cache / "kernels").symlink_to(kernel_builds, target_is_directory=True)
     started = StartedCluster(root, cache)
     try:
-        started.add_node()
-        started.wait_for_nodes(2)
+        started.add_node()  # it waits for the head by itself
+        started.wait_for_nodes()
         yield started
     finally:
         started.stop()
@@ -253,23 +252,22 @@ def test_a_missing_or_wrong_token_is_one_line_saying_where_to_put_it(tmp_path, c
     assert not out.exists()
 
 
-def test_a_cluster_without_authentication_takes_the_sweep_too(tmp_path, kernel_builds,
-                                                              real_dataset):
+JOIN = ("import sys; from softmax_exp.sweep.ray_cluster import connect; "
+        "ray = connect(sys.argv[1] or None); print(ray.get_runtime_context().gcs_address); "
+        "ray.shutdown()")
+
+
+def test_a_cluster_without_authentication_is_joined_too(tmp_path):
     """Token mode off on the head (RAY_AUTH_MODE=disabled), a token on the driver's
     machine all the same: presenting it does no harm."""
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "kernels").symlink_to(kernel_builds, target_is_directory=True)
-    started = StartedCluster(tmp_path / "cluster", cache, auth="disabled")
+    started = StartedCluster(tmp_path / "cluster", tmp_path, auth="disabled")
     try:
-        started.wait_for_nodes(1)
-        spec = tmp_path / "s.yaml"
-        spec.write_text(SMALL_GRID)
-        done = softmax("sweep", str(spec), "--executor", "ray", "--address", started.address,
-                       "--out", str(tmp_path / "out"), "--quiet",
-                       env=driver_env(started, SOFTMAX_CACHE_DIR=str(cache)))
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert (pd.read_csv(tmp_path / "out" / "trials.csv").status == "completed").all()
+        started.wait_for_nodes()
+        done = subprocess.run([sys.executable, "-c", JOIN, started.address],
+                              env=driver_env(started), capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == f"{started.address}\n" and done.stderr == ""
     finally:
         started.stop()
 
@@ -290,22 +288,19 @@ def test_an_unreachable_address_is_one_line_within_seconds_and_writes_nothing(tm
     assert not out.exists()
 
 
-def test_without_an_address_a_new_local_instance_starts_despite_a_stale_one(tmp_path,
-                                                                           real_dataset):
+def test_without_an_address_a_new_local_instance_starts_despite_a_stale_one(tmp_path):
     """`ray.init()` would join the last cluster this machine ran, dead or not."""
     ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    stale = f"127.0.0.1:{free_port()}"
     try:
         (ray_tmp / "ray").mkdir()
-        (ray_tmp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")
-        spec = tmp_path / "s.yaml"
-        spec.write_text(SMALL_GRID)
+        (ray_tmp / "ray" / "ray_current_cluster").write_text(stale)
         env = {**os.environ, "RAY_TMPDIR": str(ray_tmp), "HOME": str(tmp_path)}
-        done = softmax("sweep", str(spec), "--executor", "ray", "--out", str(tmp_path / "out"),
-                       env=env, timeout=120)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stderr == ""
-        assert_clean(done.stdout)
-        assert (pd.read_csv(tmp_path / "out" / "trials.csv").status == "completed").all()
+        done = subprocess.run([sys.executable, "-c", JOIN, ""], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("127.0.0.1:") and stale not in done.stdout
+        assert done.stderr == ""  # Ray's start-up lines are hidden
         assert not session_processes(marker=str(ray_tmp)), "the local instance outlived it"
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
