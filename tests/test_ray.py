@@ -75,6 +75,13 @@ class StartedCluster:
                     "RAY_USAGE_STATS_ENABLED": "0", "SOFTMAX_CACHE_DIR": str(cache),
                     # worker nodes need no data: the driver ships it
                     "SOFTMAX_DATA_DIR": str(root / "no-data"), "SOFTMAX_EXP_KERNELS": "native"}
+        # What the nodes have installed of softmax_exp is never used: the driver ships its
+        # own. A copy that cannot even be imported comes first on their path.
+        stale = root / "stale" / "softmax_exp"
+        stale.mkdir(parents=True)
+        (stale / "__init__.py").write_text("raise ImportError('the node ran its own copy')\n")
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            [str(stale.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
         self.nodes: list[subprocess.Popen] = []
         self.home.mkdir(parents=True)
         ray = shutil.which("ray", path=str(Path(sys.executable).parent))
@@ -135,9 +142,12 @@ class StartedCluster:
                          for p in sorted(self.root.glob("node-*.log")))
 
 
-def softmax(*args: str, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+def softmax(*args: str, env: dict, cwd: Path, timeout: float = 300
+            ) -> subprocess.CompletedProcess:
+    """The command, from `cwd`: not the repository, which Ray would put on the workers'
+    path (a driver's directory is), hiding whether the package was shipped."""
     return subprocess.run([sys.executable, "-c", "from cli.main import run; run()", *args],
-                          env=env, capture_output=True, text=True, timeout=timeout)
+                          env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def driver_env(cluster: StartedCluster, **changes) -> dict:
@@ -187,7 +197,7 @@ def test_a_sweep_through_address_equals_the_local_executor_and_resumes(tmp_path,
     env = driver_env(cluster, SOFTMAX_CACHE_DIR=os.environ["SOFTMAX_CACHE_DIR"])
     command = ["sweep", str(spec), "--executor", "ray", "--address", cluster.address,
                "--out", str(tmp_path / "ray")]
-    done = softmax(*command, env=env)
+    done = softmax(*command, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     assert_clean(done.stdout)
@@ -198,7 +208,7 @@ def test_a_sweep_through_address_equals_the_local_executor_and_resumes(tmp_path,
     pd.testing.assert_frame_equal(epochs(tmp_path / "ray"), epochs(local.path),
                                   check_exact=False, rtol=0, atol=1e-7)
 
-    again = softmax(*command, env=env)
+    again = softmax(*command, env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "4 already finished, 0 to run" in again.stdout
 
@@ -210,7 +220,8 @@ def test_killing_the_worker_node_mid_sweep_retries_its_trials(tmp_path, cluster)
     sweep = subprocess.Popen(
         [sys.executable, "-c", "from cli.main import run; run()", "sweep", str(spec),
          "--executor", "ray", "--address", cluster.address, "--out", str(tmp_path / "ray"),
-         "--no-fuse"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--no-fuse"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
     worker = cluster.nodes[1]
     try:
         deadline = time.time() + 120
@@ -243,7 +254,7 @@ def test_a_missing_or_wrong_token_is_one_line_saying_where_to_put_it(tmp_path, c
         {"RAY_AUTH_TOKEN": "not-" + cluster.token}
     out = tmp_path / "out"
     done = softmax("sweep", str(spec), "--executor", "ray", "--address", cluster.address,
-                   "--out", str(out), env=driver_env(cluster, **changes), timeout=60)
+                   "--out", str(out), env=driver_env(cluster, **changes), cwd=tmp_path, timeout=60)
     assert done.returncode == 2, done.stderr
     assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"error: --address {cluster.address}: the Ray cluster ")
@@ -278,7 +289,7 @@ def test_an_unreachable_address_is_one_line_within_seconds_and_writes_nothing(tm
     out = tmp_path / "out"
     began = time.monotonic()
     done = softmax("sweep", str(spec), "--executor", "ray", "--address", "127.0.0.1:1",
-                   "--out", str(out), env=dict(os.environ), timeout=60)
+                   "--out", str(out), env=dict(os.environ), cwd=tmp_path, timeout=60)
     took = time.monotonic() - began
     assert done.returncode == 2 and took < 30, (took, done.stderr)
     assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr

@@ -196,6 +196,15 @@ def quiet_driver() -> Callable[[], None]:
     return undo
 
 
+def shipped_package() -> dict:
+    """Ray's runtime environment that ships this package, as the driver has it, to every
+    worker: the nodes run the driver's code whatever copy (if any) they have installed."""
+    import softmax_exp
+
+    return {"py_modules": [str(Path(softmax_exp.__file__).parent)],
+            "excludes": ["__pycache__"]}
+
+
 def connect(address: Optional[str], ray_logs: bool = False):
     """Join the cluster at `address` (HOST:PORT), or start a local instance of our own
     when None; returns the ray module, connected."""
@@ -217,7 +226,8 @@ def connect(address: Optional[str], ray_logs: bool = False):
     check_gcs(address, source, hide_logs=not ray_logs)
     try:
         with ray_output_hidden(not ray_logs):
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
+            ray.init(address=address, log_to_driver=False, configure_logging=False,
+                     runtime_env=shipped_package())
     except ConnectionError as exc:
         raise ClusterError(address, f"cannot join the Ray cluster ({first_line(exc)}); "
                            "check 'ray status' on the head node") from None

@@ -9,11 +9,16 @@ Ray is imported only by this executor; joining a cluster is `ray_cluster`'s part
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Optional, Sequence
 
 from . import ray_cluster
 from .executors import Executor, Handle, Prepare, unchanged
 from .jobs import Job, describe_exception
+
+# Ray's errors for a task whose worker process or node went away (retried by Ray first).
+LOST = {"WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ObjectLostError"}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours its task names
 
 
 class RayExecutor(Executor):
@@ -65,10 +70,12 @@ class RayExecutor(Executor):
             job = running.pop(ready[0])
             try:
                 events = ray.get(ready[0])
-            except Exception as exc:  # noqa: BLE001 - RayError: worker or node lost for good
+            except Exception as exc:  # noqa: BLE001 - RayError: the task never ran to its end
                 message, trace = describe_exception(exc)
-                handle(("failed", job, f"lost its Ray worker after {self.retries} retries: "
-                        f"{message.splitlines()[0]}", trace))
+                what = (f"lost its Ray worker after {self.retries} retries"
+                        if type(exc).__name__ in LOST else "Ray could not run it")
+                handle(("failed", job, f"{what}: {ANSI.sub('', message).splitlines()[0]}",
+                        ANSI.sub("", trace)))
                 continue
             for event in events:
                 handle(event)
