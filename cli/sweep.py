@@ -23,7 +23,7 @@ def sweep(
     executor: str = typer.Option("local", "--executor", help="local or ray."),
     address: Optional[str] = typer.Option(None, "--address", help="With --executor ray: the "
                                           "cluster's HOST:PORT, as 'ray start --head' prints "
-                                          "it [default: a new local instance]."),
+                                          "it; without it, a new local instance."),
     restart: bool = typer.Option(False, "--restart", help="Run every trial again."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
     fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train trials that share their "
