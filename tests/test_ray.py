@@ -299,6 +299,24 @@ def test_an_unreachable_address_is_one_line_within_seconds_and_writes_nothing(tm
     assert not out.exists()
 
 
+def test_an_address_where_no_ray_cluster_answers_fails_in_bounded_time(tmp_path):
+    """Something listens there, but it is not a Ray head (its GCS port): Ray alone would
+    wait 40 s and more. The bound is 15 s; 2 here, to keep the test short."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        code = ("import sys; from softmax_exp.sweep import ray_cluster as c; "
+                "c.GCS_TIMEOUT_S = 2; c.connect(sys.argv[1])")
+        began = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", code, address], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "HOME": str(tmp_path)})
+    assert time.monotonic() - began < 20
+    assert done.stderr.rstrip().endswith(
+        f"ClusterError: Ray cluster address {address}: no Ray cluster answered within 2 s; "
+        "give the head's GCS port, as 'ray start --head' prints it"), done.stderr
+
+
 def test_without_an_address_a_new_local_instance_starts_despite_a_stale_one(tmp_path):
     """`ray.init()` would join the last cluster this machine ran, dead or not."""
     ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
