@@ -335,6 +335,16 @@ def test_without_an_address_a_new_local_instance_starts_despite_a_stale_one(tmp_
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
+def test_a_local_instance_is_set_to_stay_on_127_0_0_1_before_ray_reads_it():
+    """Checked without starting one: Ray reads the setting once, at import."""
+    code = ("from softmax_exp.sweep.ray_executor import RayExecutor; RayExecutor(); "
+            "from ray._private import ray_constants as c; print(c.ENABLE_RAY_CLUSTER)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout == "False\n", done.stderr
+
+
 @pytest.mark.parametrize("address", ["auto", "127.0.0.1", "127.0.0.1:x", "ray://h:10001",
                                      "127.0.0.1:70000"])
 def test_an_address_that_is_not_host_port_is_refused(address):

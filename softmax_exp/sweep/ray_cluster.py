@@ -205,22 +205,30 @@ def shipped_package() -> dict:
             "excludes": ["__pycache__"]}
 
 
+def prepare(address: Optional[str]) -> Optional[str]:
+    """What Ray reads when it is imported, set before: for a local instance of ours, on
+    127.0.0.1 alone and reporting nothing home (explicit settings of the user's win);
+    for a cluster, the token mode. Returns where the token comes from, if anywhere."""
+    if address is None:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        return None
+    parse_address(address)
+    return present_token()
+
+
 def connect(address: Optional[str], ray_logs: bool = False):
     """Join the cluster at `address` (HOST:PORT), or start a local instance of our own
     when None; returns the ray module, connected."""
+    source = prepare(address)
     if address is None:
-        # Ours alone: on 127.0.0.1 (read when ray is imported), reporting nothing home;
-        # "local" ignores the last cluster this machine ran (/tmp/ray/ray_current_cluster),
-        # which may be long dead. Explicit settings of the user's win.
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # "local": never the last cluster this machine ran (/tmp/ray/ray_current_cluster),
+        # which may be long dead.
         ray = import_ray()
         with ray_output_hidden(not ray_logs):
             ray.init(address="local", include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
         return ray
-    parse_address(address)
-    source = present_token()
     check_reachable(address)
     ray = import_ray()
     check_gcs(address, source, hide_logs=not ray_logs)
