@@ -205,7 +205,7 @@ def shipped_package() -> dict:
             "excludes": ["__pycache__"]}
 
 
-def prepare(address: Optional[str]) -> Optional[str]:
+def before_import(address: Optional[str]) -> Optional[str]:
     """What Ray reads when it is imported, set before: for a local instance of ours, on
     127.0.0.1 alone and reporting nothing home (explicit settings of the user's win);
     for a cluster, the token mode. Returns where the token comes from, if anywhere."""
@@ -220,7 +220,7 @@ def prepare(address: Optional[str]) -> Optional[str]:
 def connect(address: Optional[str], ray_logs: bool = False):
     """Join the cluster at `address` (HOST:PORT), or start a local instance of our own
     when None; returns the ray module, connected."""
-    source = prepare(address)
+    source = before_import(address)
     if address is None:
         # "local": never the last cluster this machine ran (/tmp/ray/ray_current_cluster),
         # which may be long dead.

@@ -30,7 +30,7 @@ class RayExecutor(Executor):
 
     def __init__(self, address: Optional[str] = None, retries: int = 2, cpus_per_job: int = 1,
                  ray_logs: bool = False):
-        ray_cluster.prepare(address)  # before Ray is imported: it reads these then
+        ray_cluster.before_import(address)  # Ray reads these settings at import
         ray_cluster.import_ray()  # fail at once, before any output directory exists
         self.address, self.retries, self.cpus_per_job = address, retries, cpus_per_job
         self.ray_logs = ray_logs
