@@ -50,10 +50,11 @@ def session_processes(sessions=(), marker: str = "") -> list[str]:
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         with contextlib.suppress(OSError):
-            stat = (proc / "stat").read_text()
-            session = int(stat.rpartition(")")[2].split()[3])
+            state, _, _, session = (proc / "stat").read_text().rpartition(")")[2].split()[:4]
+            if state == "Z":  # dead, waiting for a parent to reap it: nothing runs
+                continue
             command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if session in sessions or (marker and marker in command):
+            if int(session) in sessions or (marker and marker in command):
                 found.append(f"{proc.name}: {command[:120]}")
     return found
 
