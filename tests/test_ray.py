@@ -269,6 +269,17 @@ JOIN = ("import sys; from softmax_exp.sweep.ray_cluster import connect; "
         "ray.shutdown()")
 
 
+def test_with_debug_rays_own_lines_and_the_trace_show(tmp_path, cluster):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL_GRID)
+    done = softmax("--debug", "sweep", str(spec), "--executor", "ray", "--address",
+                   cluster.address, "--out", str(tmp_path / "out"),
+                   env=driver_env(cluster, HOME=str(tmp_path)), cwd=tmp_path, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "InvalidAuthToken" in done.stderr  # Ray's C++ log line, hidden without --debug
+    assert "Traceback" in done.stderr and "ClusterError" in done.stderr
+
+
 def test_a_cluster_without_authentication_is_joined_too(tmp_path):
     """Token mode off on the head (RAY_AUTH_MODE=disabled), a token on the driver's
     machine all the same: presenting it does no harm."""
