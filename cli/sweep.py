@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import domain_errors, err, out
+from .common import domain_errors, err, fail, out, state
 
 
 @domain_errors
@@ -21,8 +21,9 @@ def sweep(
                                 help="Trials in parallel (local processes; with Ray, the "
                                 "cluster's CPUs decide)."),
     executor: str = typer.Option("local", "--executor", help="local or ray."),
-    address: Optional[str] = typer.Option(None, "--address",
-                                          help="Ray cluster address (auto or HOST:PORT)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --executor ray: the "
+                                          "cluster's HOST:PORT, as 'ray start --head' prints "
+                                          "it; without it, a new local instance."),
     restart: bool = typer.Option(False, "--restart", help="Run every trial again."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
     fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train trials that share their "
@@ -40,6 +41,7 @@ def sweep(
 
     Example: softmax sweep configs/grid.yaml --workers 2
     """
+    from softmax_exp.errors import ClusterError
     from softmax_exp.sweep import make_executor, run_sweep
 
     from .sweep_display import SweepDisplay, leaderboard_table
@@ -47,14 +49,22 @@ def sweep(
     if dry_run:
         _dry_run(spec)
         return
-    options = {"address": address} if address else {}
-    runner = make_executor(executor, workers, **options)
+    if address is not None and executor != "ray":
+        raise fail(f"--address {address}: only --executor ray joins a cluster; add "
+                   "--executor ray")
+    options = {"address": address, "ray_logs": state["debug"]} if executor == "ray" else {}
     with SweepDisplay(out, quiet=quiet) as display:
         try:
+            runner = make_executor(executor, workers, **options)
             result = run_sweep(spec, out_dir, runner, restart=restart, fail_fast=fail_fast,
                                fuse=fuse, data_dir=data_dir, observer=display,
                                argv=["softmax", *sys.argv[1:]], workers=workers,
                                report=report)
+        except ClusterError as exc:
+            if state["debug"]:
+                raise
+            raise fail(f"--address {exc.address}: {exc.reason}" if exc.address else str(exc)
+                       ) from None
         except KeyboardInterrupt:
             err.print("interrupted: finished trials are kept; run the same command to resume",
                       markup=False)

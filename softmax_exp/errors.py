@@ -24,6 +24,15 @@ class DeviceError(SoftmaxExpError):
     """The requested MXNet context (cpu/gpu) cannot be used on this machine."""
 
 
+class ClusterError(SoftmaxExpError):
+    """The Ray cluster at `address` cannot be reached or joined (None: a local one)."""
+
+    def __init__(self, address, reason: str):
+        self.address, self.reason = address, reason
+        where = f"Ray cluster address {address}" if address else "local Ray instance"
+        super().__init__(f"{where}: {reason}")
+
+
 class RunError(SoftmaxExpError):
     """A run or sweep directory is unusable (missing, unreadable, locked, disk full)."""
 

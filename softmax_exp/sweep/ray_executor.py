@@ -4,41 +4,51 @@ The driver puts the dataset into Ray's object store once, so worker nodes need n
 copy of the files; each task returns its events, which the driver writes as the
 task finishes: the driver stays the only writer of the sweep directory. A task
 whose worker or node dies is retried by Ray (bounded), then recorded as failed.
-Ray is imported only here, and only when this executor launches.
+Ray is imported only by this executor; joining a cluster is `ray_cluster`'s part.
 """
 
 from __future__ import annotations
 
-import atexit
-import os
-from typing import Optional, Sequence
+import re
+from typing import Callable, Optional, Sequence
 
-from ..errors import ConfigError
+from . import ray_cluster
 from .executors import Executor, Handle, Prepare, unchanged
 from .jobs import Job, describe_exception
 
-INSTALL_HINT = "install the extra: pip install 'softmax-exp[ray]'"
-
-
-def import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(f"--executor ray: Ray is not installed; {INSTALL_HINT}") from None
-    return ray
+# Ray's errors for a task whose worker process or node went away (retried by Ray first).
+LOST = {"WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ObjectLostError"}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours its task names
 
 
 class RayExecutor(Executor):
+    """`address`: a running cluster's HOST:PORT (as `ray start --head` prints it), or
+    None for a local instance of our own, stopped at `close`. `ray_logs`: let Ray's own
+    log lines through (they are hidden otherwise)."""
+
     name = "ray"
 
-    def __init__(self, address: Optional[str] = None, retries: int = 2, cpus_per_job: int = 1):
-        if address is None:
-            # A local instance of ours: on 127.0.0.1 alone (read when ray is imported), and
-            # reporting nothing home. Explicit settings of the user's win.
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        import_ray()  # fail at once, before any output directory exists
+    def __init__(self, address: Optional[str] = None, retries: int = 2, cpus_per_job: int = 1,
+                 ray_logs: bool = False):
+        ray_cluster.before_import(address)  # Ray reads these settings at import
+        ray_cluster.import_ray()  # fail at once, before any output directory exists
         self.address, self.retries, self.cpus_per_job = address, retries, cpus_per_job
+        self.ray_logs = ray_logs
+        self.ray = None  # connected by us: we disconnect (or stop our instance) at close
+        self.undo_quiet: Optional[Callable[[], None]] = None
+
+    def start(self, expected_jobs: int) -> None:
+        """Join (or start) the cluster now: a bad address fails before the sweep writes."""
+        self._connect()
+
+    def close(self) -> None:
+        if self.ray is not None:
+            with ray_cluster.ray_output_hidden(not self.ray_logs):
+                self.ray.shutdown()  # leaves a cluster we joined; stops one we started
+            self.ray = None
+        if self.undo_quiet is not None:
+            self.undo_quiet()
+            self.undo_quiet = None
 
     def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
         ray = self._connect()
@@ -58,27 +68,25 @@ class RayExecutor(Executor):
             job = running.pop(ready[0])
             try:
                 events = ray.get(ready[0])
-            except Exception as exc:  # noqa: BLE001 - RayError: worker or node lost for good
+            except Exception as exc:  # noqa: BLE001 - RayError: the task never ran to its end
                 message, trace = describe_exception(exc)
-                handle(("failed", job, f"lost its Ray worker after {self.retries} retries: "
-                        f"{message.splitlines()[0]}", trace))
+                what = (f"lost its Ray worker after {self.retries} retries"
+                        if type(exc).__name__ in LOST else "Ray could not run it")
+                handle(("failed", job, f"{what}: {ANSI.sub('', message).splitlines()[0]}",
+                        ANSI.sub("", trace)))
                 continue
             for event in events:
                 handle(event)
 
     def _connect(self):
-        ray = import_ray()
-        if not ray.is_initialized():
-            try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
-            except ConnectionError as exc:
-                raise ConfigError(f"--address {self.address}: cannot reach a Ray cluster "
-                                  f"({exc}); start one with 'ray start --head' or leave "
-                                  "--address out for a local one") from None
-            if self.address is None:
-                atexit.register(ray.shutdown)
-        return ray
+        if self.ray is None:
+            ray = ray_cluster.import_ray()
+            if ray.is_initialized():  # the caller's own connection: use it, leave it
+                return ray
+            self.ray = ray_cluster.connect(self.address, self.ray_logs)
+            if not self.ray_logs:  # lost workers and nodes are our results, not Ray's logs
+                self.undo_quiet = ray_cluster.quiet_driver()
+        return self.ray
 
 
 def _driver_dataset(data_dir):
