@@ -21,14 +21,8 @@ import warnings
 from typing import Callable, Optional, Sequence
 
 from ..errors import ConfigError, show_warning_line
+from .base import Executor, Handle, Prepare, unchanged
 from .jobs import Job, describe_exception, execute_job
-
-Handle = Callable[[tuple], None]
-Prepare = Callable[[Job], Job]
-
-
-def unchanged(job: Job) -> Job:
-    return job
 
 
 def available_cores() -> int:
@@ -36,21 +30,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         return os.cpu_count() or 1
-
-
-class Executor:
-    """Base: subclasses implement `launch`; `start` and `close` are optional."""
-
-    name = "base"
-
-    def start(self, expected_jobs: int) -> None:
-        """Get ready for about `expected_jobs` jobs, before the sweep's own checks."""
-
-    def close(self) -> None:
-        """Release what `start` or `launch` took."""
-
-    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
-        raise NotImplementedError
 
 
 class SerialExecutor(Executor):

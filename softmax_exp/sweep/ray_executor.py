@@ -13,7 +13,7 @@ import re
 from typing import Callable, Optional, Sequence
 
 from . import ray_cluster
-from .executors import Executor, Handle, Prepare, unchanged
+from .base import Executor, Handle, Prepare, unchanged
 from .jobs import Job, describe_exception
 
 # Ray's errors for a task whose worker process or node went away (retried by Ray first).
