@@ -22,6 +22,7 @@ import numpy as np
 from .backends import choose_backend
 from .config import TrainConfig
 from .errors import ConfigError
+from .interrupts import signals_held
 from .model import block_params
 from .records import EpochMetrics, TrialOutcome
 from .schedule import schedule_for
@@ -149,8 +150,9 @@ class _GroupTrainer:
         and its name scope point at each other), so the block outlives this trainer until
         Python's cyclic collector runs, and with it the cached graph, which holds the
         group's images and buffers: a sweep grew by ~45 MB per fused group until then."""
-        self.mx.nd.waitall()
-        self.objective._clear_cached_op()
+        with signals_held():  # freeing the graph waits on it: a Ctrl-C there would be lost
+            self.mx.nd.waitall()
+            self.objective._clear_cached_op()
 
     def _train_epoch(self, epoch: int):
         mx, nd = self.mx, self.mx.nd

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from ..interrupts import signals_held
 from ..training import TrainHooks, fuse_key
 from .expand import Trial
 
@@ -111,7 +112,8 @@ def execute_job(job: Job, emit: Emit) -> None:
         # free them now, not whenever the cyclic collector next runs, so that memory
         # stays flat over thousands of groups (about 2 MB a group of 32 otherwise).
         del split
-        gc.collect()
+        with signals_held():  # a Ctrl-C in a destructor would be lost
+            gc.collect()
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
