@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 
 from softmax_exp.errors import SoftmaxExpError
 
@@ -18,6 +19,44 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+DATA_DIR_HELP = ("Directory holding the four Fashion-MNIST IDX .gz files  [default: the "
+                 "cache, Debian's package, else a download; see softmax data]")
+
+
+class PlainCommand(TyperCommand):
+    """Help as click writes it, arguments named by their metavar: typer writes required
+    arguments as `{spec}` in the usage line and adds `<path>` after their names."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        return pieces + [_argument_name(p) for p in self.get_params(ctx)
+                         if p.param_type_name == "argument"]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {"argument": [], "option": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and param.param_type_name in sections:
+                name = _argument_name(param) if param.param_type_name == "argument" \
+                    else record[0]
+                sections[param.param_type_name].append((name, record[1]))
+        for kind, title in (("argument", "Arguments"), ("option", "Options")):
+            if sections[kind]:
+                with formatter.section(title):
+                    formatter.write_dl(sections[kind])
+
+
+def _argument_name(param: Any) -> str:
+    name = param.metavar or param.name.upper()
+    return name + ("..." if param.nargs != 1 else "")
+
+
+def with_default(text: str, default: object) -> str:
+    """Help for an option whose default lives in the library (None here means "not
+    given"): shown the way typer shows the others."""
+    return f"{text}  [default: {default}]"
+
+
 state = {"debug": bool(os.environ.get("SOFTMAX_DEBUG")), "interrupted": False}
 
 

@@ -10,7 +10,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from .common import domain_errors, out
+from .common import DATA_DIR_HELP, domain_errors, out, with_default
 
 SHORT_NAMES = ("Tshrt", "Trous", "Pullo", "Dress", "Coat", "Sandl", "Shirt", "Snkr", "Bag",
                "Boot")
@@ -18,11 +18,13 @@ SHORT_NAMES = ("Tshrt", "Trous", "Pullo", "Dress", "Coat", "Sandl", "Shirt", "Sn
 
 @domain_errors
 def evaluate(
-    run: Path = typer.Argument(..., help="A run directory (or a sweep's trials/<id>)."),
-    which: str = typer.Option("best", "--which", help="best or final parameters."),
-    ctx: str = typer.Option("cpu", "--ctx", help="cpu, gpu or gpu:N."),
+    run: Path = typer.Argument(..., metavar="RUN",
+                               help="A run directory (or a sweep's trials/<id>)."),
+    which: str = typer.Option("best", "--which", metavar="WHICH",
+                               help="best or final parameters."),
+    ctx: str = typer.Option("cpu", "--ctx", metavar="CTX", help="cpu, gpu or gpu:N."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
-                                            help="Directory holding the four IDX .gz files."),
+                                            metavar="DIR", help=DATA_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Test accuracy and loss of saved parameters, per class, with a confusion matrix.
@@ -68,12 +70,12 @@ def evaluate(
 
 @domain_errors
 def plot(
-    path: Path = typer.Argument(..., help="A run or sweep directory."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where to write the figures "
-                                           "[default: into PATH]."),
+    path: Path = typer.Argument(..., metavar="PATH", help="A run or sweep directory."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help=with_default("Where to write the figures.",
+                                                             "PATH itself")),
 ) -> None:
-    """Draw the chapter's curves (run) or every trial's curves and the metric per setting
-    (sweep), as PNG and SVG.
+    """Draw a run's curves, or a sweep's trials and its metric per setting, as PNG and SVG.
 
     Example: softmax plot runs/sweep-overfit
     """

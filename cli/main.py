@@ -18,7 +18,7 @@ from softmax_exp import __version__
 from softmax_exp.errors import show_warning_line
 
 from . import compare, data, inspect, report, sweep, train
-from .common import err, remembered_interrupts, state
+from .common import PlainCommand, err, remembered_interrupts, state
 
 app = typer.Typer(
     name="softmax",
@@ -27,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # real bugs print a plain traceback
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -50,15 +51,17 @@ def main_options(
     warnings.showwarning = show_warning_line  # warnings for the user: one plain line
 
 
-app.command(name="train")(train.train)
-app.command(name="sweep")(sweep.sweep)
-app.command(name="compare")(compare.compare)
-app.command(name="evaluate")(inspect.evaluate)
-app.command(name="plot")(inspect.plot)
-app.command(name="report")(report.report)
-app.command(name="export")(report.export)
-app.command(name="data")(data.data)
-
+# Short help for the command list: click cuts longer first sentences at 80 columns.
+COMMANDS = (("train", train.train, "Train one run and record it in a run directory."),
+            ("sweep", sweep.sweep, "Run a sweep file's trials, resumably, and rank them."),
+            ("compare", compare.compare, "Print runs and sweeps as one sorted table."),
+            ("evaluate", inspect.evaluate, "Test accuracy of saved parameters, per class."),
+            ("plot", inspect.plot, "Draw a run's or a sweep's curves as PNG and SVG."),
+            ("report", report.report, "Write one HTML page of a sweep's or runs' results."),
+            ("export", report.export, "Export a sweep for other tools (an Optuna study)."),
+            ("data", data.data, "Show where the data comes from, and verify it."))
+for _name, _command, _short in COMMANDS:
+    app.command(name=_name, cls=PlainCommand, short_help=_short)(_command)
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; usage errors become one line too. Returns the exit code."""

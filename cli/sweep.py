@@ -8,29 +8,35 @@ from typing import Optional
 
 import typer
 
-from .common import domain_errors, err, fail, out, state
+from .common import DATA_DIR_HELP, domain_errors, err, fail, out, state, with_default
 
 
 @domain_errors
 def sweep(
-    spec: Path = typer.Argument(..., help="Sweep file (YAML): base, grid and/or random, seeds, "
-                                "metric."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Sweep directory [default "
-                                           "runs/sweep-<name>]; rerunning resumes it."),
-    workers: int = typer.Option(1, "--workers", "-j", min=1,
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Sweep file (YAML): base, grid "
+                                "and/or random, seeds, metric."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help=with_default("Sweep directory; rerunning "
+                                                             "resumes it.",
+                                                             "runs/sweep-<name>")),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, metavar="N",
                                 help="Trials in parallel (local processes; with Ray, the "
                                 "cluster's CPUs decide)."),
-    executor: str = typer.Option("local", "--executor", help="local or ray."),
-    address: Optional[str] = typer.Option(None, "--address", help="With --executor ray: the "
-                                          "cluster's HOST:PORT, as 'ray start --head' prints "
-                                          "it; without it, a new local instance."),
-    restart: bool = typer.Option(False, "--restart", help="Run every trial again."),
+    executor: str = typer.Option("local", "--executor", metavar="NAME",
+                                 help="Where trials run: local or ray."),
+    address: Optional[str] = typer.Option(None, "--address", metavar="HOST:PORT",
+                                          help=with_default("With --executor ray: the "
+                                                            "cluster's address, as 'ray start "
+                                                            "--head' prints it.",
+                                                            "a new local instance")),
+    restart: bool = typer.Option(False, "--restart", help="Run every trial again (and "
+                                 "start the directory over for another sweep file)."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
     fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train trials that share their "
                               "minibatches as one stacked model."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and stop."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
-                                            help="Directory holding the four IDX .gz files."),
+                                            metavar="DIR", help=DATA_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
     refit: bool = typer.Option(False, "--refit", help="Then train the selected point without "
                                "a validation split (best.yaml) and report its test accuracy."),
@@ -69,7 +75,7 @@ def sweep(
             err.print("interrupted: finished trials are kept; run the same command to resume",
                       markup=False)
             raise typer.Exit(130) from None
-    out.print(leaderboard_table(result, top=10, title="final leaderboard", final=True))
+    out.print(leaderboard_table(out, result, top=10, title="final leaderboard", final=True))
     failures = result.failures()
     for record in failures:
         err.print(f"{record.status}: {record.trial.id}: {record.info.get('error')} "

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from rich import box
 from rich.console import Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.text import Text
 
 from cli.common import interrupt_point
 from cli.display import cell
+from cli.tables import Column, decimals, fit, left_out_note, more_note
 from softmax_exp.sweep.leaderboard import leaderboard, point_label
 from softmax_exp.sweep.runner import SweepObserver, SweepRun, TrialRecord
 
@@ -26,29 +26,38 @@ def fmt(value: Any, digits: int = 4) -> str:
     return cell(value, f"{{:.{digits}f}}")
 
 
-def leaderboard_table(sweep: SweepRun, top: int = 5, title: str = "leaderboard",
-                      final: bool = False) -> Table:
-    """Top points by the selection metric; the final table adds how test accuracy moved."""
+def leaderboard_table(console, sweep: SweepRun, top: int = 5, title: str = "leaderboard",
+                      final: bool = False) -> Group:
+    """Top points by the selection metric, each with its best trial's id, fitted to the
+    console's width; the final table adds how test accuracy moved."""
     seeds = len(sweep.spec.seeds) > 1
-    table = Table(title=f"{title} (by {sweep.spec.metric}, {sweep.spec.mode})",
-                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
-    table.add_column("#", justify="right")
-    table.add_column("point", overflow="fold", max_width=30 if final else 34)
-    table.add_column(sweep.spec.metric.replace("_", " ") + (" ± sd" if seeds else ""),
-                     justify="right")
-    table.add_column("test@best", justify="right")
+    ranked = leaderboard(sweep, top=None)
+    rows = ranked[:top]
+    columns = [Column("#", 0), Column("trial", 0, "left"), Column("point", 0, "left"),
+               Column(sweep.spec.metric.replace("_", " ") + (" ± sd" if seeds else ""), 0),
+               Column("test@best", 1)]
+    scores = decimals([r["score"] for r in rows])
+    values = [[str(rank), row["trial_id"], row["point"],
+               score + (f" ± {fmt(row['spread'], 3)}" if seeds else "")]
+              for rank, (row, score) in enumerate(zip(rows, scores), 1)]
+    extra = [("test_acc", "test@best")]
     if final:
-        table.add_column("test peak", justify="right")
-        table.add_column("test end", justify="right")
-    table.add_column("status", overflow="fold", max_width=10)
-    for rank, row in enumerate(leaderboard(sweep, top), 1):
-        score = fmt(row["score"]) + (f" ± {fmt(row['spread'], 3)}" if seeds else "")
-        cells = [str(rank), row["point"], score, fmt(row["test_acc"])]
-        if final:
-            at = f"@{row['peak_epoch']}" if row["peak_epoch"] else ""
-            cells += [fmt(row["peak_test_acc"]) + at, fmt(row["final_test_acc"])]
-        table.add_row(*cells, row["status"])
-    return table
+        extra += [("peak_test_acc", "test peak"), ("final_test_acc", "test end")]
+        columns += [Column("test peak", 3), Column("test end", 2)]
+    for key, _ in extra:
+        for cells, shown in zip(values, decimals([r[key] for r in rows])):
+            cells.append(shown)
+    if final:
+        for cells, row in zip(values, rows):
+            cells[-2] += f"@{row['peak_epoch']}" if row["peak_epoch"] else ""
+    columns.append(Column("status", 2, "left"))
+    for cells, row in zip(values, rows):
+        cells.append(row["status"])
+    table, left_out = fit(console, columns, values,
+                          f"{title} (by {sweep.spec.metric}, {sweep.spec.mode})")
+    notes = [more_note(len(rows), len(ranked), "softmax compare " + str(sweep.path)),
+             left_out_note(left_out, "a wider terminal shows them")]
+    return Group(table, *(Text(n) for n in notes if n))
 
 
 class SweepDisplay(SweepObserver):
@@ -127,15 +136,15 @@ class SweepDisplay(SweepObserver):
     def _render(self) -> Group:
         parts: list[Any] = [self.progress]
         if self.running:
-            table = Table(title="running", title_justify="left")
-            for column in ("trial", "point", "epoch", "val acc"):
-                table.add_column(column, overflow="fold", max_width=40)
+            columns = [Column("trial", 0, "left"), Column("point", 1, "left"),
+                       Column("epoch", 0), Column("val acc", 0)]
+            rows = []
             for record in self.running.values():
                 last = record.rows[-1] if record.rows else {}
-                table.add_row(record.trial.id, point_label(record.trial.point),
-                              f"{len(record.rows)}/{record.trial.config.epochs}",
-                              fmt(last.get("val_acc")))
-            parts.append(table)
+                rows.append([record.trial.id, point_label(record.trial.point),
+                             f"{len(record.rows)}/{record.trial.config.epochs}",
+                             fmt(last.get("val_acc"))])
+            parts.append(fit(self.console, columns, rows, "running")[0])
         if self.sweep is not None:
-            parts.append(leaderboard_table(self.sweep))
+            parts.append(leaderboard_table(self.console, self.sweep))
         return Group(*parts)

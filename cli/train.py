@@ -8,26 +8,34 @@ from typing import List, Optional
 
 import typer
 
-from .common import domain_errors, out
+from .common import DATA_DIR_HELP, domain_errors, out, with_default
 
 CONFIG_HELP = "YAML file of settings (see configs/default.yaml); options below override it."
 
 
 @domain_errors
 def train(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate [default 0.1]."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Minibatch size "
-                                             "[default 256]."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs [default 10]."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed [default 0]."),
-    ctx: Optional[str] = typer.Option(None, "--ctx", help="cpu, gpu or gpu:N [default cpu]."),
-    settings: List[str] = typer.Option([], "--set", help="Any setting as KEY=VALUE "
-                                       "(repeatable), e.g. --set weight_decay=1e-4."),
-    out_dir: Path = typer.Option(Path("runs"), "--out", help="Where run directories go."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", metavar="FILE",
+                                          help=CONFIG_HELP),
+    lr: Optional[float] = typer.Option(None, "--lr", metavar="FLOAT",
+                                       help=with_default("SGD learning rate.", 0.1)),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", metavar="N",
+                                             help=with_default("Minibatch size.", 256)),
+    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N",
+                                         help=with_default("Passes over the training set.",
+                                                           10)),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N",
+                                       help=with_default("Seeds initialisation and "
+                                                         "shuffling.", 0)),
+    ctx: Optional[str] = typer.Option(None, "--ctx", metavar="CTX",
+                                      help=with_default("cpu, gpu or gpu:N.", "cpu")),
+    settings: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", show_default=False,
+                                       help="Any setting (repeatable), e.g. --set "
+                                       "weight_decay=1e-4; see the README's Settings."),
+    out_dir: Path = typer.Option(Path("runs"), "--out", metavar="DIR",
+                                 help="Where run directories go."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
-                                            help="Directory holding the four Fashion-MNIST "
-                                                 "IDX .gz files."),
+                                            metavar="DIR", help=DATA_DIR_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and stop."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing "

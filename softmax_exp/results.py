@@ -101,17 +101,27 @@ def default_metric(trials) -> str:
     return "best_val_acc" if trials["best_val_acc"].notna().any() else "final_test_acc"
 
 
+# what sweep files call their selection metric, and the trials.csv column that holds it
+METRIC_ALIASES = {"val_acc": "best_val_acc", "val_loss": "best_val_loss",
+                  "test_acc": "test_acc_at_best", "test_loss": "test_loss_at_best"}
+
+
 def compare(paths: Sequence[PathLike], metric: Optional[str] = None,
-            by: Optional[Sequence[str]] = None, ascending: bool = False):
-    """A table sorted on `metric`; grouped by `by` (mean and std over seeds) when given."""
+            by: Optional[Sequence[str]] = None, ascending: Optional[bool] = None):
+    """A table sorted on `metric` (a trials.csv column, or a sweep file's metric name such
+    as val_acc); grouped by `by` (mean and std over seeds) when given. Losses sort
+    smallest first unless `ascending` says otherwise."""
     trials = load_many(paths).trials
-    metric = metric or default_metric(trials)
+    metric = METRIC_ALIASES.get(metric or "", metric) or default_metric(trials)
     if metric not in trials:
-        raise RunError(f"--metric {metric}: no such column; use one of "
-                       f"{', '.join(c for c in trials.columns if trials[c].dtype.kind == 'f')}")
+        numeric = [c for c in trials.columns if trials[c].dtype.kind == "f"]
+        raise RunError(f"metric {metric}: no such column; use one of "
+                       f"{', '.join([*METRIC_ALIASES, *numeric])}")
+    if ascending is None:
+        ascending = "loss" in metric
     for key in by or ():
         if key not in trials:
-            raise RunError(f"--by {key}: not a setting; use one of {', '.join(SETTINGS)}")
+            raise RunError(f"group by {key}: not a setting; use one of {', '.join(SETTINGS)}")
     if not by:
         keep = ["source", "trial_id", "status", *varying_settings(trials), "best_epoch",
                 "best_val_acc", "test_acc_at_best", "final_test_acc", "epochs_run"]

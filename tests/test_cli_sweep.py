@@ -29,6 +29,9 @@ def test_sweep_prints_progress_lines_and_leaderboard(swept):
     assert "final leaderboard (by val_acc, max)" in output
     tmp = str(swept[0])
     assert max(len(line) for line in output.splitlines() if tmp not in line) <= 80
+    final = output.split("final leaderboard")[1]
+    for trial_id in pd.read_csv(swept[0] / "out" / "trials.csv").trial_id:
+        assert trial_id in final  # the id names trials/<id> for softmax plot and evaluate
 
 
 def test_sweep_dry_run_lists_trials(tmp_path):
@@ -69,7 +72,7 @@ def test_compare_errors(swept, tmp_path):
     result = runner.invoke(app, ["compare", str(tmp_path)])
     assert result.exit_code == 2 and "neither a run directory" in result.output
     result = runner.invoke(app, ["compare", str(tmp / "out"), "--by", "colour"])
-    assert result.exit_code == 2 and "--by colour: not a setting" in result.output
+    assert result.exit_code == 2 and "group by colour: not a setting" in result.output
 
 
 def test_compare_does_not_import_mxnet(swept):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from typing import Any
+from typing import Any, Optional
 
 from ..summary import best_row
 from .runner import SweepRun
@@ -22,7 +22,9 @@ def point_label(point: dict[str, Any]) -> str:
                     for k, v in point.items() if k != "seed") or "base"
 
 
-def leaderboard(sweep: SweepRun, top: int = 10) -> list[dict[str, Any]]:
+def leaderboard(sweep: SweepRun, top: Optional[int] = 10) -> list[dict[str, Any]]:
+    """Points ranked on the metric; each names its best trial (the best seed's), whose
+    directory is trials/<trial_id>. `top=None`: every point."""
     metric, mode = sweep.spec.metric, sweep.spec.mode
     groups: dict[str, list] = {}
     for record in sorted(sweep.records.values(), key=lambda r: r.trial.index):
@@ -31,13 +33,15 @@ def leaderboard(sweep: SweepRun, top: int = 10) -> list[dict[str, Any]]:
     rows = []
     for label, records in groups.items():
         bests = [best_row(r.rows, metric, mode) for r in records]
-        scores = [b[metric] for b in bests if b]
+        scored = [(b[metric], r.trial.id) for b, r in zip(bests, records) if b]
+        scores = [score for score, _ in scored]
+        best_id = (max if mode == "max" else min)(scored)[1] if scored else records[0].trial.id
         tests = [b["test_acc"] for b in bests if b]
         finals = [r.rows[-1]["test_acc"] for r in records if r.rows]
         peaks = [max(r.rows, key=lambda row: row["test_acc"]) for r in records if r.rows]
         statuses = Counter(r.status for r in records)
         rows.append({
-            "point": label, "trials": len(records),
+            "point": label, "trials": len(records), "trial_id": best_id,
             "score": statistics.fmean(scores) if scores else math.nan,
             "spread": statistics.stdev(scores) if len(scores) > 1 else 0.0,
             "test_acc": statistics.fmean(tests) if tests else math.nan,
@@ -53,4 +57,4 @@ def leaderboard(sweep: SweepRun, top: int = 10) -> list[dict[str, Any]]:
     sign = -1 if mode == "max" else 1
     rows.sort(key=lambda r: (math.isnan(r["score"]), sign * (0 if math.isnan(r["score"])
                                                              else r["score"])))
-    return rows[:top]
+    return rows if top is None else rows[:top]

@@ -1,0 +1,110 @@
+"""Tables that fit the terminal: columns are chosen by priority, never cut.
+
+A number is never shortened to fit: a column that does not fit is left out whole, and
+the caller says which were left out. Numbers get as many digits as it takes to tell a
+column's values apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from rich import box
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+
+EMPTY = "-"  # the one marker for "no value", in every table
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    priority: int = 0  # lower is kept first when the width runs out
+    justify: str = "right"
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def decimals(values: Sequence[Any], least: int = 4, most: int = 6) -> list[str]:
+    """Fixed decimals (metrics): `least`, more while two different values look the same."""
+    numbers = [float(v) for v in values if not is_missing(v)]
+    digits = least
+    while digits < most and _collide(numbers, lambda v, d=digits: f"{v:.{d}f}"):
+        digits += 1
+    return [EMPTY if is_missing(v) else f"{float(v):.{digits}f}" for v in values]
+
+
+def shortest(values: Sequence[Any]) -> list[str]:
+    """Settings: as few significant digits as tell the values apart (0.01, 0.1, 1, 256)."""
+    numbers = [float(v) for v in values if not is_missing(v)]
+    digits = 1
+    while digits < 10 and _collide(numbers, lambda v, d=digits: f"{v:.{d}g}"):
+        digits += 1
+    return [EMPTY if is_missing(v) else _integral(v) or f"{float(v):.{digits}g}"
+            for v in values]
+
+
+def _integral(value: Any) -> Optional[str]:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()
+                                  and abs(value) < 1e7):
+        return str(int(value))
+    return None
+
+
+def _collide(numbers: list[float], show) -> bool:
+    shown: dict[str, float] = {}
+    for number in numbers:
+        text = show(number)
+        if text in shown and shown[text] != number:
+            return True
+        shown[text] = number
+    return False
+
+
+def fit(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[str]],
+        title: Optional[str] = None, width: Optional[int] = None
+        ) -> tuple[Table, list[Column]]:
+    """A table of the columns that fit `width` (the console's by default), chosen by
+    priority and shown in their given order; returns it and the columns left out."""
+    width = console.width if width is None else width
+    order = sorted(range(len(columns)), key=lambda i: columns[i].priority)
+    kept: list[int] = []
+    for index in order:
+        trial = sorted(kept + [index])
+        if _measure(console, _table(columns, rows, trial, title)) <= width or not kept:
+            kept = trial
+    left_out = [columns[i] for i in range(len(columns)) if i not in kept]
+    return _table(columns, rows, kept, title), left_out
+
+
+def _table(columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[int],
+           title: Optional[str]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  padding=(0, 1, 0, 0), show_edge=False)
+    for i in keep:
+        table.add_column(columns[i].header, justify=columns[i].justify, no_wrap=True)
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table
+
+
+def _measure(console: Console, table: Table) -> int:
+    wide = console.options.update(width=10_000)
+    return Measurement.get(console, wide, table).maximum
+
+
+def left_out_note(left_out: Sequence[Column], how: str) -> Optional[str]:
+    if not left_out:
+        return None
+    return f"left out to fit: {', '.join(c.header for c in left_out)} ({how})"
+
+
+def more_note(shown: int, total: int, how: str) -> Optional[str]:
+    return f"{total - shown} more ({how})" if total > shown else None

@@ -1,0 +1,74 @@
+"""Every command's help, as a person sees it at 80 columns: complete and undamaged."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import typer.main
+
+from cli.main import app
+from softmax_exp.config import TrainConfig
+
+COMMANDS = sorted(typer.main.get_command(app).commands)
+
+
+def render_help(*args: str) -> str:
+    """`softmax ARGS` in a fresh process with an 80-column terminal width."""
+    env = {"COLUMNS": "80", "PATH": "/usr/bin:/bin", "TERM": "xterm"}
+    done = subprocess.run([sys.executable, "-c", "from cli.main import run; run()", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def options(text: str) -> dict[str, str]:
+    """Each option's help record in the Options section, joined onto one line."""
+    section = text.split("Options:\n", 1)[1].split("\n\n")[0]
+    records: dict[str, str] = {}
+    name = ""
+    for line in section.splitlines():
+        if re.match(r"  \S", line):
+            name = line.split()[0].rstrip(",")
+            if name.startswith("-") and not name.startswith("--"):
+                name = line.split()[1]
+            records[name] = line
+        elif name:
+            records[name] += " " + line.strip()
+    return records
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_fits_80_columns_and_is_undamaged(command):
+    text = render_help(*([command] if command else []), "--help")
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    assert "..." not in re.sub(r"(PATHS|\[ARGS\])\.\.\.", "", text), text  # no cut short help
+    assert not re.search(r" [.;](\s|$)", text), text  # what eaten [markup] leaves
+    for damage in ("<bool>", "{", "<path>", "<str>", "<int", "<float>", "<list", "╭", "()"):
+        assert damage not in text, (damage, text)
+    if command:
+        assert "Example: softmax " + command in " ".join(text.split())
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_says_what_it_means(command):
+    for name, record in options(render_help(command, "--help")).items():
+        words = record.split("  ", 1)[1] if "  " in record.strip() else ""
+        assert len(words.split()) >= 2, (name, record)
+
+
+def test_defaults_shown_are_the_configs_own():
+    train = options(render_help("train", "--help"))
+    defaults = TrainConfig()
+    for flag, setting in (("--lr", "lr"), ("--batch-size", "batch_size"), ("--epochs", "epochs"),
+                          ("--seed", "seed"), ("--ctx", "ctx")):
+        assert f"[default: {getattr(defaults, setting)}]" in train[flag], train[flag]
+    assert "[default: runs]" in train["--out"]
+
+
+def test_bare_softmax_prints_the_help_once():
+    text = render_help()
+    assert text.count("Usage: softmax") == 1, text
+    assert "Commands:" in text

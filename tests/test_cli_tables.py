@@ -1,0 +1,97 @@
+"""Tables fit 80 columns by leaving whole columns out, never by cutting numbers."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli import common
+from cli.main import app
+from cli.tables import decimals, shortest
+from softmax_exp.config import TrainConfig
+from softmax_exp.summary import TRIAL_COLUMNS
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def eighty_columns(monkeypatch):
+    monkeypatch.setattr(common.out, "width", 80)
+
+
+def test_numbers_get_the_digits_that_tell_them_apart():
+    assert shortest([0.01, 0.1, 0.3, 1.0, None]) == ["0.01", "0.1", "0.3", "1", "-"]
+    assert shortest([0.01, 0.011]) == ["0.01", "0.011"]
+    assert shortest([64, 256.0]) == ["64", "256"]
+    assert decimals([0.849512, 0.849488, float("nan")]) == ["0.84951", "0.84949", "-"]
+    assert decimals([0.8, 0.81]) == ["0.8000", "0.8100"]
+
+
+def write_sweep(path, n=14):
+    """A sweep directory's tables, as the driver writes them, with many settings varying."""
+    defaults = TrainConfig().model_dump()
+    rows = []
+    for i in range(n):
+        settings = {**defaults, "lr": 0.01 + 0.001 * i, "batch_size": 64 * (1 + i % 3),
+                    "momentum": 0.1 * (i % 4), "weight_decay": 1e-4 * (i % 2),
+                    "train_subset": 1000 + i, "patience": None if i % 2 else 15,
+                    "val_fraction": 0.1}
+        rows.append({**settings, "trial_id": f"{i:010x}", "status": "completed",
+                     "best_val_acc": 0.8 + i / 1e5, "test_acc_at_best": 0.79 + i / 1e4,
+                     "final_test_acc": 0.78, "best_epoch": 3, "epochs_run": 10,
+                     "selected_on": "val_acc", "path": f"trials/{i:010x}"})
+    path.mkdir()
+    pd.DataFrame(rows, columns=list(TRIAL_COLUMNS)).to_csv(path / "trials.csv", index=False)
+    pd.DataFrame(columns=["trial_id"]).to_csv(path / "epochs.csv", index=False)
+    return rows
+
+
+def test_compare_fits_80_columns_and_says_what_it_left_out(tmp_path):
+    rows = write_sweep(tmp_path / "s")
+    result = runner.invoke(app, ["compare", str(tmp_path / "s"), "--top", "10"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.output
+    assert "…" not in result.output
+    for row in sorted(rows, key=lambda r: -r["best_val_acc"])[:10]:
+        assert row["trial_id"] in result.output
+        assert f"{row['best_val_acc']:.5f}" in result.output  # 4 digits would not tell them apart
+    assert "4 more (--top N for more)" in result.output
+    assert "left out to fit:" in result.output
+
+
+def test_compare_wide_and_csv_keep_every_column(tmp_path):
+    write_sweep(tmp_path / "s")
+    wide = runner.invoke(app, ["compare", str(tmp_path / "s"), "--wide"])
+    assert wide.exit_code == 0 and "left out" not in wide.output
+    assert max(len(line) for line in wide.output.splitlines()) > 80
+    for header in ("mom", "subset", "patience", "final test"):
+        assert header in wide.output
+    printed = runner.invoke(app, ["compare", str(tmp_path / "s"), "--csv", "-"])
+    table = pd.read_csv(io.StringIO(printed.output))
+    assert len(table) == 14 and "momentum" in table
+
+
+def test_compare_takes_the_sweep_files_metric_names(tmp_path):
+    write_sweep(tmp_path / "s")
+    result = runner.invoke(app, ["compare", str(tmp_path / "s"), "--metric", "val_acc"])
+    assert result.exit_code == 0, result.output
+    assert "sorted on best_val_acc" in result.output
+
+
+def test_a_single_run_shows_the_same_empty_marker(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text(
+        "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,epoch_seconds,"
+        "samples_per_second\n1,0.6,0.8,,,0.55,0.81,1.0,60000\n")
+    (run / "run.json").write_text(json.dumps({"status": "completed", "best_epoch": None}))
+    (run / "config.yaml").write_text("lr: 0.1\n")
+    result = runner.invoke(app, ["compare", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "None" not in result.output and "nan" not in result.output
+    assert " - " in result.output or result.output.rstrip().endswith("-")
