@@ -49,6 +49,7 @@ def sweep(
     """
     from softmax_exp.errors import ClusterError
     from softmax_exp.sweep import make_executor, run_sweep
+    from softmax_exp.sweep.runner import SweepDirectoryTaken
 
     from .sweep_display import SweepDisplay, leaderboard_table
 
@@ -75,6 +76,12 @@ def sweep(
             err.print("interrupted: finished trials are kept; run the same command to resume",
                       markup=False)
             raise typer.Exit(130) from None
+        except SweepDirectoryTaken as exc:
+            if state["debug"]:
+                raise
+            raise fail(f"{exc.path} holds sweep '{exc.owner.get('name')}' (from "
+                       f"{exc.owner.get('file')}), not {exc.spec_path}: --restart to start "
+                       "that directory over, or another --out DIR") from None
     out.print(leaderboard_table(out, result, top=10, title="final leaderboard", final=True))
     failures = result.failures()
     for record in failures:

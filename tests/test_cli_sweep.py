@@ -110,3 +110,13 @@ def test_dry_run_counts_a_large_sweep_without_listing_it(tmp_path):
     result = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "2,400 trials, over the limit of 100" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_another_sweep_file_into_the_same_directory_is_one_line(swept):
+    tmp, _ = swept
+    (tmp / "other.yaml").write_text(SPEC)
+    result = runner.invoke(app, ["sweep", str(tmp / "other.yaml"), "--out", str(tmp / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1
+    assert "holds sweep 's' (from" in result.output and "other.yaml" in result.output
+    assert "--restart" in result.output and "--out" in result.output

@@ -11,6 +11,7 @@ from softmax_exp.errors import RunError
 from softmax_exp.lock import DirectoryLock
 from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
 from softmax_exp.sweep import ProcessExecutor, SerialExecutor, SweepObserver, run_sweep
+from softmax_exp.sweep.runner import SweepDirectoryTaken
 
 pytestmark = pytest.mark.e2e
 
@@ -123,6 +124,23 @@ def test_edited_grid_runs_only_new_points_and_restart_runs_all(tmp_path, real_da
     assert len(pd.read_csv(result.path / "trials.csv")) == 6
     _, events = sweep(tmp_path, spec, restart=True)
     assert len(events.started) == 6
+
+
+def test_another_sweep_file_is_refused_unless_restarted(tmp_path, real_dataset):
+    first = write_spec(tmp_path)
+    sweep(tmp_path, first)
+    before = {name: (tmp_path / "out" / name).read_bytes()
+              for name in ("sweep.yaml", "trials.csv", "epochs.csv")}
+    other = write_spec(tmp_path, SMALL_GRID.replace("[0.05, 0.5]", "[0.1]"), "other.yaml")
+    with pytest.raises(SweepDirectoryTaken) as refused:
+        sweep(tmp_path, other)
+    assert "holds sweep 's' (from" in str(refused.value) and "other.yaml" in str(refused.value)
+    for name, content in before.items():
+        assert (tmp_path / "out" / name).read_bytes() == content, name
+    result, events = sweep(tmp_path, other, restart=True)
+    assert len(events.started) == 2 and len(pd.read_csv(result.path / "trials.csv")) == 2
+    with pytest.raises(SweepDirectoryTaken):  # the directory is other.yaml's now
+        sweep(tmp_path, first)
 
 
 def test_torn_metrics_or_run_json_means_run_again(tmp_path, real_dataset):

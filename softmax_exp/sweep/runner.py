@@ -4,6 +4,7 @@ writer of the sweep directory, whatever executor runs the trials."""
 from __future__ import annotations
 
 import contextlib
+import json
 import shlex
 import sys
 from dataclasses import dataclass, field, replace
@@ -11,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ..errors import SoftmaxExpError
-from ..fileio import append_line, atomic_writer, write_text
+from ..errors import RunError, SoftmaxExpError
+from ..fileio import append_line, atomic_writer, write_json, write_text
 from ..lock import DirectoryLock
 from ..records import TrialOutcome
 from ..runs import FINISHED, METRICS_FILE, RunRecorder, csv_line, read_run_info
@@ -24,10 +25,33 @@ from .spec import SweepSpec, load_sweep_spec
 
 TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = ("trials.csv", "epochs.csv", "sweep.yaml",
                                                     "commands.log")
+OWNER_FILE = "sweep.json"  # which sweep (name and file) the directory belongs to
 
 
 class FailFast(SoftmaxExpError):
     """Raised to stop a sweep at its first failed trial (--fail-fast)."""
+
+
+class SweepDirectoryTaken(RunError):
+    """The sweep directory belongs to another sweep file. The CLI names its own ways out."""
+
+    def __init__(self, path: Path, owner: dict, spec_path: Path):
+        self.path, self.owner, self.spec_path = path, owner, spec_path
+        super().__init__(f"{path} holds sweep '{owner.get('name')}' (from {owner.get('file')}),"
+                         f" not {spec_path}: restart the sweep to start that directory over, "
+                         "or write to another directory")
+
+
+def check_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> None:
+    """A sweep directory belongs to one sweep, known by its name (the file's stem or its
+    `name:`), so that an edited grid still resumes while another file is refused."""
+    try:
+        owner = json.loads((path / OWNER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        owner = None  # new, or made before sweeps recorded their owner
+    if isinstance(owner, dict) and owner.get("name") != spec.name and not restart:
+        raise SweepDirectoryTaken(path, owner, spec_path)
+    write_json(path / OWNER_FILE, {"name": spec.name, "file": str(spec_path)})
 
 
 @dataclass
@@ -137,11 +161,10 @@ def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor
     try:
         (path / "trials").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from ..errors import RunError
-
         raise RunError(f"cannot create sweep directory {path}: {exc.strerror}; "
                        "choose another --out") from None
     with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
+        check_owner(path, spec, spec_path, restart)
         driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast, restart)
         if report:
             from ..report import ReportRefresher
