@@ -17,8 +17,18 @@ from softmax_exp.errors import SoftmaxExpError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (softmax sweep ... | head): rich would exit 1 here; the
+        command stops as for any closed pipe, and `main` makes that exit 0 quietly."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+out = _Console(highlight=False)
+err = _Console(stderr=True, highlight=False)
 DATA_DIR_HELP = ("Directory holding the four Fashion-MNIST IDX .gz files  [default: the "
                  "cache, Debian's package, else a download; see softmax data]")
 

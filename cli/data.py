@@ -27,8 +27,14 @@ def data(
     table = Table(title="Fashion-MNIST sources, in order", title_justify="left")
     for column in ("source", "directory", "state"):
         table.add_column(column)
-    for source in dataset.candidate_sources(data_dir):
-        state = "complete" if source.complete else f"missing {len(source.missing)} file(s)"
+    sources = dataset.candidate_sources(data_dir)
+    found = any(source.complete for source in sources)
+    for source in sources:
+        total = len(source.missing) + len(source.paths)
+        state = "complete" if source.complete else "no copy" if not source.paths \
+            else f"{len(source.missing)} of {total} files missing"
+        if not source.complete and found:
+            state += " (not needed)"
         table.add_row(source.kind, str(source.directory), state)
     out.print(table)
     chosen = dataset.locate(data_dir, allow_download=download)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -82,7 +83,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     except typer.Abort:
         err.print("aborted", markup=False)
         return 130
+    except BrokenPipeError:  # the reader has gone (softmax sweep ... | head): stop quietly
+        _silence_stdout()
+        return 0
+    except SystemExit:  # typer exits 1 when click's own output meets a closed pipe
+        if type(sys.stdout).__name__ != "PacifyFlushWrapper":
+            raise
+        _silence_stdout()
+        return 0
     return result if isinstance(result, int) else 0
+
+
+def _silence_stdout() -> None:
+    """Python flushes stdout at exit; into a closed pipe that prints a warning."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # not a file (tests)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def run() -> None:

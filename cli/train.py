@@ -73,10 +73,23 @@ def train(
 
 
 def _summary(result) -> None:
+    """The run in three lines; a diverged run says so and exits 1."""
     info = result.info
     final, best = info["final"] or {}, info["best"] or {}
-    out.print(f"[bold]{info['status']}[/] after {info['epochs_run']} epochs "
+    epochs = info["epochs_run"]
+    out.print(f"[bold]{info['status']}[/] after {epochs} epoch{'s' * (epochs != 1)} "
               f"({info['stop_reason']}) in {info['wall_seconds']:.1f} s")
-    out.print(f"final test acc {final.get('test_acc', float('nan')):.4f}; best epoch "
-              f"{info['best_epoch']} (test acc {best.get('test_acc', float('nan')):.4f})")
+    if info["best_epoch"] is not None:
+        out.print(f"final test acc {_acc(final)}; best epoch {info['best_epoch']} "
+                  f"(test acc {_acc(best)})", markup=False)
+    if info["status"] == "diverged":
+        out.print(f"the training loss became NaN or inf in epoch {epochs}; try a smaller "
+                  "--lr", markup=False)
     out.print(f"run directory: {result.path}", markup=False, soft_wrap=True)
+    if info["status"] == "diverged":
+        raise typer.Exit(1)
+
+
+def _acc(row: dict) -> str:
+    value = row.get("test_acc")
+    return f"{value:.4f}" if isinstance(value, (int, float)) and value == value else "-"

@@ -202,8 +202,9 @@ def locate(data_dir: Optional[Path] = None, dataset: DatasetSpec = FASHION_MNIST
             return source
     if candidates[0].kind == "data-dir":
         source = candidates[0]
-        raise DataError(f"{source.directory}: missing {', '.join(source.missing)}; "
-                        f"{HOW_TO_GET}")
+        raise DataError(f"{source.directory}: missing {', '.join(source.missing)}; put the "
+                        "four IDX .gz files there, or name no data directory (nor "
+                        "SOFTMAX_DATA_DIR) to use the cache, Debian's package or a download")
     if not allow_download:
         looked = ", ".join(str(s.directory) for s in candidates)
         raise DataError(f"{dataset.name} not found (looked in {looked}); {HOW_TO_GET}")

@@ -34,7 +34,9 @@ def parse_mapping(text: str, where: str) -> tuple[dict[str, Any], KeyLines]:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
+        # an error found at the end of the text is marked on the line after the last one
+        last = max(1, len(text.splitlines()))
+        line = f":{min(mark.line + 1, last)}" if mark is not None else ""
         problem = " ".join(str(exc.problem or exc.context or "malformed YAML").split())
         raise ConfigError(f"{where}{line}: malformed YAML: {problem}; fix the syntax "
                           "(indentation, colons, quotes)") from None

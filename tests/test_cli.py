@@ -74,7 +74,39 @@ def test_missing_data_dir_is_a_clear_error(tmp_path):
                                  str(tmp_path / "runs")])
     assert result.exit_code == 2
     assert "missing train-images-idx3-ubyte.gz" in result.output
-    assert "apt-get install dataset-fashion-mnist" in result.output
+    assert "put the four IDX .gz files there" in result.output
+    assert "--data-dir" not in result.output  # the flag given is the problem, not the fix
+
+
+@pytest.mark.e2e
+def test_softmax_data_says_nothing_is_missing_when_a_source_is_complete(real_dataset):
+    result = runner.invoke(app, ["data", "--no-download"])
+    assert result.exit_code == 0, result.output
+    assert "complete" in result.output and "missing" not in result.output
+
+
+@pytest.mark.e2e
+def test_a_diverged_train_exits_1_and_says_why(tmp_path, real_dataset):
+    result = runner.invoke(app, ["train", "--lr", "1e38", "--epochs", "2", "--set",
+                                 "train_subset=500", "--out", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "diverged after 1 epoch " in result.output
+    assert "the training loss became NaN or inf in epoch 1; try a smaller --lr" \
+        in result.output
+    assert "None" not in result.output and "nan" not in result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["data", "--no-download", "--data-dir", "."]],
+                         ids=["click-output", "rich-output"])
+def test_a_closed_pipe_ends_the_command_quietly_with_exit_0(args):
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "from cli.main import run; run()",
+                                *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # like `| head` having read what it wanted
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""
 
 
 def test_the_library_never_imports_the_cli_toolkits():

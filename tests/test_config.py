@@ -207,3 +207,10 @@ def test_settings_added_later_enter_the_id_only_when_set():
         {}, {"lr_schedule": "cosine"}, {"lr_schedule": "step"}, {"warmup_epochs": 1},
         {"lr_step_factor": 0.5}, {"lr_step_epochs": 3}, {"lr_min": 0.01})}
     assert len(ids) == 7
+
+
+def test_a_malformed_yaml_line_is_never_past_the_end_of_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("lr: 0.1\nepochs: [1,\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:2: malformed YAML"):
+        load_train_config(path)
