@@ -67,30 +67,45 @@ def with_default(text: str, default: object) -> str:
     return f"{text}  [default: {default}]"
 
 
-state = {"debug": bool(os.environ.get("SOFTMAX_DEBUG")), "interrupted": False}
+state: dict[str, Any] = {"debug": bool(os.environ.get("SOFTMAX_DEBUG")), "interrupted": False,
+                         "stop_signal": None}
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what `kill` and schedulers send
 
 
 @contextlib.contextmanager
 def remembered_interrupts() -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered too: Python drops an
-    exception raised inside a destructor (MXNet frees a cached graph in `__del__`, which
-    waits for the work queued on it), so a Ctrl-C landing there would be lost and the
-    command would run on. `interrupt_point()` raises it again at the next safe point."""
+    """Ctrl-C (and SIGTERM, handled the same way) raises KeyboardInterrupt, and is
+    remembered too: Python drops an exception raised inside a destructor (MXNet frees a
+    cached graph in `__del__`, which waits for the work queued on it), so an interrupt
+    landing there would be lost and the command would run on. `interrupt_point()` raises
+    it again at the next safe point."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    state["interrupted"] = False
-    previous = signal.signal(signal.SIGINT, _on_interrupt)
+    state["interrupted"], state["stop_signal"] = False, None
+    previous = {number: signal.signal(number, _on_interrupt) for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         state["interrupted"] = False
 
 
 def _on_interrupt(signum: int, frame: Any) -> None:
-    state["interrupted"] = True
+    state["interrupted"], state["stop_signal"] = True, signum
     raise KeyboardInterrupt
+
+
+def stopped(message: str) -> typer.Exit:
+    """Say why the command stopped; exit 128 + the signal's number (130 for Ctrl-C, 143
+    for SIGTERM), as a shell reports a process the signal ended."""
+    number = state.get("stop_signal") or signal.SIGINT
+    name = "terminated (SIGTERM)" if number == signal.SIGTERM else "interrupted"
+    err.print(f"{name}{': ' + message if message else ''}", markup=False, soft_wrap=True)
+    return typer.Exit(128 + int(number))
 
 
 def interrupt_point() -> None:
@@ -116,7 +131,6 @@ def domain_errors(command: F) -> F:
                 raise
             raise fail(str(exc)) from None
         except KeyboardInterrupt:
-            err.print("interrupted", markup=False)
-            raise typer.Exit(130) from None
+            raise stopped("") from None
 
     return wrapper  # type: ignore[return-value]

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import DATA_DIR_HELP, domain_errors, err, fail, out, state, with_default
+from .common import DATA_DIR_HELP, domain_errors, err, fail, out, state, stopped, with_default
 
 
 @domain_errors
@@ -73,9 +73,8 @@ def sweep(
             raise fail(f"--address {exc.address}: {exc.reason}" if exc.address else str(exc)
                        ) from None
         except KeyboardInterrupt:
-            err.print("interrupted: finished trials are kept; run the same command to resume",
-                      markup=False)
-            raise typer.Exit(130) from None
+            raise stopped("finished trials are kept; run the same command to resume") \
+                from None
         except SweepDirectoryTaken as exc:
             if state["debug"]:
                 raise

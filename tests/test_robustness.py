@@ -59,6 +59,26 @@ def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
     assert no_temporary_files(tmp_path)
 
 
+@pytest.mark.e2e
+def test_sigterm_stops_training_as_ctrl_c_does_with_exit_143(tmp_path, real_dataset):
+    command = [sys.executable, "-c", "from cli.main import run; run()", "train", "--out",
+               str(tmp_path), "--epochs", "500", "--batch-size", "16", "--quiet",
+               "--set", "train_subset=5000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline and not any(
+            len(m.read_text().splitlines()) >= 2 for m in tmp_path.glob("*/metrics.csv")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert err == "terminated (SIGTERM)\n"
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    assert no_temporary_files(tmp_path)
+
+
 class Finished(SweepObserver):
     def __init__(self):
         self.statuses = {}

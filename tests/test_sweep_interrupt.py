@@ -4,6 +4,7 @@ uninterrupted sweep's, timing aside, with no duplicate or torn rows."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -65,18 +66,27 @@ def uninterrupted(tmp_path_factory, real_dataset):
     return tables(tmp / "out")
 
 
-@pytest.mark.parametrize("how", ["sigint", "sigkill"])
+SIGNALS = {"sigint": signal.SIGINT, "sigterm": signal.SIGTERM, "sigterm-workers": signal.SIGTERM,
+           "sigkill": signal.SIGKILL}
+
+
+@pytest.mark.parametrize("how", list(SIGNALS))
 def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, uninterrupted, how):
     spec, out = tmp_path / "s.yaml", tmp_path / "out"
     spec.write_text(SPEC)
-    process = softmax("sweep", str(spec), "--out", str(out), "--no-fuse")
+    workers = ["-j", "2"] if how.endswith("workers") else []
+    process = softmax("sweep", str(spec), "--out", str(out), "--no-fuse", *workers)
     wait_for_finished_trials(out, 2)
-    os.killpg(process.pid, signal.SIGINT if how == "sigint" else signal.SIGKILL)
+    os.killpg(process.pid, SIGNALS[how])  # the whole group, as a terminal or scheduler does
     _, err = process.communicate(timeout=60)
-    if how == "sigint":
-        assert process.returncode == 130, err
-        assert "interrupted: finished trials are kept" in err
+    if how != "sigkill":
+        assert process.returncode == 128 + SIGNALS[how], err
+        word = "interrupted" if how == "sigint" else "terminated (SIGTERM)"
+        assert f"{word}: finished trials are kept" in err
         assert "Traceback" not in err
+        statuses = {json.loads((d / "run.json").read_text())["status"]
+                    for d in (out / "trials").iterdir()}
+        assert "running" not in statuses, statuses
     done = pd.read_csv(out / "trials.csv")
     finished = set(done.trial_id[done.status == "completed"])
     assert 2 <= len(finished) < 5

@@ -168,7 +168,7 @@ class _Pool:
         """Stop the workers still running a job (interrupt, fail-fast)."""
         for worker_id, (process, _, job) in list(self.workers.items()):
             if job is not None:
-                process.terminate()
+                process.kill()  # workers ignore SIGTERM; they hold no files open
                 process.join(5)
                 del self.workers[worker_id]
 
@@ -177,18 +177,21 @@ class _Pool:
             if job is None and process.is_alive():
                 tasks.put(None)  # idle: let it finish cleanly
             else:
-                process.terminate()
+                process.kill()
         for process, _, _ in self.workers.values():
             process.join(5)
             if process.is_alive():
-                process.terminate()
+                process.kill()
                 process.join(5)
         self.workers.clear()
 
 
 def _serve(worker_id: int, tasks, events, threads: int, run_job: Callable) -> None:
     """Worker process body: run jobs until told to stop (None)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C for everyone
+    # The driver handles Ctrl-C and SIGTERM for everyone (a terminal or a scheduler sends
+    # them to the whole process group): it records the running trials and stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     warnings.showwarning = show_warning_line
     while (job := tasks.get()) is not None:
         run_job(job, events, threads)

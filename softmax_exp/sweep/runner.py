@@ -266,7 +266,10 @@ class _Driver:
         kind = event[0]
         if kind == "start":
             record = self.sweep.records[event[1]]
-            self.recorders[record.trial.id] = _recorder(record)
+            # registered before its files are written, so that an interrupt landing in
+            # between still finishes it (a run.json that does not say `running`)
+            self.recorders[record.trial.id] = recorder = _recorder(record)
+            recorder.create()
             for stale in ("final.params", "best.params", "error.log"):
                 (record.path / stale).unlink(missing_ok=True)
             record.info, record.rows = self.recorders[record.trial.id].info, []
@@ -288,10 +291,11 @@ class _Driver:
     def _finish(self, trial_id: str, outcome: Optional[TrialOutcome], status: str = "",
                 error: str = "", tables: bool = True) -> None:
         record = self.sweep.records[trial_id]
-        recorder = self.recorders.pop(trial_id, None)
+        recorder = self.recorders.get(trial_id)
         if recorder is None:  # failed before it started: give it a directory anyway
-            recorder = _recorder(record)
+            recorder = _recorder(record).create()
         record.info = recorder.finish(outcome, status or None, error or None)
+        self.recorders.pop(trial_id, None)  # only now: an interrupt before still records it
         self.tables_stale = True
         if tables:
             self.write_tables()
@@ -309,9 +313,13 @@ class _Driver:
             raise FailFast(f"trial {job.trials[0].id} failed: {message}")
 
     def interrupt(self) -> None:
+        """Record every running trial as interrupted; one that cannot be (a full disk)
+        does not keep the others from it."""
         self.sweep.interrupted = True
         for trial_id in list(self.recorders):
-            self._finish(trial_id, None, "interrupted", "interrupted before it finished")
+            with contextlib.suppress(Exception):
+                self.sweep.records[trial_id].path.mkdir(parents=True, exist_ok=True)
+                self._finish(trial_id, None, "interrupted", "interrupted before it finished")
 
     def write_tables(self) -> None:
         """trials.csv and epochs.csv from the driver's records, in expansion order."""
@@ -336,10 +344,11 @@ class _Driver:
 
 
 def _recorder(record: TrialRecord) -> RunRecorder:
-    """A fresh run directory for a trial, noting where it stands in the sweep."""
+    """A trial's recorder, noting where it stands in the sweep; `create()` writes its
+    fresh run directory."""
     trial = record.trial
     return RunRecorder(record.path, trial.config, trial.config.ctx,
-                       {"trial_index": trial.index, "point": trial.point}).create()
+                       {"trial_index": trial.index, "point": trial.point})
 
 
 def load_spec_and_trials(spec_path: Path) -> tuple[SweepSpec, list[Trial]]:
