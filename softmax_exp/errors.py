@@ -37,6 +37,19 @@ class RunError(SoftmaxExpError):
     """A run or sweep directory is unusable (missing, unreadable, locked, disk full)."""
 
 
+def reason(exc: BaseException) -> str:
+    """What went wrong, in one line. MXNet's errors carry their C++ stack as text that
+    starts with "Traceback (most recent call last):"; the reason is its last line."""
+    lines = [line.strip() for line in str(exc).splitlines()
+             if line.strip() and not line.startswith((" ", "\t", "Traceback ", "Stack trace"))]
+    if not lines:
+        return type(exc).__name__
+    text = lines[-1].removeprefix("MXNetError: ")
+    if text.startswith("Check failed: "):  # "Check failed: fi->Read(data): <the reason>"
+        text = text.rsplit(": ", 1)[-1]
+    return text
+
+
 def show_warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     """A `warnings.showwarning` for warnings meant for the user (a fallback, say): one
     plain line on stderr, like the errors. The CLI and sweep workers install it."""

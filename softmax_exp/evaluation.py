@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 
 from .data import CLASS_NAMES
-from .errors import RunError
+from .errors import RunError, reason
 from .runs import BEST_PARAMS, FINAL_PARAMS, read_run_info
 
 
@@ -35,7 +35,7 @@ def load_params(path: Path) -> dict[str, np.ndarray]:
     try:
         loaded = mx.nd.load(str(path))
     except Exception as exc:  # noqa: BLE001 - MXNetError and friends: an unreadable file
-        raise RunError(f"{path}: cannot load parameters ({str(exc).splitlines()[0]}); "
+        raise RunError(f"{path}: cannot load parameters ({reason(exc)}); "
                        "the run may not have finished, try --which final") from None
     if not isinstance(loaded, dict) or set(loaded) != {"0.weight", "0.bias"}:
         raise RunError(f"{path}: not a softmax-exp parameter file")

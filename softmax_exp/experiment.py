@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .config import TrainConfig, config_id
+from .errors import reason
 from .records import EpochMetrics, TrialOutcome
 from .runs import RunRecorder
 from .training import TrainHooks, train_group
@@ -74,7 +75,7 @@ def run_train(config: TrainConfig, out: Path = Path("runs"), data_dir: Optional[
         _record_end(recorder, "interrupted", "interrupted by the user")
         raise
     except Exception as exc:
-        _record_end(recorder, "failed", f"{type(exc).__name__}: {exc}")
+        _record_end(recorder, "failed", f"{type(exc).__name__}: {reason(exc)}")
         raise
     return RunResult(recorder.path, hooks.infos[0], outcome.history)
 

@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from .errors import RunError
 
@@ -22,8 +22,10 @@ def disk_error(path: Path, exc: OSError) -> RunError:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; if the block succeeds it is renamed onto `path`.
+def atomic_path(path: Path, check: Optional[Callable[[Path], None]] = None) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; if the block succeeds, and `check(temporary)`
+    does not raise, it is renamed onto `path`. A writer that does not report a failed
+    write (MXNet's, on a full disk) needs `check`: it would leave a torn file.
 
     Whatever the block raises propagates unchanged, and the temporary file is removed.
     """
@@ -36,6 +38,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise disk_error(path, exc) from exc
     try:
         yield Path(tmp)
+        if check is not None:
+            check(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from ..errors import reason
 from ..interrupts import signals_held
 from ..training import TrainHooks, fuse_key
 from .expand import Trial
@@ -117,5 +118,5 @@ def execute_job(job: Job, emit: Emit) -> None:
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
-    return f"{type(exc).__name__}: {exc}", "".join(
+    return f"{type(exc).__name__}: {reason(exc)}", "".join(
         traceback.format_exception(type(exc), exc, exc.__traceback__))
