@@ -37,7 +37,8 @@ def overfit_like():
         for epoch in range(1, 3 if patience else 5):
             epochs.append({"trial_id": trial_id, "status": "completed", **settings,
                            "epoch": epoch, "train_loss": 1 / epoch, "test_loss": 0.6 + i,
-                           "val_acc": 0.7, "test_acc": 0.7, "val_loss": 0.6})
+                           "val_acc": 0.7, "test_acc": 0.7, "val_loss": 0.6,
+                           "train_acc": 0.75})
     return Results("s", pd.DataFrame(trials), pd.DataFrame(epochs))
 
 
