@@ -50,13 +50,17 @@ def leaderboard_table(console, sweep: SweepRun, top: int = 5, title: str = "lead
     if final:
         for cells, row in zip(values, rows):
             cells[-2] += f"@{row['peak_epoch']}" if row["peak_epoch"] else ""
-    columns.append(Column("status", 2, "left"))
+    same = len({row["status"] for row in ranked}) <= 1  # then one note says it
+    columns.append(Column("status", 4 if same else 2, "left"))
     for cells, row in zip(values, rows):
         cells.append(row["status"])
     table, left_out = fit(console, columns, values,
                           f"{title} (by {sweep.spec.metric}, {sweep.spec.mode})")
-    notes = [more_note(len(rows), len(ranked), "softmax compare " + str(sweep.path)),
-             left_out_note(left_out, "a wider terminal shows them")]
+    notes = [more_note(len(rows), len(ranked), "softmax compare " + str(sweep.path))]
+    if same and rows and columns[-1] in left_out:
+        left_out.remove(columns[-1])
+        notes.append(f"status: all {rows[0]['status']}")
+    notes.append(left_out_note(left_out, "a wider terminal shows them"))
     return Group(table, *(Text(n) for n in notes if n))
 
 
