@@ -46,9 +46,11 @@ def evaluate(
                                            result.per_class_accuracy.tolist())),
             "confusion": result.confusion.tolist()}))
         return
-    out.print(f"{result.params} (epoch {result.epoch}): test acc {result.test_acc:.4f}, "
-              f"test loss {result.test_loss:.4f}; recorded during training: "
-              f"{result.recorded_test_acc}", markup=False, soft_wrap=True)
+    recorded = result.recorded_test_acc
+    out.print(f"{result.params} (epoch {result.epoch})", markup=False, soft_wrap=True)
+    out.print(f"test acc {result.test_acc:.4f}, test loss {result.test_loss:.4f} (recorded "
+              f"during training: {'-' if recorded is None else f'{recorded:.4f}'})",
+              markup=False)
     per_class = Table(title="per class", title_justify="left")
     for column in ("class", "accuracy", "most confused with"):
         per_class.add_column(column)
