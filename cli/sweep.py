@@ -123,11 +123,11 @@ LIST_AT_MOST = 1000  # a dry run lists the trials of sweeps up to this size
 
 def _dry_run(spec_path: Path) -> None:
     """The sweep's size, counted without expanding it; its trials when few enough."""
-    from rich.table import Table
-
     from softmax_exp.sweep import expand, load_sweep_spec
     from softmax_exp.sweep.expand import check_size
     from softmax_exp.sweep.leaderboard import point_label
+
+    from .tables import Column, fit
 
     spec = load_sweep_spec(spec_path)
     check_size(spec)
@@ -141,11 +141,9 @@ def _dry_run(spec_path: Path) -> None:
         return
     trials = expand(spec)
 
-    table = Table(title=f"{spec.name}: {len(trials)} trials", title_justify="left")
-    for column in ("#", "trial", "point", "epochs"):
-        table.add_column(column)
-    for trial in trials:
-        table.add_row(str(trial.index), trial.id, point_label(trial.point) +
-                      (f" seed={trial.config.seed}" if "seed" in trial.point else ""),
-                      str(trial.config.epochs))
-    out.print(table)
+    columns = [Column("#"), Column("trial", justify="left"),
+               Column("point", justify="left", wrap=True), Column("epochs")]
+    rows = [[str(trial.index), trial.id, point_label(trial.point) +
+             (f" seed={trial.config.seed}" if "seed" in trial.point else ""),
+             str(trial.config.epochs)] for trial in trials]
+    out.print(fit(out, columns, rows, f"{spec.name}: {len(trials)} trials")[0])

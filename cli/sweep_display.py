@@ -33,7 +33,7 @@ def leaderboard_table(console, sweep: SweepRun, top: int = 5, title: str = "lead
     seeds = len(sweep.spec.seeds) > 1
     ranked = leaderboard(sweep, top=None)
     rows = ranked[:top]
-    columns = [Column("#", 0), Column("trial", 0, "left"), Column("point", 0, "left"),
+    columns = [Column("#", 0), Column("trial", 0, "left"), Column("point", 0, "left", True),
                Column(sweep.spec.metric.replace("_", " ") + (" ± sd" if seeds else ""), 0),
                Column("test@best", 1)]
     scores = decimals([r["score"] for r in rows])
@@ -50,7 +50,8 @@ def leaderboard_table(console, sweep: SweepRun, top: int = 5, title: str = "lead
     if final:
         for cells, row in zip(values, rows):
             cells[-2] += f"@{row['peak_epoch']}" if row["peak_epoch"] else ""
-    same = len({row["status"] for row in ranked}) <= 1  # then one note says it
+    statuses = {r.status for r in sweep.records.values() if r.info}
+    same = len(statuses) <= 1  # then one note says it
     columns.append(Column("status", 4 if same else 2, "left"))
     for cells, row in zip(values, rows):
         cells.append(row["status"])
@@ -59,7 +60,7 @@ def leaderboard_table(console, sweep: SweepRun, top: int = 5, title: str = "lead
     notes = [more_note(len(rows), len(ranked), "softmax compare " + str(sweep.path))]
     if same and rows and columns[-1] in left_out:
         left_out.remove(columns[-1])
-        notes.append(f"status: all {rows[0]['status']}")
+        notes.append(f"status: all {statuses.pop()}")
     notes.append(left_out_note(left_out, "a wider terminal shows them"))
     return Group(table, *(Text(n) for n in notes if n))
 
@@ -140,7 +141,7 @@ class SweepDisplay(SweepObserver):
     def _render(self) -> Group:
         parts: list[Any] = [self.progress]
         if self.running:
-            columns = [Column("trial", 0, "left"), Column("point", 1, "left"),
+            columns = [Column("trial", 0, "left"), Column("point", 0, "left", True),
                        Column("epoch", 0), Column("val acc", 0)]
             rows = []
             for record in self.running.values():

@@ -22,8 +22,9 @@ EMPTY = "-"  # the one marker for "no value", in every table
 @dataclass(frozen=True)
 class Column:
     header: str
-    priority: int = 0  # lower is kept first when the width runs out
+    priority: int = 0  # 0: always shown; then lower is kept first when the width runs out
     justify: str = "right"
+    wrap: bool = False  # text that may wrap at spaces when the must-have columns are wide
 
 
 def is_missing(value: Any) -> bool:
@@ -39,14 +40,22 @@ def decimals(values: Sequence[Any], least: int = 4, most: int = 6) -> list[str]:
     return [EMPTY if is_missing(v) else f"{float(v):.{digits}f}" for v in values]
 
 
-def shortest(values: Sequence[Any]) -> list[str]:
-    """Settings: as few significant digits as tell the values apart (0.01, 0.1, 1, 256)."""
+def shortest(values: Sequence[Any], most: int = 4) -> list[str]:
+    """Settings: each value exactly when `most` significant digits can (0.01, 0.3, 256),
+    else rounded to `most`; more while two different values look the same."""
     numbers = [float(v) for v in values if not is_missing(v)]
-    digits = 1
-    while digits < 10 and _collide(numbers, lambda v, d=digits: f"{v:.{d}g}"):
+    digits = most
+    while digits < 10 and _collide(numbers, lambda v, d=digits: _significant(v, d)):
         digits += 1
-    return [EMPTY if is_missing(v) else _integral(v) or f"{float(v):.{digits}g}"
+    return [EMPTY if is_missing(v) else _integral(v) or _significant(float(v), digits)
             for v in values]
+
+
+def _significant(value: float, most: int) -> str:
+    for digits in range(1, most + 1):
+        if float(f"{value:.{digits}g}") == value:
+            return f"{value:.{digits}g}"
+    return f"{value:.{most}g}"
 
 
 def _integral(value: Any) -> Optional[str]:
@@ -74,12 +83,11 @@ def fit(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[str
     """A table of the columns that fit `width` (the console's by default), chosen by
     priority and shown in their given order; returns it and the columns left out."""
     width = console.width if width is None else width
-    order = sorted(range(len(columns)), key=lambda i: columns[i].priority)
-    kept: list[int] = []
-    for index in order:
-        trial = sorted(kept + [index])
-        if _measure(console, _table(columns, rows, trial, title)) <= width or not kept:
-            kept = trial
+    kept = [i for i, c in enumerate(columns) if c.priority == 0]
+    for index in sorted(range(len(columns)), key=lambda i: columns[i].priority):
+        if index not in kept and _measure(console, _table(columns, rows, sorted(kept + [index]),
+                                                          title)) <= width:
+            kept = sorted(kept + [index])
     left_out = [columns[i] for i in range(len(columns)) if i not in kept]
     return _table(columns, rows, kept, title), left_out
 
@@ -89,7 +97,9 @@ def _table(columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   padding=(0, 1, 0, 0), show_edge=False)
     for i in keep:
-        table.add_column(columns[i].header, justify=columns[i].justify, no_wrap=True)
+        column = columns[i]
+        table.add_column(column.header, justify=column.justify, no_wrap=not column.wrap,
+                         overflow="fold" if column.wrap else "ellipsis")
     for row in rows:
         table.add_row(*(row[i] for i in keep))
     return table

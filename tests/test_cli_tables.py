@@ -26,6 +26,8 @@ def eighty_columns(monkeypatch):
 def test_numbers_get_the_digits_that_tell_them_apart():
     assert shortest([0.01, 0.1, 0.3, 1.0, None]) == ["0.01", "0.1", "0.3", "1", "-"]
     assert shortest([0.01, 0.011]) == ["0.01", "0.011"]
+    assert shortest([0.187899, 1.32715e-05]) == ["0.1879", "1.327e-05"]
+    assert shortest([0.12341, 0.12344]) == ["0.12341", "0.12344"]
     assert shortest([64, 256.0]) == ["64", "256"]
     assert decimals([0.849512, 0.849488, float("nan")]) == ["0.84951", "0.84949", "-"]
     assert decimals([0.8, 0.81]) == ["0.8000", "0.8100"]
