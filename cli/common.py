@@ -21,10 +21,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class _Console(Console):
     def on_broken_pipe(self) -> None:
-        """The reader went away (softmax sweep ... | head): rich would exit 1 here; the
-        command stops as for any closed pipe, and `main` makes that exit 0 quietly."""
+        """The reader went away (softmax sweep ... | head): rich would exit 1 at once,
+        wherever it was. The command goes on without output instead, so a sweep or a run
+        still ends with its files complete, and exits as it would have."""
         self.quiet = True
-        raise BrokenPipeError
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.file.fileno())
 
 
 out = _Console(highlight=False)

@@ -96,12 +96,15 @@ def test_a_diverged_train_exits_1_and_says_why(tmp_path, real_dataset):
     assert "None" not in result.output and "nan" not in result.output
 
 
-@pytest.mark.parametrize("args", [["--help"], ["data", "--no-download", "--data-dir", "."]],
+@pytest.mark.parametrize("args", [["--help"], ["sweep", "SPEC", "--dry-run"]],
                          ids=["click-output", "rich-output"])
-def test_a_closed_pipe_ends_the_command_quietly_with_exit_0(args):
+def test_a_closed_pipe_ends_the_command_quietly_with_exit_0(args, tmp_path):
+    """`softmax ... | head`: output stops, the command goes on and exits as it would."""
     import subprocess
     import sys
 
+    (tmp_path / "s.yaml").write_text("grid: {lr: [0.1, 0.2, 0.3]}\n")
+    args = [str(tmp_path / "s.yaml") if a == "SPEC" else a for a in args]
     process = subprocess.Popen([sys.executable, "-c", "from cli.main import run; run()",
                                 *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.close()  # like `| head` having read what it wanted
