@@ -18,7 +18,6 @@ from softmax_exp.errors import SoftmaxExpError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         """The reader went away (softmax sweep ... | head): rich would exit 1 at once,
@@ -31,6 +30,7 @@ class _Console(Console):
 
 out = _Console(highlight=False)
 err = _Console(stderr=True, highlight=False)
+
 DATA_DIR_HELP = ("Directory holding the four Fashion-MNIST IDX .gz files  [default: the "
                  "cache, Debian's package, else a download; see softmax data]")
 
@@ -71,8 +71,6 @@ def with_default(text: str, default: object) -> str:
 
 state: dict[str, Any] = {"debug": bool(os.environ.get("SOFTMAX_DEBUG")), "interrupted": False,
                          "stop_signal": None}
-
-
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what `kill` and schedulers send
 
 

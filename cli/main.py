@@ -64,6 +64,7 @@ COMMANDS = (("train", train.train, "Train one run and record it in a run directo
 for _name, _command, _short in COMMANDS:
     app.command(name=_name, cls=PlainCommand, short_help=_short)(_command)
 
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the CLI; usage errors become one line too. Returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -122,7 +122,8 @@ def test_explicit_dir_missing_file_is_an_error_not_a_fallback(sources):
     make_tiny(sources["debian"])
     make_tiny(sources["explicit"])
     (sources["explicit"] / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataError, match="missing t10k-labels-idx1-ubyte.gz; install Debian"):
+    with pytest.raises(DataError, match="missing t10k-labels-idx1-ubyte.gz; put the four IDX "
+                                        ".gz files there"):
         data.locate(sources["explicit"])
 
 
