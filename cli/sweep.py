@@ -104,8 +104,9 @@ def _select(result, spec: Path, refit: bool, data_dir: Optional[Path], quiet: bo
     config = selection.best_train_config(best)
     path = result.path / selection.BEST_FILE
     selection.write_best_config(best, config, path, source=str(spec))
-    out.print(f"selected: {best.label} (val {best.score:.4f}, test at best {best.test_acc:.4f}"
-              f"); as a train config: {path}", markup=False, soft_wrap=True)
+    out.print(f"selected: {best.label} (val {best.score:.4f}, test at best "
+              f"{best.test_acc:.4f})", markup=False)
+    out.print(f"as a train config: {path}", markup=False, soft_wrap=True)
     if not refit:
         return
     from .display import TrainDisplay
@@ -115,7 +116,8 @@ def _select(result, spec: Path, refit: bool, data_dir: Optional[Path], quiet: bo
     final = run.info.get("final") or {}
     test_acc = final.get("test_acc", float("nan"))
     out.print(f"refit without a validation split: test acc {test_acc:.4f} after "
-              f"{run.info.get('epochs_run')} epochs ({run.path})", markup=False, soft_wrap=True)
+              f"{run.info.get('epochs_run')} epochs", markup=False)
+    out.print(f"refit run: {run.path}", markup=False, soft_wrap=True)
 
 
 LIST_AT_MOST = 1000  # a dry run lists the trials of sweeps up to this size
