@@ -13,7 +13,7 @@ from cli import common
 from cli.main import app
 from cli.tables import decimals, shortest
 from softmax_exp.config import TrainConfig
-from softmax_exp.summary import TRIAL_COLUMNS
+from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
 
 runner = CliRunner()
 
@@ -48,7 +48,7 @@ def write_sweep(path, n=14):
                      "selected_on": "val_acc", "path": f"trials/{i:010x}"})
     path.mkdir()
     pd.DataFrame(rows, columns=list(TRIAL_COLUMNS)).to_csv(path / "trials.csv", index=False)
-    pd.DataFrame(columns=["trial_id"]).to_csv(path / "epochs.csv", index=False)
+    pd.DataFrame(columns=list(EPOCH_COLUMNS)).to_csv(path / "epochs.csv", index=False)
     return rows
 
 
