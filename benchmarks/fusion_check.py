@@ -27,7 +27,7 @@ METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_
 
 
 def softmax(*args: str, env: dict) -> None:
-    subprocess.run([sys.executable, "-c", "from cli.main import run; run()", *args],
+    subprocess.run([sys.executable, "-m", "softmax_exp_cli", *args],
                    check=True, capture_output=True, env=env, cwd=ROOT)
 
 

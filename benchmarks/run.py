@@ -160,7 +160,7 @@ def bench_scale(tmp: Path) -> dict:
                                     "    lr: {loguniform: [0.001, 1.0]}\n"
                                     "    weight_decay: {loguniform: [0.000001, 0.01]}\n")
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    seconds = command_seconds([sys.executable, "-c", "from cli.main import run; run()",
+    seconds = command_seconds([sys.executable, "-m", "softmax_exp_cli",
                                "sweep", str(tmp / "scale.yaml"), "--out", str(tmp / "scale"),
                                "--quiet", "--no-report"], 1)[0]
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -177,7 +177,7 @@ def in_subprocess(mode: str, tmp: Path) -> dict:
     if mode.startswith("command:"):  # the whole `softmax sweep` command, start-up included
         spec = mode.split(":")[1]
         out = tmp / f"command-{time.time_ns()}"
-        args = [sys.executable, "-c", "from cli.main import run; run()", "sweep",
+        args = [sys.executable, "-m", "softmax_exp_cli", "sweep",
                 str(tmp / spec), "--out", str(out), "--quiet", "--no-report"]
         return {"seconds": command_seconds(args, 1)[0]}
     done = subprocess.run([sys.executable, __file__, "--measure", mode, "--tmp", str(tmp)],
@@ -216,7 +216,7 @@ def command_seconds(args: list[str], repeats: int) -> list[float]:
 
 
 def bench_startup(repeats: int) -> dict:
-    softmax = [sys.executable, "-c", "from cli.main import run; run()"]
+    softmax = [sys.executable, "-m", "softmax_exp_cli"]
     load = ("import time; from softmax_exp.data import load_dataset; t = time.perf_counter(); "
             "load_dataset(); print(time.perf_counter() - t)")
     loads = []
@@ -235,14 +235,14 @@ def bench_report(tmp: Path, repeats: int) -> dict:
 
     sweep = write_fake_sweep(tmp / "report-sweep", trials=100, epochs=10,
                              statuses=("completed", "completed", "pruned", "diverged"))
-    args = [sys.executable, "-c", "from cli.main import run; run()", "report", str(sweep)]
+    args = [sys.executable, "-m", "softmax_exp_cli", "report", str(sweep)]
     return {"seconds": command_seconds(args, repeats),
             "bytes": (sweep / "report.html").stat().st_size}
 
 
 def bench_rss(tmp: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-c", "from cli.main import run; run()", "train",
+    subprocess.run([sys.executable, "-m", "softmax_exp_cli", "train",
                     "--quiet", "--out", str(tmp / "rss")], check=True, capture_output=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"train_peak_rss_mb": max(before, after) / 1024}

@@ -12,11 +12,12 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from cli.common import interrupt_point
-from cli.display import cell
-from cli.tables import Column, decimals, fit, left_out_note, more_note
 from softmax_exp.sweep.leaderboard import leaderboard, point_label
 from softmax_exp.sweep.runner import SweepObserver, SweepRun, TrialRecord
+
+from .common import interrupt_point
+from .display import cell
+from .tables import Column, decimals, fit, left_out_note, more_note
 
 STATUS_STYLE = {"completed": "green", "diverged": "yellow", "pruned": "cyan", "failed": "red",
                 "interrupted": "red"}

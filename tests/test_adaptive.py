@@ -60,7 +60,7 @@ def test_tpe_sweep_interrupted_resumes_to_its_budget_without_duplicates(tmp_path
     spec = tmp_path / "tpe.yaml"
     spec.write_text(TPE)
     out = tmp_path / "out"
-    command = [sys.executable, "-c", "from cli.main import run; run()", "sweep", str(spec),
+    command = [sys.executable, "-m", "softmax_exp_cli", "sweep", str(spec),
                "--out", str(out), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app, main
+from softmax_exp_cli.main import app, main
 
 runner = CliRunner()
 
@@ -105,7 +105,7 @@ def test_a_closed_pipe_ends_the_command_quietly_with_exit_0(args, tmp_path):
 
     (tmp_path / "s.yaml").write_text("grid: {lr: [0.1, 0.2, 0.3]}\n")
     args = [str(tmp_path / "s.yaml") if a == "SPEC" else a for a in args]
-    process = subprocess.Popen([sys.executable, "-c", "from cli.main import run; run()",
+    process = subprocess.Popen([sys.executable, "-m", "softmax_exp_cli",
                                 *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.close()  # like `| head` having read what it wanted
     assert process.wait(timeout=60) == 0
@@ -136,8 +136,8 @@ def test_a_ctrl_c_swallowed_by_a_destructor_is_raised_at_the_next_safe_point():
 
     from rich.console import Console
 
-    from cli.common import remembered_interrupts
-    from cli.display import TrainDisplay
+    from softmax_exp_cli.common import remembered_interrupts
+    from softmax_exp_cli.display import TrainDisplay
 
     class FreedWhileInterrupted:
         def __del__(self):

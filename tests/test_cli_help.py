@@ -9,8 +9,8 @@ import sys
 import pytest
 import typer.main
 
-from cli.main import app
 from softmax_exp.config import TrainConfig
+from softmax_exp_cli.main import app
 
 COMMANDS = sorted(typer.main.get_command(app).commands)
 
@@ -18,7 +18,7 @@ COMMANDS = sorted(typer.main.get_command(app).commands)
 def render_help(*args: str) -> str:
     """`softmax ARGS` in a fresh process with an 80-column terminal width."""
     env = {"COLUMNS": "80", "PATH": "/usr/bin:/bin", "TERM": "xterm"}
-    done = subprocess.run([sys.executable, "-c", "from cli.main import run; run()", *args],
+    done = subprocess.run([sys.executable, "-m", "softmax_exp_cli", *args],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from softmax_exp_cli.main import app
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -80,7 +80,7 @@ def test_compare_does_not_import_mxnet(swept):
     import sys
 
     tmp, _ = swept
-    code = ("import sys; from cli.main import main; main(['compare', sys.argv[1]]); "
+    code = ("import sys; from softmax_exp_cli.main import main; main(['compare', sys.argv[1]]); "
             "assert 'mxnet' not in sys.modules, 'compare imported mxnet'")
     done = subprocess.run([sys.executable, "-c", code, str(tmp / "out")], capture_output=True,
                           text=True)
@@ -91,7 +91,7 @@ def test_help_does_not_import_heavy_modules():
     import subprocess
     import sys
 
-    code = ("import sys; from cli.main import main; main(['--help']); "
+    code = ("import sys; from softmax_exp_cli.main import main; main(['--help']); "
             "heavy = {'mxnet', 'pandas', 'matplotlib', 'numpy', 'plotly', 'optuna'} & "
             "set(sys.modules); "
             "assert not heavy, heavy")

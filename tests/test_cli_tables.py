@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli import common
-from cli.main import app
-from cli.tables import decimals, shortest
 from softmax_exp.config import TrainConfig
 from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
+from softmax_exp_cli import common
+from softmax_exp_cli.main import app
+from softmax_exp_cli.tables import decimals, shortest
 
 runner = CliRunner()
 

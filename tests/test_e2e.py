@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
 from softmax_exp.records import METRIC_COLUMNS, TIMING_COLUMNS
+from softmax_exp_cli.main import app
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()

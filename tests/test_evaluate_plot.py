@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
 from softmax_exp.evaluation import evaluate_run
+from softmax_exp_cli.main import app
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()

@@ -45,7 +45,7 @@ def test_a_sweep_filling_the_disk_leaves_no_torn_file(tmp_path, small_disk, real
 
     (tmp_path / "s.yaml").write_text(SWEEP)
     out = small_disk / "sweep"
-    done = subprocess.run([sys.executable, "-c", "from cli.main import run; run()", "sweep",
+    done = subprocess.run([sys.executable, "-m", "softmax_exp_cli", "sweep",
                            str(tmp_path / "s.yaml"), "--out", str(out), "--quiet"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stdout + done.stderr

@@ -275,7 +275,7 @@ def test_train_without_a_compiler_warns_in_one_line_and_records_mxnet(real_datas
     env = dict(os.environ, CXX="no-such-compiler", SOFTMAX_CACHE_DIR=str(tmp_path / "cache"))
     env.pop(kernels.CHOICE_ENV, None)
     done = subprocess.run(
-        [sys.executable, "-c", "from cli.main import run; run()", "train", "--epochs", "1",
+        [sys.executable, "-m", "softmax_exp_cli", "train", "--epochs", "1",
          "--set", "train_subset=2000", "--out", str(tmp_path / "runs"), "--quiet"],
         capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr

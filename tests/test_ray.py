@@ -147,7 +147,7 @@ def softmax(*args: str, env: dict, cwd: Path, timeout: float = 300
             ) -> subprocess.CompletedProcess:
     """The command, from `cwd`: not the repository, which Ray would put on the workers'
     path (a driver's directory is), hiding whether the package was shipped."""
-    return subprocess.run([sys.executable, "-c", "from cli.main import run; run()", *args],
+    return subprocess.run([sys.executable, "-m", "softmax_exp_cli", *args],
                           env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -219,7 +219,7 @@ def test_killing_the_worker_node_mid_sweep_retries_its_trials(tmp_path, cluster)
     spec.write_text(KILL_GRID)
     env = driver_env(cluster, SOFTMAX_CACHE_DIR=os.environ["SOFTMAX_CACHE_DIR"])
     sweep = subprocess.Popen(
-        [sys.executable, "-c", "from cli.main import run; run()", "sweep", str(spec),
+        [sys.executable, "-m", "softmax_exp_cli", "sweep", str(spec),
          "--executor", "ray", "--address", cluster.address, "--out", str(tmp_path / "ray"),
          "--no-fuse"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)

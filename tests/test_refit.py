@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
 from softmax_exp.config import TrainConfig, load_train_config
 from softmax_exp.sweep import run_sweep
 from softmax_exp.sweep.refit import best_train_config, select_best
+from softmax_exp_cli.main import app
 
 pytestmark = pytest.mark.e2e
 

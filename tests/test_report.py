@@ -11,7 +11,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
 from helpers import HOSTILE, SECTIONS, leaderboard_rows, write_fake_sweep
 from softmax_exp.report import (
     REPORT_FILE,
@@ -21,6 +20,7 @@ from softmax_exp.report import (
     write_report,
 )
 from softmax_exp.report.sources import read_source
+from softmax_exp_cli.main import app
 
 STATUSES = ("completed", "pruned", "completed", "diverged", "failed")
 

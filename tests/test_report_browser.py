@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
 from helpers import HOSTILE, SECTIONS, leaderboard_rows
+from softmax_exp_cli.main import app
 
 pytestmark = pytest.mark.e2e
 

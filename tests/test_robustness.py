@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cli.main import app, main
 from helpers import crashing_worker, pid_recording_worker
 from softmax_exp import fileio
 from softmax_exp.records import METRIC_COLUMNS
 from softmax_exp.sweep import ProcessExecutor, SweepObserver, run_sweep
+from softmax_exp_cli.main import app, main
 
 runner = CliRunner()
 SMALL = ("base: {epochs: 2, train_subset: 1000, batch_size: 100}\n"
@@ -34,7 +34,7 @@ def no_temporary_files(path):
 
 @pytest.mark.e2e
 def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
-    command = [sys.executable, "-c", "from cli.main import run; run()", "train", "--out",
+    command = [sys.executable, "-m", "softmax_exp_cli", "train", "--out",
                str(tmp_path), "--epochs", "500", "--batch-size", "16", "--quiet",
                "--set", "train_subset=5000"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -61,7 +61,7 @@ def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
 
 @pytest.mark.e2e
 def test_sigterm_stops_training_as_ctrl_c_does_with_exit_143(tmp_path, real_dataset):
-    command = [sys.executable, "-c", "from cli.main import run; run()", "train", "--out",
+    command = [sys.executable, "-m", "softmax_exp_cli", "train", "--out",
                str(tmp_path), "--epochs", "500", "--batch-size", "16", "--quiet",
                "--set", "train_subset=5000"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -28,7 +28,7 @@ grid:
 def softmax(*args, **popen):
     """`softmax ARGS` in its own session, taking Ctrl-C as a terminal's program would even
     when the tests themselves run in the background (where SIGINT comes ignored)."""
-    command = [sys.executable, "-c", "from cli.main import run; run()", *args]
+    command = [sys.executable, "-m", "softmax_exp_cli", *args]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=default_sigint, **popen)
 

@@ -1,0 +1,5 @@
+"""python -m softmax_exp_cli: the softmax command."""
+
+from .main import run
+
+run()

@@ -1,0 +1,26 @@
+"""What `pip install .` puts into site-packages: the library and its CLI under the
+project's own names, never a generic top-level `cli` package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_wheel_installs_no_top_level_cli(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                           "-q", "-w", str(tmp_path), str(ROOT)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("softmax_exp-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(
+        (".dist-info", ".data"))}
+    assert tops == {"softmax_exp", "softmax_exp_cli"}
+    assert "softmax_exp_cli/inspection.py" in names and "softmax_exp/kernels.cc" in names
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "softmax = softmax_exp_cli.main:run" in zipfile.ZipFile(wheel).read(entry).decode()
