@@ -116,22 +116,29 @@ class NativeBackend(_Backend):
         self.optimizer.set_decay(columns, self.ctx)
 
     def objective(self, blocks: int, predictions: bool = False):
-        from mxnet import gluon
+        def forward(F, net, loss, all_images, all_labels, index, lr):  # noqa: N803
+            x = F.gather_pixels(all_images, index)  # raw pixels, as floats
+            return F.stacked_xent(net(x), F.take(all_labels, index), lr, blocks=blocks,
+                                  scale=PIXEL_SCALE, predictions=int(predictions))
 
-        net = self.net
+        return objective_class()(self.net, forward)
 
-        class Objective(gluon.HybridBlock):
-            def __init__(self):
-                super().__init__()
-                self.net = net
 
-            def hybrid_forward(self, F, all_images, all_labels, index, lr):  # noqa: N803
-                x = F.gather_pixels(all_images, index)  # raw pixels, as floats
-                return F.stacked_xent(self.net(x), F.take(all_labels, index), lr,
-                                      blocks=blocks, scale=PIXEL_SCALE,
-                                      predictions=int(predictions))
+@cache
+def objective_class():
+    """The hybrid block both backends train through: `forward(F, net, loss, all uint8
+    images, all labels, this batch's row indexes, per-trial lr)` is the backend's."""
+    from mxnet.gluon import HybridBlock
 
-        return Objective()
+    class Objective(HybridBlock):
+        def __init__(self, net, forward, loss=None):
+            super().__init__()
+            self.net, self.loss, self.forward_fn = net, loss, forward
+
+        def hybrid_forward(self, F, all_images, all_labels, index, lr):  # noqa: N803
+            return self.forward_fn(F, self.net, self.loss, all_images, all_labels, index, lr)
+
+    return Objective
 
 
 @cache
@@ -234,30 +241,22 @@ class MxnetBackend(_Backend):
             grad += self.decay_rows[count] * weight.data(self.ctx)
 
     def objective(self, blocks: int, predictions: bool = False):
+        def forward(F, net, loss, all_images, all_labels, index, lr):  # noqa: N803
+            images = F.take(all_images, index)  # this batch's rows
+            x = F.cast(images, "float32")  # raw pixels: the net scales its scores
+            labels = F.cast(F.take(all_labels, index), "float32")
+            used = F.slice_axis(net(x), axis=1, begin=0, end=NUM_CLASSES * blocks)
+            scores = F.reshape(used, (-1, blocks, NUM_CLASSES))  # padding dropped
+            flat = F.reshape(scores, (-1, NUM_CLASSES))
+            repeated = F.repeat(labels, repeats=blocks) if blocks > 1 else labels
+            nll = F.reshape(loss(flat, repeated), (-1, blocks))
+            loss_sums = F.sum(nll, axis=0)
+            guesses = F.argmax(scores, axis=2)  # (B, K)
+            hits = F.sum(F.broadcast_equal(guesses, F.reshape(labels, (-1, 1))), axis=0)
+            metrics = F.BlockGrad(F.concat(loss_sums, hits, dim=0))
+            objective = F.sum(loss_sums * lr)
+            return (objective, metrics, guesses) if predictions else (objective, metrics)
+
         from mxnet import gluon
 
-        net = self.net
-
-        class Objective(gluon.HybridBlock):
-            def __init__(self):
-                super().__init__()
-                self.net = net
-                self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
-
-            def hybrid_forward(self, F, all_images, all_labels, index, lr):  # noqa: N803
-                images = F.take(all_images, index)  # this batch's rows
-                x = F.cast(images, "float32")  # raw pixels: the net scales its scores
-                labels = F.cast(F.take(all_labels, index), "float32")
-                used = F.slice_axis(self.net(x), axis=1, begin=0, end=NUM_CLASSES * blocks)
-                scores = F.reshape(used, (-1, blocks, NUM_CLASSES))  # padding dropped
-                flat = F.reshape(scores, (-1, NUM_CLASSES))
-                repeated = F.repeat(labels, repeats=blocks) if blocks > 1 else labels
-                nll = F.reshape(self.loss(flat, repeated), (-1, blocks))
-                loss_sums = F.sum(nll, axis=0)
-                guesses = F.argmax(scores, axis=2)  # (B, K)
-                hits = F.sum(F.broadcast_equal(guesses, F.reshape(labels, (-1, 1))), axis=0)
-                metrics = F.BlockGrad(F.concat(loss_sums, hits, dim=0))
-                objective = F.sum(loss_sums * lr)
-                return (objective, metrics, guesses) if predictions else (objective, metrics)
-
-        return Objective()
+        return objective_class()(self.net, forward, gluon.loss.SoftmaxCrossEntropyLoss())
