@@ -72,7 +72,8 @@ def run_train(config: TrainConfig, out: Path = Path("runs"), data_dir: Optional[
     try:
         outcome = train_group([config], data, ctx, hooks)[0]
     except KeyboardInterrupt:
-        _record_end(recorder, "interrupted", "interrupted by the user")
+        if 0 not in hooks.infos:  # the trainer records what it had learnt, if it got to
+            _record_end(recorder, "interrupted", "interrupted by the user")
         raise
     except Exception as exc:
         _record_end(recorder, "failed", f"{type(exc).__name__}: {reason(exc)}")

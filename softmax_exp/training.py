@@ -114,6 +114,7 @@ class _GroupTrainer:
         batches = math.ceil(samples / self.batch_size)
         self.schedules = [schedule_for(c, batches) for c in configs]
         self.updates, self.applied = 0, None
+        self.last_params = None  # the stacked parameters after the last finished epoch
         self._set_rates()
         self.rng = np.random.default_rng(first.seed)
 
@@ -141,9 +142,26 @@ class _GroupTrainer:
                 self._end_epoch(epoch, loss, acc, seconds)
                 if all(o.done for o in self.outcomes):
                     break
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller maps it so
+            self._interrupted()
+            raise
         finally:
             self._release()
         return self.outcomes
+
+    def _interrupted(self) -> None:
+        """Stop at once, keeping what the finished epochs learnt: every live trial ends
+        `interrupted`, its final parameters those of its last finished epoch (the last row
+        of its metrics) and its best ones those of its best epoch; the unfinished epoch's
+        work is dropped."""
+        with signals_held():  # a second Ctrl-C waits until the outcomes are out
+            for k, outcome in enumerate(self.outcomes):
+                if outcome.done:
+                    continue
+                outcome.status, outcome.stop_reason = "interrupted", "interrupted by the user"
+                if self.last_params is not None:
+                    outcome.final_params = block_params(self.last_params, k)
+                self.hooks.trial_ended(k, outcome)
 
     def _release(self) -> None:
         """Let go of the cached graph now. Every Gluon block is in a reference cycle (it
@@ -203,6 +221,7 @@ class _GroupTrainer:
         peers = list(live.values())
         # The weights come off the device once per epoch, however many trials need them.
         snapshot = functools.lru_cache(maxsize=1)(self.backend.param_arrays)
+        self.last_params = snapshot()  # what an interrupt in the next epoch keeps
         ended = [self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers), snapshot)
                  for k, m in live.items()]
         if any(ended):

@@ -75,8 +75,15 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_exit_143(tmp_path, real_data
     assert process.returncode == 143, err
     assert err == "terminated (SIGTERM)\n"
     (run,) = tmp_path.iterdir()
-    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "interrupted" and info["best_epoch"] is not None
     assert no_temporary_files(tmp_path)
+    rows = (run / "metrics.csv").read_text().splitlines()[1:]
+    assert info["epochs_run"] == len(rows) >= 1
+    # the model so far is kept: evaluate reproduces the last finished epoch's test figure
+    done = runner.invoke(app, ["evaluate", str(run), "--which", "final"])
+    assert done.exit_code == 0, done.output
+    assert f"{info['final']['test_acc']:.4f}" in done.output
 
 
 class Finished(SweepObserver):

@@ -223,3 +223,35 @@ def test_fused_trials_with_their_own_schedules_equal_separate_runs(both_kernels)
         assert_fused_equals_separate(both_kernels, together.history, alone.history, config.lr)
     constant = train([configs[2]])[0]
     assert without_timing(train([configs[0]])[0].history) != without_timing(constant.history)
+
+
+def test_an_interrupt_keeps_the_finished_epochs_parameters():
+    """Ctrl-C mid-epoch: every live trial ends `interrupted` with the parameters of its
+    last finished epoch as final and of its best epoch as best; a trial that had already
+    ended keeps its own outcome."""
+    class CtrlCInEpoch3(TrainHooks):
+        def __init__(self):
+            self.ended = {}
+
+        def batches_done(self, done):
+            if self.epoch == 3 and done >= 1:
+                raise KeyboardInterrupt
+
+        def epoch_started(self, epoch, num_batches):
+            self.epoch = epoch
+
+        def trial_ended(self, index, outcome):
+            self.ended[index] = outcome
+
+    hooks = CtrlCInEpoch3()
+    configs = [TrainConfig(epochs=5, batch_size=16, lr=0.1, val_fraction=0.2),
+               TrainConfig(epochs=1, batch_size=16, lr=0.3, val_fraction=0.2)]
+    with pytest.raises(KeyboardInterrupt):
+        train(configs, hooks=hooks)
+    live, short = hooks.ended[0], hooks.ended[1]
+    assert (short.status, len(short.history)) == ("completed", 1)
+    assert (live.status, live.stop_reason) == ("interrupted", "interrupted by the user")
+    assert len(live.history) == 2 and live.best_params is not None
+    (two_epochs,) = train([configs[0].model_copy(update={"epochs": 2})])
+    np.testing.assert_array_equal(live.final_params["0.weight"],
+                                  two_epochs.final_params["0.weight"])
