@@ -119,6 +119,19 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+# The library's errors name settings; where a command has an option for the setting an
+# error starts with, the user reads the option instead.
+FLAGS = {"ctx": "--ctx", "workers": "--workers", "executor": "--executor"}
+
+
+def in_flags(exc: SoftmaxExpError) -> str:
+    """The error's message, its leading setting name turned into the command's option."""
+    message, flag = str(exc), FLAGS.get(getattr(exc, "setting", ""))
+    if flag and message.startswith(exc.setting + " "):
+        return flag + message[len(exc.setting):]
+    return message
+
+
 def domain_errors(command: F) -> F:
     """Domain errors become one line and exit code 2; --debug shows the traceback."""
 
@@ -129,7 +142,7 @@ def domain_errors(command: F) -> F:
         except SoftmaxExpError as exc:
             if state["debug"]:
                 raise
-            raise fail(str(exc)) from None
+            raise fail(in_flags(exc)) from None
         except KeyboardInterrupt:
             raise stopped("") from None
 

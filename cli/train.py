@@ -52,7 +52,7 @@ def train(
 
     overrides, where = {}, {}
     for text in settings:
-        key, overrides[key] = parse_assignment(text)
+        key, overrides[key] = parse_assignment(text, "--set")
         where[key] = f"--set {text}"
     flags = {"lr": lr, "batch_size": batch_size, "epochs": epochs, "seed": seed, "ctx": ctx}
     for key, value in flags.items():

@@ -139,13 +139,14 @@ def load_train_config(path: Optional[Path] = None,
     return build_config(layers)
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """Parse one `key=value` override; the value is read as YAML (0.1, 256, null, gpu:0)."""
+def parse_assignment(text: str, where: str = "override") -> tuple[str, Any]:
+    """Parse one `key=value` override; the value is read as YAML (0.1, 256, null, gpu:0).
+    `where` names where the text came from, for messages."""
     key, sep, raw = text.partition("=")
     key = key.strip().replace("-", "_")
     if not sep or not key:
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, for example --set momentum=0.9")
-    check_setting_name(key, f"--set {text}")
+        raise ConfigError(f"{where} {text!r}: expected KEY=VALUE, for example momentum=0.9")
+    check_setting_name(key, f"{where} {text}")
     try:
         value = yamlio.yaml.safe_load(raw) if raw.strip() else None
     except yamlio.yaml.YAMLError:

@@ -30,7 +30,7 @@ CLASS_NAMES = ("t-shirt", "trouser", "pullover", "dress", "coat",
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 UPSTREAM_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 HOW_TO_GET = ("install Debian's package (apt-get install dataset-fashion-mnist), "
-              "or pass --data-dir DIR holding the four IDX .gz files")
+              "or name a data directory holding the four IDX .gz files (SOFTMAX_DATA_DIR)")
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801
 CACHE_FORMAT = 1
 

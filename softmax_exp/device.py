@@ -7,7 +7,7 @@ from .config import CTX_PATTERN
 from .errors import DeviceError
 
 CUDA_HINT = ("install a CUDA build of MXNet matching your driver (pip install mxnet-cu112, "
-             "for example) or use --ctx cpu")
+             "for example) or use ctx cpu")
 
 
 def resolve_context(name: str):
@@ -17,7 +17,7 @@ def resolve_context(name: str):
     deep inside training. So ask MXNet how many GPUs it sees first.
     """
     if not CTX_PATTERN.match(name):
-        raise DeviceError(f"--ctx {name}: not a context; use cpu, gpu or gpu:N")
+        raise DeviceError(f"ctx {name}: not a context; use cpu, gpu or gpu:N", "ctx")
     kernels.choice()  # a bad SOFTMAX_EXP_KERNELS fails here, before any run starts
     import mxnet as mx
 
@@ -25,13 +25,13 @@ def resolve_context(name: str):
         return mx.cpu()
     index = int(name.partition(":")[2] or 0)
     if not cuda_enabled():
-        raise DeviceError(f"--ctx {name}: this MXNet ({mx.__version__}) was built without CUDA; "
-                          f"{CUDA_HINT}")
+        raise DeviceError(f"ctx {name}: this MXNet ({mx.__version__}) was built without CUDA; "
+                          f"{CUDA_HINT}", "ctx")
     count = gpu_count()
     if index >= count:
         seen = f"sees {count} GPU{'s' if count != 1 else ''}" if count else "sees no GPU"
-        raise DeviceError(f"--ctx {name}: MXNet {seen}; check nvidia-smi and "
-                          f"CUDA_VISIBLE_DEVICES, or {CUDA_HINT}")
+        raise DeviceError(f"ctx {name}: MXNet {seen}; check nvidia-smi and "
+                          f"CUDA_VISIBLE_DEVICES, or {CUDA_HINT}", "ctx")
     return mx.gpu(index)
 
 

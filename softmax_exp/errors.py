@@ -9,7 +9,16 @@ import sys
 
 
 class SoftmaxExpError(Exception):
-    """Root of every error meant for the user, not the developer."""
+    """Root of every error meant for the user, not the developer.
+
+    The library speaks its own words: settings, files, runs, never a command-line flag.
+    `setting`, when given, names the setting the message starts with ("ctx gpu:1: ..."),
+    so that a front end can say which of its options that was ("--ctx gpu:1: ...").
+    """
+
+    def __init__(self, message: str, setting: str = ""):
+        super().__init__(message)
+        self.setting = setting
 
 
 class ConfigError(SoftmaxExpError):

@@ -36,7 +36,7 @@ def load_params(path: Path) -> dict[str, np.ndarray]:
         loaded = mx.nd.load(str(path))
     except Exception as exc:  # noqa: BLE001 - MXNetError and friends: an unreadable file
         raise RunError(f"{path}: cannot load parameters ({reason(exc)}); "
-                       "the run may not have finished, try --which final") from None
+                       "the run may not have finished; try its final.params") from None
     if not isinstance(loaded, dict) or set(loaded) != {"0.weight", "0.bias"}:
         raise RunError(f"{path}: not a softmax-exp parameter file")
     return {k: v.asnumpy() for k, v in loaded.items()}

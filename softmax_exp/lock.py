@@ -29,7 +29,7 @@ class DirectoryLock:
             os.close(self.fd)
             self.fd = None
             raise RunError(f"{self.path.parent} is in use by {holder}; wait for it to finish, "
-                           "stop it, or choose another --out") from None
+                           "stop it, or choose another output directory") from None
         os.ftruncate(self.fd, 0)
         os.write(self.fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                       "what": what}).encode())

@@ -70,7 +70,7 @@ class RunRecorder(TrainHooks):
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunError(f"cannot create run directory {self.path}: {exc.strerror}; "
-                           "choose another --out") from None
+                           "choose another output directory") from None
         write_text(self.path / CONFIG_FILE, to_yaml(self.config))
         write_text(self.path / METRICS_FILE, csv_line(METRIC_COLUMNS) + "\n")
         write_json(self.path / RUN_FILE, self.info)

@@ -58,8 +58,8 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int, retries: int = 1, worker: Optional[Callable] = None):
         cores = available_cores()
         if workers > cores:
-            raise ConfigError(f"--workers {workers}: this machine has {cores} cores; use at "
-                              f"most {cores} so MXNet threads do not fight over them")
+            raise ConfigError(f"workers {workers}: this machine has {cores} cores; use at "
+                              f"most {cores} so MXNet threads do not fight over them", "workers")
         self.workers, self.retries = workers, retries
         self.threads = max(1, cores // workers)
         self.worker = worker or _worker  # a module-level function: spawn pickles it by name
@@ -216,4 +216,4 @@ def make_executor(name: str, workers: int = 1, **options) -> Executor:
         from .ray_executor import RayExecutor
 
         return RayExecutor(**options)
-    raise ConfigError(f"--executor {name}: unknown executor; use local or ray")
+    raise ConfigError(f"executor {name}: unknown executor; use local or ray", "executor")

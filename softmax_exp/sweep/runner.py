@@ -162,7 +162,7 @@ def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor
         (path / "trials").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create sweep directory {path}: {exc.strerror}; "
-                       "choose another --out") from None
+                       "choose another output directory") from None
     with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
         check_owner(path, spec, spec_path, restart)
         driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast, restart)
