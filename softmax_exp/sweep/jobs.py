@@ -82,28 +82,21 @@ class EmitHooks(TrainHooks):
         self.emit(("epoch_done",))
 
 
-_DATA_CACHE: dict[Any, Any] = {}
-
-
-def execute_job(job: Job, emit: Emit) -> None:
-    """Run one job in this process, reporting through `emit`.
+def execute_job(job: Job, emit: Emit, dataset) -> None:
+    """Run one job in this process on `dataset` (the whole Fashion-MNIST, as loaded by
+    `load_dataset(job.data_dir)`), reporting through `emit`.
 
     Events: ("start", trial id), ("epoch", trial id, EpochMetrics),
     ("end", trial id, TrialOutcome), ("epoch_done",) once the whole group is through
     an epoch. Exceptions propagate to the executor.
     """
-    from ..data import load_dataset
     from ..device import resolve_context
     from ..split import split_dataset
     from ..training import train_group
 
-    key = str(job.data_dir)
-    if key not in _DATA_CACHE:
-        _DATA_CACHE.clear()
-        _DATA_CACHE[key] = load_dataset(job.data_dir)
     configs = [t.config for t in job.trials]
     ctx = resolve_context(configs[0].ctx)
-    split = split_dataset(_DATA_CACHE[key], configs[0])
+    split = split_dataset(dataset, configs[0])
     for trial in job.trials:
         emit(("start", trial.id))
     try:

@@ -50,9 +50,10 @@ class RayExecutor(Executor):
             self.undo_quiet()
             self.undo_quiet = None
 
-    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged) -> None:
+    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged,
+               dataset=None) -> None:
         ray = self._connect()
-        data = ray.put(_driver_dataset(jobs[0].data_dir)) if jobs else None
+        data = self._put(ray, dataset, jobs[0].data_dir) if jobs else None
         task = ray.remote(_run_remote)
         pending, running = list(jobs), {}
         capacity = max(1, int(ray.cluster_resources().get("CPU", 1)) // self.cpus_per_job)
@@ -78,6 +79,16 @@ class RayExecutor(Executor):
             for event in events:
                 handle(event)
 
+    def _put(self, ray, dataset, data_dir):
+        """The dataset in the object store, once per sweep (TPE launches round by round)."""
+        if dataset is None:
+            from ..data import load_dataset
+
+            dataset = load_dataset(data_dir)
+        if getattr(self, "_stored", (None, None))[0] is not dataset:
+            self._stored = (dataset, ray.put(dataset))
+        return self._stored[1]
+
     def _connect(self):
         if self.ray is None:
             ray = ray_cluster.import_ray()
@@ -89,23 +100,13 @@ class RayExecutor(Executor):
         return self.ray
 
 
-def _driver_dataset(data_dir):
-    """The dataset the driver already checked (loaded once by check_inputs)."""
-    from ..data import load_dataset
-    from .jobs import _DATA_CACHE
-
-    return _DATA_CACHE.get(str(data_dir)) or load_dataset(data_dir)
-
-
 def _run_remote(job: Job, dataset) -> list:
     """Ray task body: train the job on the object-store dataset; return its events."""
-    from .jobs import _DATA_CACHE, execute_job
+    from .jobs import execute_job
 
-    _DATA_CACHE.clear()
-    _DATA_CACHE[str(job.data_dir)] = dataset
     events: list = []
     try:
-        execute_job(job, events.append)
+        execute_job(job, events.append, dataset)
     except Exception as exc:  # noqa: BLE001 - a failed trial is a result
         events.append(("failed", job, *describe_exception(exc)))
     return events

@@ -110,25 +110,24 @@ def default_sweep_dir(spec: SweepSpec, out: Path = Path("runs")) -> Path:
     return out / f"sweep-{spec.name}"
 
 
-def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]) -> None:
-    """Fail before anything is written: context, data, and every distinct split."""
+def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]):
+    """Fail before anything is written: context, data, and every distinct split. Returns
+    the dataset, which the executors are then handed."""
+    from ..data import load_dataset
     from ..device import resolve_context
     from ..split import split_dataset
     from ..training import fuse_key
-    from .jobs import _DATA_CACHE
 
     for ctx in sorted({t.config.ctx for t in trials}):
         resolve_context(ctx)
-    from ..data import load_dataset
-
-    _DATA_CACHE.clear()
-    _DATA_CACHE[str(data_dir)] = dataset = load_dataset(data_dir)
+    dataset = load_dataset(data_dir)
     checked = set()
     for trial in trials:
         key = fuse_key(trial.config)
         if key not in checked:
             checked.add(key)
             split_dataset(dataset, trial.config)
+    return dataset
 
 
 def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Executor] = None,
@@ -156,7 +155,8 @@ def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor
          out: Optional[Path], restart: bool, fail_fast: bool,
          observer: Optional[SweepObserver], argv: Optional[list[str]],
          report: bool = False) -> SweepRun:
-    check_inputs(trials or trials_for_points(spec, probe_points(spec)), plan["data_dir"])
+    dataset = check_inputs(trials or trials_for_points(spec, probe_points(spec)),
+                           plan["data_dir"])
     path = Path(out) if out else default_sweep_dir(spec)
     try:
         (path / "trials").mkdir(parents=True, exist_ok=True)
@@ -166,6 +166,7 @@ def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor
     with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
         check_owner(path, spec, spec_path, restart)
         driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast, restart)
+        driver.dataset = dataset
         if report:
             from ..report import ReportRefresher
 
@@ -204,6 +205,7 @@ class _Driver:
         self.recorders: dict[str, RunRecorder] = {}
         self.tables_stale = False  # a trial ended since the tables were last written
         self.reporter = None  # a ReportRefresher when report.html is kept up to date
+        self.dataset = None  # what check_inputs loaded and checked, handed to the executor
 
     def add_trials(self, trials: list[Trial]) -> list[Trial]:
         """Register trials chosen while the sweep runs (TPE); returns them as registered
@@ -220,7 +222,7 @@ class _Driver:
         return registered
 
     def run_jobs(self, executor: Executor, trials: list[Trial], plan: dict) -> None:
-        executor.launch(plan_jobs(trials, **plan), self.handle, self.prepare)
+        executor.launch(plan_jobs(trials, **plan), self.handle, self.prepare, self.dataset)
 
     def prepare(self, job: Job) -> Job:
         """What pruning needs: the other trials' metric, epoch by epoch, so far."""
