@@ -357,6 +357,22 @@ def test_a_local_instance_is_set_to_stay_on_127_0_0_1_before_ray_reads_it():
     assert done.stdout == "False\n", done.stderr
 
 
+@pytest.mark.parametrize("address,stays", [("127.0.0.1:6379", "False"),
+                                           ("localhost:6379", "False"),
+                                           ("10.0.0.5:6379", "True")])
+def test_a_loopback_address_keeps_ray_on_loopback(address, stays):
+    """Else Ray swaps 127.0.0.1 for the machine's outward address, where a head started
+    on 127.0.0.1 does not listen, and ray.init retries for ever (seen by a user whose
+    shell lacked RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0). Another host is left as it is."""
+    code = (f"from softmax_exp.sweep.ray_cluster import before_import; "
+            f"before_import({address!r}); "
+            "from ray._private import ray_constants as c; print(c.ENABLE_RAY_CLUSTER)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout == f"{stays}\n", done.stderr
+
+
 @pytest.mark.parametrize("address", ["auto", "127.0.0.1", "127.0.0.1:x", "ray://h:10001",
                                      "127.0.0.1:70000"])
 def test_an_address_that_is_not_host_port_is_refused(address):

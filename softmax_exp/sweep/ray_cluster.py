@@ -213,8 +213,21 @@ def before_import(address: Optional[str]) -> Optional[str]:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         return None
-    parse_address(address)
+    host, _ = parse_address(address)
+    if is_loopback(host):
+        # Else Ray swaps a loopback address for the machine's outward one, where a head
+        # started on 127.0.0.1 does not listen, and ray.init retries it for ever.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     return present_token()
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def connect(address: Optional[str], ray_logs: bool = False):

@@ -36,6 +36,7 @@ class Selection:
     test_acc: float  # mean test accuracy at each seed's best epoch (reported, not chosen on)
     best_epoch: int  # mean best epoch over seeds, rounded
     seeds: int
+    swept: tuple = ()  # the settings the sweep varied
 
 
 def select_best(sweep: SweepRun) -> Optional[Selection]:
@@ -54,7 +55,8 @@ def select_best(sweep: SweepRun) -> Optional[Selection]:
     return Selection(label, chosen[0][0].trial.config,
                      statistics.fmean(b[metric] for _, b in chosen),
                      statistics.fmean(b["test_acc"] for _, b in chosen),
-                     round(statistics.fmean(b["epoch"] for _, b in chosen)), len(chosen))
+                     round(statistics.fmean(b["epoch"] for _, b in chosen)), len(chosen),
+                     tuple(k for k in chosen[0][0].trial.point if k != "seed"))
 
 
 def best_train_config(selection: Selection) -> TrainConfig:
@@ -70,14 +72,15 @@ def best_train_config(selection: Selection) -> TrainConfig:
 
 def write_best_config(selection: Selection, config: TrainConfig, path: Path,
                       source: str) -> None:
-    """`config` as a train config file holding only what differs from the defaults."""
+    """`config` as a train config file: what the sweep varied, and what else differs
+    from the defaults."""
     defaults = TrainConfig().model_dump()
     changed: dict[str, Any] = {key: value for key, value in config.model_dump().items()
-                               if value != defaults[key]}
+                               if value != defaults[key] or key in selection.swept}
     score = f"{selection.score:.4f}" if math.isfinite(selection.score) else "nan"
-    header = (f"# The best point of {source}, selected on validation {score} (mean of "
-              f"{selection.seeds} seed(s)),\n# without its validation split: it trains on "
-              f"every training image. Train it: softmax train -c {path.name}\n")
+    header = (f"# The best point of {source}: validation {score}, mean of {selection.seeds}\n"
+              f"# seed(s). Without its validation split (val_fraction 0): train it with\n"
+              f"#   softmax train -c {path}\n")
     write_text(path, header + (yamlio.dump(changed) if changed else "{}\n"))
 
 
