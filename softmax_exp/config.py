@@ -177,8 +177,18 @@ def describe_validation_error(exc: ValidationError, origin: Mapping[str, str]) -
                        key=lambda name: found[name].start())  # the first one named
         return f"{origin[named[0]] if named else 'config'}: {message}"
     got = error.get("input")
+    if error["type"] == "literal_error":
+        return f"{where}: '{key}' is {got!r}, not a choice; {_choices(error, got)}"
     return f"{where}: '{key}' {_explain(error['type'], message)} (got {got!r}); " \
            f"fix '{key}' ({TrainConfig.model_fields[key].description})"
+
+
+def _choices(error: Mapping[str, Any], got: Any) -> str:
+    """'use one of a, b, c' with the closest one first suggested."""
+    options = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+    close = difflib.get_close_matches(str(got), options, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}use one of {', '.join(options)}"
 
 
 def _explain(kind: str, message: str) -> str:
@@ -186,8 +196,6 @@ def _explain(kind: str, message: str) -> str:
         return f"has the wrong type: {message[0].lower()}{message[1:]}"
     if kind == "finite_number":
         return "must be a finite number"
-    if kind == "literal_error":
-        return f"is not a choice: {message[0].lower()}{message[1:]}"
     if kind == "value_error":
         return f"is invalid: {message}"
     return f"is out of range: {message[0].lower()}{message[1:]}"

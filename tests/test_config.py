@@ -188,8 +188,8 @@ def test_assignment_values_are_yaml():
 
 
 @pytest.mark.parametrize("text,message", [
-    ("lr_schedule: cosin\n", r"c.yaml:1: 'lr_schedule' is not a choice: .*'constant', 'step' "
-                             r"or 'cosine' \(got 'cosin'\)"),
+    ("lr_schedule: cosin\n", r"c.yaml:1: 'lr_schedule' is 'cosin', not a choice; did you mean "
+                             r"'cosine'\? use one of constant, step, cosine$"),
     ("epochs: 5\nwarmup_epochs: 5\n", r"c.yaml:2: warmup_epochs \(5\) must be below epochs"),
     ("lr: 0.1\nlr_schedule: cosine\nlr_min: 0.2\n", r"c.yaml:3: lr_min \(0.2\) must be below lr"),
     ("lr_step_factor: 0\n", r"c.yaml:1: 'lr_step_factor' is out of range: .*greater than 0"),
