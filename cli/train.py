@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import DATA_DIR_HELP, domain_errors, out, with_default
+from .common import DATA_DIR_HELP, domain_errors, fail, out, with_default
 
 CONFIG_HELP = "YAML file of settings (see configs/default.yaml); options below override it."
 
@@ -40,6 +40,10 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing "
                                  "else."),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                          help="Go on with an interrupted run from its last "
+                                          "finished epoch, or extend a finished one "
+                                          "(with --epochs)."),
 ) -> None:
     """Train the chapter's softmax regression and record it in a run directory.
 
@@ -50,6 +54,15 @@ def train(
 
     from .display import TrainDisplay
 
+    if resume is not None:
+        given = [flag for flag, value in (("--config", config), ("--lr", lr), ("--seed", seed),
+                                          ("--batch-size", batch_size), ("--ctx", ctx),
+                                          ("--set", settings)) if value]
+        if given:
+            raise fail(f"--resume {resume}: {given[0]} cannot change a run it resumes; give "
+                       "only --epochs (to extend it), or start a new run")
+        _resume(resume, epochs, data_dir, quiet or as_json, as_json)
+        return
     overrides, where = {}, {}
     for text in settings:
         key, overrides[key] = parse_assignment(text, "--set")
@@ -66,6 +79,23 @@ def train(
         return
     with TrainDisplay(out, cfg.epochs, quiet=quiet or as_json) as display:
         result = run_train(cfg, out_dir, data_dir, observer=display)
+    if as_json:
+        typer.echo(json.dumps({"run_dir": str(result.path), **result.info}, default=str))
+        return
+    _summary(result)
+
+
+def _resume(run: Path, epochs: Optional[int], data_dir: Optional[Path], quiet: bool,
+            as_json: bool) -> None:
+    from softmax_exp.config import load_train_config
+    from softmax_exp.experiment import resume_train
+
+    from .display import TrainDisplay
+
+    planned = epochs or load_train_config(run / "config.yaml").epochs \
+        if (run / "config.yaml").is_file() else epochs or 0
+    with TrainDisplay(out, planned, quiet=quiet) as display:
+        result = resume_train(run, epochs, data_dir, observer=display)
     if as_json:
         typer.echo(json.dumps({"run_dir": str(result.path), **result.info}, default=str))
         return

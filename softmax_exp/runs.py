@@ -76,6 +76,24 @@ class RunRecorder(TrainHooks):
         write_json(self.path / RUN_FILE, self.info)
         return self
 
+    def reopen(self, epochs_kept: int) -> RunRecorder:
+        """An existing run directory, to go on after its first `epochs_kept` epochs: the
+        config rewritten (its epochs may have grown), metrics.csv cut to those epochs."""
+        old = read_run_info(self.path) or {}
+        self.info["started_at"] = old.get("started_at", self.info["started_at"])
+        self.info["resumed_at_epoch"] = epochs_kept
+        lines = (self.path / METRICS_FILE).read_text(encoding="utf-8").splitlines()
+        write_text(self.path / CONFIG_FILE, to_yaml(self.config))
+        write_text(self.path / METRICS_FILE, "\n".join(lines[:1 + epochs_kept]) + "\n")
+        self.info["epochs_run"] = epochs_kept
+        write_json(self.path / RUN_FILE, self.info)
+        return self
+
+    def save_checkpoint(self, checkpoint) -> None:
+        from .checkpoint import save
+
+        save(self.path, checkpoint)
+
     def record_epoch(self, metrics: EpochMetrics) -> None:
         row = metrics.as_row()
         append_line(self.path / METRICS_FILE, csv_line([_plain(row[c]) for c in METRIC_COLUMNS]))

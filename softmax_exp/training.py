@@ -57,6 +57,11 @@ class EarlyStopping:
 class TrainHooks:
     """What the trainer tells the outside world. Override what you need."""
 
+    wants_checkpoints = False  # True: `checkpoint` after every epoch of a one-trial group
+
+    def checkpoint(self, index: int, checkpoint) -> None:
+        """Trial `index` finished an epoch; `checkpoint` resumes it from there."""
+
     def epoch_started(self, epoch: int, num_batches: int) -> None:
         pass
 
@@ -82,14 +87,18 @@ def fuse_key(config: TrainConfig) -> tuple:
     return tuple(getattr(config, key) for key in FUSE_KEYS)
 
 def train_group(configs: Sequence[TrainConfig], data: SplitData, ctx,
-                hooks: Optional[TrainHooks] = None) -> list[TrialOutcome]:
-    """Train every config (all sharing `fuse_key`) side by side; one outcome each."""
+                hooks: Optional[TrainHooks] = None, start=None) -> list[TrialOutcome]:
+    """Train every config (all sharing `fuse_key`) side by side; one outcome each.
+    `start`: a Checkpoint of a one-trial group to go on from."""
     if len({fuse_key(c) for c in configs}) != 1:
         raise ConfigError(f"cannot train together: configs differ in one of {FUSE_KEYS}")
-    return _GroupTrainer(list(configs), data, ctx, hooks or TrainHooks()).run()
+    if start is not None and len(configs) != 1:
+        raise ConfigError("only a one-trial group resumes from a checkpoint")
+    return _GroupTrainer(list(configs), data, ctx, hooks or TrainHooks(), start).run()
 
 class _GroupTrainer:
-    def __init__(self, configs: list[TrainConfig], data: SplitData, ctx, hooks: TrainHooks):
+    def __init__(self, configs: list[TrainConfig], data: SplitData, ctx, hooks: TrainHooks,
+                 start=None):
         import mxnet as mx
 
         self.mx, self.configs, self.ctx, self.hooks = mx, configs, ctx, hooks
@@ -115,8 +124,11 @@ class _GroupTrainer:
         self.schedules = [schedule_for(c, batches) for c in configs]
         self.updates, self.applied = 0, None
         self.last_params = None  # the stacked parameters after the last finished epoch
+        self.first_epoch = 1
         self._set_rates()
         self.rng = np.random.default_rng(first.seed)
+        if start is not None:
+            self._restore(start)
 
     def _to_device(self, images: np.ndarray, labels: np.ndarray):
         """uint8 images and labels on the device, with index chunks for evaluation."""
@@ -137,7 +149,7 @@ class _GroupTrainer:
     def run(self) -> list[TrialOutcome]:
         epochs = max(c.epochs for c in self.configs)
         try:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(self.first_epoch, epochs + 1):
                 loss, acc, seconds = self._train_epoch(epoch)
                 self._end_epoch(epoch, loss, acc, seconds)
                 if all(o.done for o in self.outcomes):
@@ -226,7 +238,47 @@ class _GroupTrainer:
                  for k, m in live.items()]
         if any(ended):
             self._set_rates()
+        if self.hooks.wants_checkpoints and self.k == 1:
+            self.hooks.checkpoint(0, self._checkpoint(epoch))
         self.hooks.group_epoch_ended(epoch)
+
+    def _checkpoint(self, epoch: int):
+        from .checkpoint import Checkpoint, rng_state
+
+        stopper = self.stoppers[0]
+        weight, bias = self.net_arrays()
+        return Checkpoint(
+            epoch, self.updates, rng_state(self.rng),
+            {"best": stopper.best, "best_epoch": stopper.best_epoch, "waited": stopper.waited},
+            self.outcomes[0].best_epoch, self.backend.name, weight, bias,
+            self.trainer._updaters[0].get_states(dump_optimizer=False))
+
+    def net_arrays(self):
+        """The stacked layer's weight and bias as stored (the backend's layout)."""
+        layer = self.backend.net[0]
+        return layer.weight.data().asnumpy(), layer.bias.data().asnumpy()
+
+    def _restore(self, start) -> None:
+        """Go on from a checkpoint: the layer, the optimizer's state, the shuffling
+        generator, the update count, early stopping and what the finished epochs got."""
+        if start.kernels != self.backend.name:
+            raise ConfigError(f"the checkpoint was computed with the {start.kernels} kernels, "
+                              f"this machine would use {self.backend.name}; set "
+                              f"SOFTMAX_EXP_KERNELS={start.kernels} to resume it")
+        nd, layer = self.mx.nd, self.backend.net[0]
+        layer.weight.set_data(nd.array(start.weight, ctx=self.ctx))
+        layer.bias.set_data(nd.array(start.bias, ctx=self.ctx))
+        self.trainer._updaters[0].set_states(start.states)
+        self.rng.bit_generator.state = start.rng
+        self.updates, self.first_epoch = start.updates, start.epoch + 1
+        stopper, outcome = self.stoppers[0], self.outcomes[0]
+        stopper.best, stopper.best_epoch = start.stopper["best"], start.stopper["best_epoch"]
+        stopper.waited = start.stopper["waited"]
+        outcome.history, outcome.best_epoch = list(start.history), start.best_epoch
+        outcome.best_params = start.best_params
+        self.last_params = self.backend.param_arrays()
+        self.applied = None
+        self._set_rates()
 
     def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool,
                snapshot: Callable) -> bool:
