@@ -90,8 +90,12 @@ class RunRecorder(TrainHooks):
         return self
 
     def save_checkpoint(self, checkpoint) -> None:
+        """The checkpoint, and best.params when this epoch is the best so far (a run
+        killed with -9 resumes with its best parameters too)."""
         from .checkpoint import save
 
+        if checkpoint.best_params is not None:
+            save_checked_params(self.path / BEST_PARAMS, checkpoint.best_params)
         save(self.path, checkpoint)
 
     def record_epoch(self, metrics: EpochMetrics) -> None:

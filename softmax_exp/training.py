@@ -245,13 +245,14 @@ class _GroupTrainer:
     def _checkpoint(self, epoch: int):
         from .checkpoint import Checkpoint, rng_state
 
-        stopper = self.stoppers[0]
+        stopper, outcome = self.stoppers[0], self.outcomes[0]
         weight, bias = self.net_arrays()
+        best = block_params(self.last_params, 0) if outcome.best_epoch == epoch else None
         return Checkpoint(
             epoch, self.updates, rng_state(self.rng),
             {"best": stopper.best, "best_epoch": stopper.best_epoch, "waited": stopper.waited},
-            self.outcomes[0].best_epoch, self.backend.name, weight, bias,
-            self.trainer._updaters[0].get_states(dump_optimizer=False))
+            outcome.best_epoch, self.backend.name, weight, bias,
+            self.trainer._updaters[0].get_states(dump_optimizer=False), best_params=best)
 
     def net_arrays(self):
         """The stacked layer's weight and bias as stored (the backend's layout)."""

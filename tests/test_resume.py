@@ -70,3 +70,31 @@ def test_the_resume_option(tmp_path, real_dataset):
     assert "completed after 6 epochs" in done.output and len(metrics(run)) == 6
     missing = runner.invoke(app, ["train", "--resume", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "not a run directory" in missing.output
+
+
+def test_a_run_killed_with_minus_9_resumes_to_the_same_metrics(tmp_path, real_dataset):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["train", "--epochs", "8", "--batch-size", "50", "--lr", "0.2", "--set",
+            "train_subset=20000", "--set", "val_fraction=0.1", "--quiet"]
+    command = [sys.executable, "-m", "softmax_exp_cli", *args]
+    process = subprocess.Popen([*command, "--out", str(tmp_path / "killed")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    rows = tmp_path / "killed"
+    while time.time() < deadline and not any(
+            len(m.read_text().splitlines()) >= 4 for m in rows.glob("*/metrics.csv")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    (run,) = (tmp_path / "killed").iterdir()
+    assert 3 <= len(metrics(run)) < 8
+    resumed = resume_train(run)
+    subprocess.run([*command, "--out", str(tmp_path / "whole")], check=True,
+                   capture_output=True)
+    (whole,) = (tmp_path / "whole").iterdir()
+    pd.testing.assert_frame_equal(metrics(run), metrics(whole), check_exact=True)
+    assert (run / "best.params").is_file() and resumed.info["status"] == "completed"
