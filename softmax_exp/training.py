@@ -151,7 +151,8 @@ class _GroupTrainer:
         try:
             for epoch in range(self.first_epoch, epochs + 1):
                 loss, acc, seconds = self._train_epoch(epoch)
-                self._end_epoch(epoch, loss, acc, seconds)
+                with signals_held():  # an epoch's records are whole: rows, best, snapshot
+                    self._end_epoch(epoch, loss, acc, seconds)
                 if all(o.done for o in self.outcomes):
                     break
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller maps it so
