@@ -57,10 +57,38 @@ def block_params(arrays: tuple[np.ndarray, np.ndarray], index: int) -> dict[str,
 
 
 def save_params(path: Path, params: dict[str, np.ndarray]) -> None:
-    """Write in MXNet's format (loadable by `chapter_net().load_parameters`), atomically."""
+    """Write in MXNet's format (loadable by `chapter_net().load_parameters`), complete or
+    absent, on a full disk too: MXNet does not report a failed last write, so the file is
+    loaded back before it takes its final name."""
     import mxnet as mx
 
+    from .errors import RunError, reason
     from .fileio import atomic_path
 
-    with atomic_path(path) as tmp:
-        mx.nd.save(str(tmp), {k: mx.nd.array(v) for k, v in params.items()})
+    try:
+        with atomic_path(path, check=lambda done: _check_params(done, path, params)) as tmp:
+            mx.nd.save(str(tmp), {k: mx.nd.array(v) for k, v in params.items()})
+    except mx.base.MXNetError as exc:
+        raise RunError(f"cannot write {path}: {reason(exc)}; free some disk space, check "
+                       "permissions, or choose another output directory") from None
+
+
+def _check_params(written: Path, path: Path, params: dict) -> None:
+    """Raises unless `written` loads back with every parameter of its shape."""
+    import mxnet as mx
+
+    from .errors import RunError, reason
+
+    try:
+        loaded = mx.nd.load(str(written))
+        whole = set(loaded) == set(params) and all(
+            loaded[k].shape == tuple(np.shape(v)) for k, v in params.items())
+    except Exception as exc:  # noqa: BLE001 - MXNetError: a torn file
+        whole, problem = False, reason(exc)
+    else:
+        problem = "not every parameter was written"
+    if not whole:
+        size = written.stat().st_size if written.exists() else 0
+        raise RunError(f"cannot write {path}: it came out incomplete ({size} bytes; "
+                       f"{problem}); the disk may be full: free some space, or choose "
+                       "another output directory")

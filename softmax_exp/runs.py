@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .config import TrainConfig, config_id, to_yaml
-from .errors import RunError, reason
-from .fileio import append_line, atomic_path, write_json, write_text
+from .errors import RunError
+from .fileio import append_line, write_json, write_text
+from .model import save_params
 from .records import METRIC_COLUMNS, EpochMetrics, TrialOutcome
 from .training import TrainHooks
 
@@ -95,7 +96,7 @@ class RunRecorder(TrainHooks):
         from .checkpoint import save
 
         if checkpoint.best_params is not None:
-            save_checked_params(self.path / BEST_PARAMS, checkpoint.best_params)
+            save_params(self.path / BEST_PARAMS, checkpoint.best_params)
         save(self.path, checkpoint)
 
     def record_epoch(self, metrics: EpochMetrics) -> None:
@@ -108,9 +109,9 @@ class RunRecorder(TrainHooks):
         """Save parameters (if any) and the final run.json; returns its content."""
         if outcome is not None:
             if outcome.final_params is not None:
-                save_checked_params(self.path / FINAL_PARAMS, outcome.final_params)
+                save_params(self.path / FINAL_PARAMS, outcome.final_params)
             if outcome.best_params is not None:
-                save_checked_params(self.path / BEST_PARAMS, outcome.best_params)
+                save_params(self.path / BEST_PARAMS, outcome.best_params)
             self.info.update(_summary(outcome))
         self.info["status"] = status or (outcome.status if outcome else "failed")
         if error:
@@ -120,40 +121,6 @@ class RunRecorder(TrainHooks):
         self.info["wall_seconds"] = round(time.time() - self.started, 3)
         write_json(self.path / RUN_FILE, self.info)
         return self.info
-
-
-def save_checked_params(path: Path, params: dict) -> None:
-    """Parameters complete or absent, on a full disk too: MXNet does not report a failed
-    last write, so the file is loaded back before it takes its final name."""
-    import mxnet as mx
-
-    from .model import save_params
-
-    try:
-        with atomic_path(path, check=lambda done: _check_params(done, path, params)) as tmp:
-            save_params(tmp, params)
-    except mx.base.MXNetError as exc:
-        raise RunError(f"cannot write {path}: {reason(exc)}; free some disk space, check "
-                       "permissions, or choose another output directory") from None
-
-
-def _check_params(written: Path, path: Path, params: dict) -> None:
-    """Raises unless `written` loads back with every parameter of its shape."""
-    import mxnet as mx
-
-    try:
-        loaded = mx.nd.load(str(written))
-        whole = set(loaded) == set(params) and all(
-            loaded[k].shape == tuple(v.shape) for k, v in params.items())
-    except Exception as exc:  # noqa: BLE001 - MXNetError: a torn file
-        whole, problem = False, reason(exc)
-    else:
-        problem = "not every parameter was written"
-    if not whole:
-        size = written.stat().st_size if written.exists() else 0
-        raise RunError(f"cannot write {path}: it came out incomplete ({size} bytes; "
-                       f"{problem}); the disk may be full: free some space, or choose "
-                       "another output directory")
 
 
 def _summary(outcome: TrialOutcome) -> dict[str, Any]:
