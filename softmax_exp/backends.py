@@ -55,7 +55,13 @@ class _Backend:
         return self.net
 
     def param_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """The stacked weight (10 K, 784) and bias (10 K,), one copy off the device."""
+        """The stacked weight (rows = classes, padded: width(K), 784) and bias, one copy
+        off the device."""
+        raise NotImplementedError
+
+    def set_arrays(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        """Put `param_arrays`' layout (padded rows) into the net, as this backend stores
+        it."""
         raise NotImplementedError
 
     def set_rates(self, lrs: np.ndarray, decays: np.ndarray) -> None:
@@ -94,17 +100,19 @@ class NativeBackend(_Backend):
     def _net(self, blocks: int, weight: np.ndarray, bias: np.ndarray):
         from mxnet.gluon import nn
 
-        padded_weight, padded_bias = self._padded(blocks, weight, bias)
-        net = nn.HybridSequential()
-        net.add(stacked_dense_class()(width(blocks)))
-        net.initialize(ctx=self.ctx)
-        net[0].weight.set_data(self.mx.nd.array(padded_weight.T, ctx=self.ctx))
-        net[0].bias.set_data(self.mx.nd.array(padded_bias, ctx=self.ctx))
-        return net
+        self.net = nn.HybridSequential()
+        self.net.add(stacked_dense_class()(width(blocks)))
+        self.net.initialize(ctx=self.ctx)
+        self.set_arrays(*self._padded(blocks, weight, bias))
+        return self.net
 
     def param_arrays(self):
         weight, bias = self.net[0].weight.data(), self.net[0].bias.data()
         return weight.asnumpy().T, bias.asnumpy()
+
+    def set_arrays(self, weight, bias):
+        self.net[0].weight.set_data(self.mx.nd.array(weight.T, ctx=self.ctx))
+        self.net[0].bias.set_data(self.mx.nd.array(bias, ctx=self.ctx))
 
     def trainer(self, momentum: float, batch_sizes: set):
         self.optimizer = stacked_sgd_class()(momentum)
@@ -191,16 +199,18 @@ class MxnetBackend(_Backend):
     def _net(self, blocks: int, weight: np.ndarray, bias: np.ndarray):
         from mxnet.gluon import nn
 
-        padded_weight, padded_bias = self._padded(blocks, weight, bias)
-        net = nn.HybridSequential()
-        net.add(pixel_dense_class()(width(blocks), in_units=NUM_INPUTS))
-        net.initialize(ctx=self.ctx)
-        net[0].weight.set_data(self.mx.nd.array(padded_weight, ctx=self.ctx))
-        net[0].bias.set_data(self.mx.nd.array(padded_bias, ctx=self.ctx))
-        return net
+        self.net = nn.HybridSequential()
+        self.net.add(pixel_dense_class()(width(blocks), in_units=NUM_INPUTS))
+        self.net.initialize(ctx=self.ctx)
+        self.set_arrays(*self._padded(blocks, weight, bias))
+        return self.net
 
     def param_arrays(self):
         return self.net[0].weight.data().asnumpy(), self.net[0].bias.data().asnumpy()
+
+    def set_arrays(self, weight, bias):
+        self.net[0].weight.set_data(self.mx.nd.array(weight, ctx=self.ctx))
+        self.net[0].bias.set_data(self.mx.nd.array(bias, ctx=self.ctx))
 
     def trainer(self, momentum: float, batch_sizes: set):
         """SGD at rate 1: each trial's rate scales its own loss; weight decay is per row.
@@ -210,7 +220,7 @@ class MxnetBackend(_Backend):
         a kernel per tensor; one trial: 0.09 against 0.16), with equal results.
         """
         optimizer = self.mx.optimizer.SGD(learning_rate=1.0, momentum=momentum)
-        if self.net[0].weight.shape[0] > 16:  # more than one trial
+        if self.net[0].weight.shape[0] > width(1):  # more than one trial
             optimizer.aggregate_num = 0
         self.momentum, self.batch_sizes = momentum, batch_sizes
         return self.mx.gluon.Trainer(self.net.collect_params(), optimizer)

@@ -2,7 +2,7 @@
 had never stopped (`softmax train --resume RUN_DIR`).
 
 Three files beside the run's others, each complete or absent, written after every
-finished epoch: `checkpoint.params` (the stacked layer as the backend stores it),
+finished epoch: `checkpoint.params` (the stacked layer, rows = classes, padded),
 `checkpoint.states` (the optimizer's state: momentum) and, last, `checkpoint.json`
 (epoch, updates, the shuffling RNG, early stopping, which backend). The JSON names the
 epoch the other two belong to; it is written last, so it never points past them.
@@ -31,8 +31,8 @@ class Checkpoint:
     rng: dict  # the shuffling generator's state
     stopper: dict  # early stopping: best, best_epoch, waited
     best_epoch: Optional[int]
-    kernels: str  # the backend whose layout `weight` and `states` are in
-    weight: Any = None  # numpy arrays, the stacked layer as the backend stores it
+    kernels: str  # the backend whose optimizer `states` are
+    weight: Any = None  # numpy arrays, the stacked layer (rows = classes, padded)
     bias: Any = None
     states: bytes = b""  # the optimizer updater's states, as MXNet pickles them
     # filled from the run's other files when resuming (not saved here):
@@ -42,13 +42,11 @@ class Checkpoint:
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
     """Write the three files, the JSON last."""
-    import mxnet as mx
+    from .model import save_params
 
     path = Path(path)
-    with atomic_path(path / PARAMS_FILE) as tmp:
-        mx.nd.save(str(tmp), {"weight": mx.nd.array(checkpoint.weight),
-                              "bias": mx.nd.array(checkpoint.bias),
-                              "epoch": mx.nd.array([checkpoint.epoch])})
+    save_params(path / PARAMS_FILE, {"weight": checkpoint.weight, "bias": checkpoint.bias,
+                                     "epoch": np.array([checkpoint.epoch])})
     with atomic_path(path / STATES_FILE) as tmp:
         tmp.write_bytes(checkpoint.states)
     state = {k: v for k, v in asdict(checkpoint).items()

@@ -12,10 +12,9 @@ so SGD, with or without momentum, gives each block exactly its own update.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -232,10 +231,10 @@ class _GroupTrainer:
             self.outcomes[k].history.append(live[k])
             self.hooks.epoch_ended(k, live[k])
         peers = list(live.values())
-        # The weights come off the device once per epoch, however many trials need them.
-        snapshot = functools.lru_cache(maxsize=1)(self.backend.param_arrays)
-        self.last_params = snapshot()  # what an interrupt in the next epoch keeps
-        ended = [self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers), snapshot)
+        # The weights come off the device once per epoch, however many trials need them;
+        # they are also what an interrupt in the next epoch keeps, and the checkpoint.
+        self.last_params = self.backend.param_arrays()
+        ended = [self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers))
                  for k, m in live.items()]
         if any(ended):
             self._set_rates()
@@ -247,18 +246,12 @@ class _GroupTrainer:
         from .checkpoint import Checkpoint, rng_state
 
         stopper, outcome = self.stoppers[0], self.outcomes[0]
-        weight, bias = self.net_arrays()
         best = block_params(self.last_params, 0) if outcome.best_epoch == epoch else None
         return Checkpoint(
             epoch, self.updates, rng_state(self.rng),
             {"best": stopper.best, "best_epoch": stopper.best_epoch, "waited": stopper.waited},
-            outcome.best_epoch, self.backend.name, weight, bias,
+            outcome.best_epoch, self.backend.name, *self.last_params,
             self.trainer._updaters[0].get_states(dump_optimizer=False), best_params=best)
-
-    def net_arrays(self):
-        """The stacked layer's weight and bias as stored (the backend's layout)."""
-        layer = self.backend.net[0]
-        return layer.weight.data().asnumpy(), layer.bias.data().asnumpy()
 
     def _restore(self, start) -> None:
         """Go on from a checkpoint: the layer, the optimizer's state, the shuffling
@@ -267,9 +260,7 @@ class _GroupTrainer:
             raise ConfigError(f"the checkpoint was computed with the {start.kernels} kernels, "
                               f"this machine would use {self.backend.name}; set "
                               f"SOFTMAX_EXP_KERNELS={start.kernels} to resume it")
-        nd, layer = self.mx.nd, self.backend.net[0]
-        layer.weight.set_data(nd.array(start.weight, ctx=self.ctx))
-        layer.bias.set_data(nd.array(start.bias, ctx=self.ctx))
+        self.backend.set_arrays(start.weight, start.bias)
         self.trainer._updaters[0].set_states(start.states)
         self.rng.bit_generator.state = start.rng
         self.updates, self.first_epoch = start.updates, start.epoch + 1
@@ -282,17 +273,16 @@ class _GroupTrainer:
         self.applied = None
         self._set_rates()
 
-    def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool,
-               snapshot: Callable) -> bool:
-        """Decide whether trial k goes on; keeps its best parameters (from `snapshot()`,
-        the stacked parameters as numpy arrays). True if it ended."""
+    def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool) -> bool:
+        """Decide whether trial k goes on; keeps its best parameters (from `last_params`,
+        this epoch's stacked parameters). True if it ended."""
         outcome, stopper = self.outcomes[k], self.stoppers[k]
         stop = stopper.update(epoch, metrics.val_acc)
         if stopper.best_epoch == epoch or metrics.val_acc is None:
             outcome.best_epoch = epoch if math.isfinite(metrics.train_loss) else \
                 outcome.best_epoch
             if math.isfinite(metrics.train_loss):
-                outcome.best_params = block_params(snapshot(), k)
+                outcome.best_params = block_params(self.last_params, k)
         if not math.isfinite(metrics.train_loss):
             outcome.status, outcome.stop_reason = "diverged", "loss is not finite"
         elif pruned:
@@ -304,7 +294,7 @@ class _GroupTrainer:
             outcome.status, outcome.stop_reason = "completed", "reached the epoch limit"
         else:
             return False
-        outcome.final_params = block_params(snapshot(), k)
+        outcome.final_params = block_params(self.last_params, k)
         self.hooks.trial_ended(k, outcome)
         return True
 
