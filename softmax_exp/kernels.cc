@@ -144,6 +144,18 @@ void zero_fill(MXTensor* t) {
   std::memset(t->data_ptr, 0, t->size() * bytes);
 }
 
+// Type inference of an op that takes float32 only and makes one float32 output.
+MXReturnValue float32_only(const char* op, const std::vector<int>& in, std::vector<int>* out) {
+  for (int type : in) {
+    if (type != mxnet::ext::kFloat32) {
+      MX_ERROR_MSG << op << ": expects float32 inputs";
+      return MX_FAIL;
+    }
+  }
+  (*out)[0] = mxnet::ext::kFloat32;
+  return MX_SUCCESS;
+}
+
 }  // namespace
 
 // inputs: scores (B, W) float32, labels (B,) uint8, lr (K,) float32
@@ -375,14 +387,7 @@ MXReturnValue sgd_parse(const Attrs& attrs, int* num_in, int* num_out) {
 }
 
 MXReturnValue sgd_type(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {
-  for (int type : *in) {
-    if (type != mxnet::ext::kFloat32) {
-      MX_ERROR_MSG << "stacked_sgd: expects float32 inputs";
-      return MX_FAIL;
-    }
-  }
-  (*out)[0] = mxnet::ext::kFloat32;
-  return MX_SUCCESS;
+  return float32_only("stacked_sgd", *in, out);
 }
 
 MXReturnValue sgd_shape(const Attrs& attrs, std::vector<std::vector<unsigned int>>* in,
@@ -565,14 +570,7 @@ MXReturnValue dense_parse(const Attrs& attrs, int* num_in, int* num_out) {
 }
 
 MXReturnValue dense_type(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {
-  for (int type : *in) {
-    if (type != mxnet::ext::kFloat32) {
-      MX_ERROR_MSG << "stacked_dense: expects float32 inputs";
-      return MX_FAIL;
-    }
-  }
-  (*out)[0] = mxnet::ext::kFloat32;
-  return MX_SUCCESS;
+  return float32_only("stacked_dense", *in, out);
 }
 
 MXReturnValue dense_shape(const Attrs& attrs, std::vector<std::vector<unsigned int>>* in,
