@@ -121,14 +121,15 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 # The library's errors name settings; where a command has an option for the setting an
 # error starts with, the user reads the option instead.
-FLAGS = {"ctx": "--ctx", "workers": "--workers", "executor": "--executor"}
+FLAGS = {"ctx": "--ctx", "workers": "--workers", "executor": "--executor",
+         "address": "--address"}
 
 
 def in_flags(exc: SoftmaxExpError) -> str:
-    """The error's message, its leading setting name turned into the command's option."""
+    """The error's message, the words naming its setting turned into the command's option."""
     message, flag = str(exc), FLAGS.get(getattr(exc, "setting", ""))
-    if flag and message.startswith(exc.setting + " "):
-        return flag + message[len(exc.setting):]
+    if flag and message.startswith(exc.subject + " "):
+        return flag + message[len(exc.subject):]
     return message
 
 

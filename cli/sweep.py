@@ -47,7 +47,6 @@ def sweep(
 
     Example: softmax sweep configs/grid.yaml --workers 2
     """
-    from softmax_exp.errors import ClusterError
     from softmax_exp.sweep import make_executor, run_sweep
     from softmax_exp.sweep.runner import SweepDirectoryTaken
 
@@ -67,11 +66,6 @@ def sweep(
                                fuse=fuse, data_dir=data_dir, observer=display,
                                argv=["softmax", *sys.argv[1:]], workers=workers,
                                report=report)
-        except ClusterError as exc:
-            if state["debug"]:
-                raise
-            raise fail(f"--address {exc.address}: {exc.reason}" if exc.address else str(exc)
-                       ) from None
         except KeyboardInterrupt:
             raise stopped("finished trials are kept; run the same command to resume") \
                 from None

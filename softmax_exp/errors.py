@@ -13,12 +13,13 @@ class SoftmaxExpError(Exception):
 
     The library speaks its own words: settings, files, runs, never a command-line flag.
     `setting`, when given, names the setting the message starts with ("ctx gpu:1: ..."),
-    so that a front end can say which of its options that was ("--ctx gpu:1: ...").
+    so that a front end can say which of its options that was ("--ctx gpu:1: ...");
+    `subject`: the words naming it there, when they are not the setting's bare name.
     """
 
-    def __init__(self, message: str, setting: str = ""):
+    def __init__(self, message: str, setting: str = "", subject: str = ""):
         super().__init__(message)
-        self.setting = setting
+        self.setting, self.subject = setting, subject or setting
 
 
 class ConfigError(SoftmaxExpError):
@@ -39,7 +40,8 @@ class ClusterError(SoftmaxExpError):
     def __init__(self, address, reason: str):
         self.address, self.reason = address, reason
         where = f"Ray cluster address {address}" if address else "local Ray instance"
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {reason}", "address" if address else "",
+                         "Ray cluster address")
 
 
 class RunError(SoftmaxExpError):
