@@ -132,11 +132,7 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
 
         spec.prune = _mapping(data.get("prune"), spec, "prune")
         make_pruner(spec.prune, spec.at("prune"))
-    limit = data.get("max_trials", MAX_TRIALS)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ConfigError(f"{spec.at('max_trials')}: must be a whole number >= 1, "
-                          f"got {limit!r}")
-    spec.max_trials = limit
+    spec.max_trials = _count(data.get("max_trials", MAX_TRIALS), spec.at("max_trials"))
     swept = set(spec.grid) | set(spec.space)
     if "val_fraction" not in spec.base and "val_fraction" not in swept:
         spec.base["val_fraction"] = DEFAULT_VAL_FRACTION
@@ -180,10 +176,7 @@ def _random(value: Any, spec: SweepSpec, name: str = "random") -> None:
     for key in block:
         if key not in ("trials", "seed", "space"):
             raise ConfigError(f"{spec.at(name, key)}: unknown key; use trials, seed, space")
-    trials = block.get("trials")
-    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
-        raise ConfigError(f"{spec.at(name, 'trials')}: must be a whole number >= 1, "
-                          f"got {trials!r}")
+    trials = _count(block.get("trials"), spec.at(name, "trials"))
     seed = block.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"{spec.at(name, 'seed')}: must be a whole number >= 0")
@@ -198,6 +191,13 @@ def _random(value: Any, spec: SweepSpec, name: str = "random") -> None:
             raise ConfigError(f"{spec.at(name, 'space', key)}: already in the grid; "
                               "sweep it in one place")
         spec.space[key] = parse_distribution(dist, spec.at(name, "space", key))
+
+
+def _count(value: Any, where: str) -> int:
+    """A whole number >= 1 (a bool is not one), or a ConfigError naming `where`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{where}: must be a whole number >= 1, got {value!r}")
+    return value
 
 
 def parse_distribution(value: Any, where: str) -> Distribution:
