@@ -36,6 +36,7 @@ class RayExecutor(Executor):
         self.ray_logs = ray_logs
         self.ray = None  # connected by us: we disconnect (or stop our instance) at close
         self.undo_quiet: Optional[Callable[[], None]] = None
+        self.stored = (None, None)  # (the dataset, its object-store reference)
 
     def start(self, expected_jobs: int) -> None:
         """Join (or start) the cluster now: a bad address fails before the sweep writes."""
@@ -85,9 +86,9 @@ class RayExecutor(Executor):
             from ..data import load_dataset
 
             dataset = load_dataset(data_dir)
-        if getattr(self, "_stored", (None, None))[0] is not dataset:
-            self._stored = (dataset, ray.put(dataset))
-        return self._stored[1]
+        if self.stored[0] is not dataset:
+            self.stored = (dataset, ray.put(dataset))
+        return self.stored[1]
 
     def _connect(self):
         if self.ray is None:
