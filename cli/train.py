@@ -92,8 +92,8 @@ def _resume(run: Path, epochs: Optional[int], data_dir: Optional[Path], quiet: b
 
     from .display import TrainDisplay
 
-    planned = epochs or load_train_config(run / "config.yaml").epochs \
-        if (run / "config.yaml").is_file() else epochs or 0
+    config_file = run / "config.yaml"  # for the progress bar; resume_train checks it
+    planned = epochs or (load_train_config(config_file).epochs if config_file.is_file() else 0)
     with TrainDisplay(out, planned, quiet=quiet) as display:
         result = resume_train(run, epochs, data_dir, observer=display)
     if as_json:
