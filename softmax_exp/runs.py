@@ -81,6 +81,8 @@ class RunRecorder(TrainHooks):
         """An existing run directory, to go on after its first `epochs_kept` epochs: the
         config rewritten (its epochs may have grown), metrics.csv cut to those epochs."""
         old = read_run_info(self.path) or {}
+        for left in self.path.glob(".*.tmp"):  # a write that a kill -9 cut short
+            left.unlink(missing_ok=True)
         self.info["started_at"] = old.get("started_at", self.info["started_at"])
         self.info["resumed_at_epoch"] = epochs_kept
         lines = (self.path / METRICS_FILE).read_text(encoding="utf-8").splitlines()

@@ -98,3 +98,4 @@ def test_a_run_killed_with_minus_9_resumes_to_the_same_metrics(tmp_path, real_da
     (whole,) = (tmp_path / "whole").iterdir()
     pd.testing.assert_frame_equal(metrics(run), metrics(whole), check_exact=True)
     assert (run / "best.params").is_file() and resumed.info["status"] == "completed"
+    assert list(run.glob("*.tmp")) == list(run.glob(".*.tmp")) == []  # a cut write is gone

@@ -56,7 +56,12 @@ def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
     info = json.loads((metrics.parent / "run.json").read_text())
     assert info["status"] == "running"
     assert yaml.safe_load((metrics.parent / "config.yaml").read_text())["epochs"] == 500
-    assert no_temporary_files(tmp_path)
+    # Each epoch now writes a checkpoint (write, then rename): the kill may cut one such
+    # write short, leaving its temporary file and never a torn file under a final name;
+    # `softmax train --resume` removes it (tests/test_resume.py).
+    left = [p.name for p in tmp_path.rglob("*.tmp")]
+    assert len(left) <= 1 and all(name.startswith((".checkpoint.", ".best.params."))
+                                  for name in left), left
 
 
 @pytest.mark.e2e
