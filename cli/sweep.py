@@ -119,7 +119,7 @@ LIST_AT_MOST = 1000  # a dry run lists the trials of sweeps up to this size
 
 def _dry_run(spec_path: Path) -> None:
     """The sweep's size, counted without expanding it; its trials when few enough."""
-    from softmax_exp.sweep import expand, load_sweep_spec
+    from softmax_exp.sweep import load_sweep_spec, make_sweeper
     from softmax_exp.sweep.expand import check_size
     from softmax_exp.sweep.leaderboard import point_label
 
@@ -127,15 +127,15 @@ def _dry_run(spec_path: Path) -> None:
 
     spec = load_sweep_spec(spec_path)
     check_size(spec)
-    if spec.search == "tpe":
-        expand(spec)  # validates a config at both ends of every range
-        out.print(f"{spec.name}: {spec.size:,} trials (chosen by TPE as it runs)", markup=False)
-        return
-    if spec.size > LIST_AT_MOST:
+    if spec.size > LIST_AT_MOST and spec.search != "tpe":
         out.print(f"{spec.name}: {spec.size:,} trials (not listed: over {LIST_AT_MOST:,})",
                   markup=False)
         return
-    trials = expand(spec)
+    trials = make_sweeper(spec).known()  # a TPE sweep: its probes validated, none known
+    if not trials:
+        out.print(f"{spec.name}: {spec.size:,} trials (chosen by {spec.search.upper()} as "
+                  "it runs)", markup=False)
+        return
 
     columns = [Column("#"), Column("trial", justify="left"),
                Column("point", justify="left", wrap=True), Column("epochs")]

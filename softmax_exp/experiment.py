@@ -6,11 +6,13 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from .config import TrainConfig, config_id
 from .errors import RunError, reason
-from .records import EpochMetrics, TrialOutcome
+from .events import BatchesDone, EpochStarted, Event, TrialStarted
+from .recording import EventHooks, Recording, always
+from .records import EpochMetrics
 from .runs import RunRecorder
 from .training import TrainHooks, train_group
 
@@ -22,32 +24,29 @@ class RunResult:
     history: list[EpochMetrics]
 
 
-class GroupRecorder(TrainHooks):
-    """Sends each trial's events to its own run directory, and all of them to `observer`."""
+class TrainRecording(Recording):
+    """`softmax train`'s recording: its one run directory, and an observer (a display)
+    told what the trainer tells."""
 
-    wants_checkpoints = True
+    def __init__(self, recorder: RunRecorder, observer: Optional[TrainHooks] = None):
+        super().__init__()
+        self.recorder, self.observer = recorder, observer or TrainHooks()
+        self.info: Optional[dict[str, Any]] = None
 
-    def checkpoint(self, index: int, checkpoint) -> None:
-        self.recorders[index].save_checkpoint(checkpoint)
+    def recorder_for(self, trial_id: str) -> RunRecorder:
+        return self.recorder  # written before training starts (create, or reopen)
 
-    def __init__(self, recorders: Sequence[RunRecorder], observer: Optional[TrainHooks] = None):
-        self.recorders = list(recorders)
-        self.observer = observer or TrainHooks()
-        self.infos: dict[int, dict[str, Any]] = {}
+    def on_epoch(self, trial_id: str, metrics: EpochMetrics) -> None:
+        self.observer.epoch_ended(0, metrics)
 
-    def epoch_started(self, epoch: int, num_batches: int) -> None:
-        self.observer.epoch_started(epoch, num_batches)
+    def on_finished(self, trial_id: str, info: dict) -> None:
+        self.info = info
 
-    def batches_done(self, done: int) -> None:
-        self.observer.batches_done(done)
-
-    def epoch_ended(self, index: int, metrics: EpochMetrics) -> None:
-        self.recorders[index].record_epoch(metrics)
-        self.observer.epoch_ended(index, metrics)
-
-    def trial_ended(self, index: int, outcome: TrialOutcome) -> None:
-        self.infos[index] = self.recorders[index].finish(outcome)
-        self.observer.trial_ended(index, outcome)
+    def on_other(self, event: Event) -> None:
+        if isinstance(event, EpochStarted):
+            self.observer.epoch_started(event.epoch, event.batches)
+        elif isinstance(event, BatchesDone):
+            self.observer.batches_done(event.done)
 
 
 def new_run_path(out: Path, config: TrainConfig) -> Path:
@@ -82,33 +81,23 @@ def resume_train(run: Path, epochs: Optional[int] = None, data_dir: Optional[Pat
     than it had: a finished run is extended). The per-epoch metrics are those of an
     uninterrupted run of that length (a cosine schedule excepted when extended: it
     depends on the total)."""
-    from . import checkpoint as checkpoints
     from .config import load_train_config
     from .data import load_dataset
     from .device import resolve_context
-    from .evaluation import load_params
-    from .runs import BEST_PARAMS, CONFIG_FILE, METRICS_FILE
+    from .runs import CONFIG_FILE, resume_point
     from .split import split_dataset
-    from .summary import read_metrics
 
     run = Path(run)
     if not (run / CONFIG_FILE).is_file():
         raise RunError(f"{run}: not a run directory (no {CONFIG_FILE}); give one that "
                        "softmax train wrote")
     config = load_train_config(run / CONFIG_FILE)
-    start = checkpoints.load(run)
+    start = resume_point(run)
     if epochs is not None:
         config = load_train_config(run / CONFIG_FILE, {"epochs": epochs}, "epochs")
     if config.epochs <= start.epoch:
         raise RunError(f"{run}: already trained {start.epoch} of {config.epochs} epochs; "
                        "give more epochs to extend it")
-    rows = (read_metrics(run / METRICS_FILE) or [])[:start.epoch]
-    if len(rows) < start.epoch:
-        raise RunError(f"{run}: metrics.csv has {len(rows)} of the checkpoint's "
-                       f"{start.epoch} epochs; train it again")
-    start.history = [EpochMetrics(**row) for row in rows]
-    if start.best_epoch is not None and (run / BEST_PARAMS).is_file():
-        start.best_params = load_params(run / BEST_PARAMS)
     ctx = resolve_context(config.ctx)
     data = split_dataset(load_dataset(data_dir), config)
     recorder = RunRecorder(run, config, config.ctx).reopen(start.epoch)
@@ -116,21 +105,27 @@ def resume_train(run: Path, epochs: Optional[int] = None, data_dir: Optional[Pat
 
 
 def _train(recorder: RunRecorder, config: TrainConfig, data, ctx, observer, start=None):
-    hooks = GroupRecorder([recorder], observer)
+    """Train through the recording pipeline that sweeps use: trainer callbacks become
+    events (a checkpoint after every epoch), events become the run directory."""
+    recording = TrainRecording(recorder, observer)
+    trial_id = config_id(config)
+    recording.handle(TrialStarted(trial_id))
+    hooks = EventHooks([trial_id], recording.handle, progress=True, checkpoints=always)
     try:
         outcome = train_group([config], data, ctx, hooks, start)[0]
     except KeyboardInterrupt:
-        if 0 not in hooks.infos:  # the trainer records what it had learnt, if it got to
-            _record_end(recorder, "interrupted", "interrupted by the user")
+        if recording.info is None:  # the trainer records what it had learnt, if it got to
+            _record_end(recording, "interrupted", "interrupted by the user")
         raise
     except Exception as exc:
-        _record_end(recorder, "failed", f"{type(exc).__name__}: {reason(exc)}")
+        _record_end(recording, "failed", f"{type(exc).__name__}: {reason(exc)}")
         raise
-    return RunResult(recorder.path, hooks.infos[0], outcome.history)
+    return RunResult(recorder.path, recording.info, outcome.history)
 
 
-def _record_end(recorder: RunRecorder, status: str, error: str) -> None:
+def _record_end(recording: Recording, status: str, error: str) -> None:
     """Best effort: when the disk is full this fails too, and the first error is the
     one to report."""
     with contextlib.suppress(Exception):
-        recorder.finish(None, status=status, error=error)
+        for trial_id in list(recording.recorders):
+            recording.finish(trial_id, None, status, error)

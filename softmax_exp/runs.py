@@ -23,7 +23,6 @@ from .errors import RunError
 from .fileio import append_line, write_json, write_text
 from .model import save_params
 from .records import METRIC_COLUMNS, EpochMetrics, TrialOutcome
-from .training import TrainHooks
 
 CONFIG_FILE, METRICS_FILE, RUN_FILE = "config.yaml", "metrics.csv", "run.json"
 FINAL_PARAMS, BEST_PARAMS = "final.params", "best.params"
@@ -50,7 +49,7 @@ def csv_line(values: Sequence[Any]) -> str:
     return buffer.getvalue()
 
 
-class RunRecorder(TrainHooks):
+class RunRecorder:
     """Writes one trial's run directory as it trains."""
 
     def __init__(self, path: Path, config: TrainConfig, context: str,
@@ -158,3 +157,25 @@ def is_finished(path: Path) -> bool:
     info = read_run_info(path)
     return info is not None and info.get("status") in FINISHED and \
         (Path(path) / METRICS_FILE).is_file()
+
+
+def resume_point(path: Path, epoch: Optional[int] = None):
+    """A run's checkpoint with what else going on needs from its directory: the finished
+    epochs' metrics (metrics.csv, cut to the checkpoint) and the best parameters so far.
+    `epoch`: the epoch it must be at (a RunError if it is not)."""
+    from .checkpoint import load
+    from .model import load_params
+    from .summary import read_metrics
+
+    path = Path(path)
+    start = load(path)
+    if epoch is not None and start.epoch != epoch:
+        raise RunError(f"{path}: the checkpoint is at epoch {start.epoch}, not {epoch}")
+    rows = (read_metrics(path / METRICS_FILE) or [])[:start.epoch]
+    if len(rows) < start.epoch:
+        raise RunError(f"{path}: metrics.csv has {len(rows)} of the checkpoint's "
+                       f"{start.epoch} epochs; train it again")
+    start.history = [EpochMetrics(**row) for row in rows]
+    if start.best_epoch is not None and (path / BEST_PARAMS).is_file():
+        start.best_params = load_params(path / BEST_PARAMS)
+    return start

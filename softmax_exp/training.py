@@ -56,7 +56,9 @@ class EarlyStopping:
 class TrainHooks:
     """What the trainer tells the outside world. Override what you need."""
 
-    wants_checkpoints = False  # True: `checkpoint` after every epoch of a one-trial group
+    def wants_checkpoint(self, epoch: int) -> bool:
+        """True: hand over a checkpoint (`checkpoint`) after this epoch."""
+        return False
 
     def checkpoint(self, index: int, checkpoint) -> None:
         """Trial `index` finished an epoch; `checkpoint` resumes it from there."""
@@ -238,7 +240,7 @@ class _GroupTrainer:
                  for k, m in live.items()]
         if any(ended):
             self._set_rates()
-        if self.hooks.wants_checkpoints and self.k == 1:
+        if self.k == 1 and self.hooks.wants_checkpoint(epoch):
             self.hooks.checkpoint(0, self._checkpoint(epoch))
         self.hooks.group_epoch_ended(epoch)
 

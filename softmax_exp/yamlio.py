@@ -17,15 +17,19 @@ def read_mapping(path: Path) -> tuple[dict[str, Any], KeyLines]:
 
     Returns the data and the 1-based line of every key, by its path of names.
     """
+    return parse_mapping(read_text(path), str(path))
+
+
+def read_text(path: Path) -> str:
+    """A YAML file's text, or a ConfigError that says why it cannot be read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it ({exc}); pass a readable UTF-8 YAML file") \
             from None
-    return parse_mapping(text, str(path))
 
 
 def parse_mapping(text: str, where: str) -> tuple[dict[str, Any], KeyLines]:

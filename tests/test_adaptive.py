@@ -49,6 +49,7 @@ base: {epochs: 3, train_subset: 8000, batch_size: 50}
 tpe:
   trials: 6
   seed: 1
+  per_round: 2
   space:
     lr: {loguniform: [0.001, 1.0]}
     weight_decay: {choice: [0.0, 0.0001]}

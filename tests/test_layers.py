@@ -63,3 +63,17 @@ def test_records_and_paths_are_the_ground_floor():
     assert edges["softmax_exp.paths"] == set()
     assert "softmax_exp.training" not in edges["softmax_exp.summary"]
     assert "softmax_exp.data" not in edges["softmax_exp.kernels"]
+
+
+def test_events_sit_below_everything_that_sends_or_records_them():
+    edges = graph()
+    assert edges["softmax_exp.events"] <= {"softmax_exp.records"}
+    assert "softmax_exp.training" not in edges["softmax_exp.runs"]  # runs are read alone
+    for sender in ("softmax_exp.sweep.jobs", "softmax_exp.experiment",
+                   "softmax_exp.sweep.runner"):
+        assert "softmax_exp.recording" in edges[sender] or \
+            "softmax_exp.events" in edges[sender], sender
+    # the sweepers and the executors meet only in the base module and the runner
+    assert "softmax_exp.sweep.tpe" not in edges["softmax_exp.sweep.runner"]
+    assert not edges["softmax_exp.sweep.tpe"] & {"softmax_exp.sweep.executors",
+                                                 "softmax_exp.sweep.runner"}

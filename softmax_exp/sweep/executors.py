@@ -1,9 +1,9 @@
 """Executors run jobs and hand their events to the driver. The sweep does not
 know which one it drives.
 
-An executor's main method is `launch(jobs, handle, prepare)`: run every job and
-call `handle(event)` in the driver's thread for each event, including
-("failed", job, message, traceback) when a job raises or its worker dies.
+An executor's main method is `launch(jobs, handle, prepare, dataset)`: run every job
+and call `handle(event)` in the driver's thread for each event (events.py), including
+JobFailed when a job raises or its worker dies, and JobRetried before a retry.
 `prepare(job)` is called just before a job starts and returns the job to run
 (the driver adds what pruning needs to know of the trials finished so far).
 An exception raised by `handle` (fail-fast) or KeyboardInterrupt stops it.
@@ -18,11 +18,13 @@ import os
 import queue
 import signal
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from ..errors import ConfigError, show_warning_line
+from ..events import JobFailed, JobRetried
 from .base import Executor, Handle, Prepare, unchanged
-from .jobs import Job, describe_exception, execute_job
+from .jobs import Job, execute_job, failed
 
 
 def available_cores() -> int:
@@ -41,12 +43,25 @@ class SerialExecutor(Executor):
                dataset=None) -> None:
         from ..data import load_dataset
 
+        def record(event) -> None:  # the driver's own errors are not the job's
+            try:
+                handle(event)
+            except Exception as exc:
+                raise _DriverError() from exc
+
         for job in jobs:
             try:
                 dataset = dataset if dataset is not None else load_dataset(job.data_dir)
-                execute_job(prepare(job), handle, dataset)
+                execute_job(prepare(job), record, dataset)
+            except _DriverError as exc:
+                raise exc.__cause__ from None
             except Exception as exc:  # noqa: BLE001 - a failed trial is a result
-                handle(("failed", job, *describe_exception(exc)))
+                handle(failed(job, exc))
+
+
+class _DriverError(Exception):
+    """Carries an error of the driver's (a full disk while recording) out of a job run in
+    this process, so that it stops the sweep instead of failing the job."""
 
 
 class ProcessExecutor(Executor):
@@ -97,10 +112,10 @@ class ProcessExecutor(Executor):
                 for job, exitcode in pool.reap(handle):
                     if attempts[job.number] <= self.retries:
                         pending.insert(0, job)
-                        handle(("retry", job, f"worker died (exit code {exitcode})"))
+                        handle(JobRetried(job, f"worker died (exit code {exitcode})"))
                     else:
-                        handle(("failed", job, f"worker died (exit code {exitcode}) "
-                                f"after {attempts[job.number]} attempts", ""))
+                        handle(JobFailed(job, f"worker died (exit code {exitcode}) after "
+                                         f"{attempts[job.number]} attempts"))
         except BaseException:
             pool.stop_busy()
             raise
@@ -110,6 +125,13 @@ class ProcessExecutor(Executor):
 
     def _new_pool(self) -> _Pool:
         return _Pool(multiprocessing.get_context("spawn"), self.worker, self.threads)
+
+
+@dataclass(frozen=True)
+class _Idle:
+    """A worker's word that its job is done (the pool's own, never the driver's)."""
+
+    worker_id: int
 
 
 class _Pool:
@@ -150,8 +172,8 @@ class _Pool:
         try:
             event = self.events.get(timeout=0.2) if block else self.events.get_nowait()
             while True:
-                if event[0] == "idle":
-                    self.workers[event[1]][2] = None
+                if isinstance(event, _Idle):
+                    self.workers[event.worker_id][2] = None
                 else:
                     handle(event)
                 event = self.events.get_nowait()
@@ -202,7 +224,7 @@ def _serve(worker_id: int, tasks, events, threads: int, run_job: Callable) -> No
     warnings.showwarning = show_warning_line
     while (job := tasks.get()) is not None:
         run_job(job, events, threads)
-        events.put(("idle", worker_id))
+        events.put(_Idle(worker_id))
 
 
 def _worker(job: Job, events, threads: int) -> None:
@@ -215,7 +237,7 @@ def _worker(job: Job, events, threads: int) -> None:
     try:
         execute_job(job, events.put, load_dataset(job.data_dir))
     except Exception as exc:  # noqa: BLE001 - a failed trial is a result
-        events.put(("failed", job, *describe_exception(exc)))
+        events.put(failed(job, exc))
 
 
 def make_executor(name: str, workers: int = 1, **options) -> Executor:

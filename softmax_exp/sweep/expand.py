@@ -1,6 +1,5 @@
-"""Sweep expansion: a pure function from a sweep spec to the list of trial configs.
-
-Every config is built and validated here, before any trial runs.
+"""From points (setting: value) to trials: validated configs with stable ids. The
+points themselves come from a sweeper (sweepers.py): a grid, samples, or TPE's asks.
 """
 
 from __future__ import annotations
@@ -82,21 +81,6 @@ def draw(dist: Distribution, rng: np.random.Generator) -> Any:
     return float(f"{value:.6g}")  # readable, and stable across platforms
 
 
-def expand(spec: SweepSpec) -> list[Trial]:
-    """All trials of a grid or random sweep, validated, in a stable order.
-
-    A TPE sweep's trials are chosen as it runs: this returns none for it, after
-    validating a config at each end of every range (see `probe_points`). A sweep over
-    its `max_trials` is refused before anything is built."""
-    check_size(spec)
-    if spec.search == "tpe":
-        trials_for_points(spec, probe_points(spec))
-        return []
-    points = [{**g, **r} for g in grid_points(spec.grid)
-              for r in random_points(spec.space, spec.random_trials, spec.random_seed)]
-    return trials_for_points(spec, points)
-
-
 def check_size(spec: SweepSpec) -> None:
     if spec.size > spec.max_trials:
         raise ConfigError(
@@ -125,7 +109,7 @@ def config_for(spec: SweepSpec, point: dict[str, Any], seed: int) -> TrainConfig
     layers = [(spec.where, spec.base, {k[1:]: v for k, v in spec.lines.items()
                                        if k[0] == "base"})]
     for key, value in point.items():
-        section = "grid" if key in spec.grid else f"{spec.block}.space"
+        section = "grid" if key in spec.grid else f"{spec.search}.space"
         layers.append((f"{spec.at(*section.split('.'), key)} value {value!r}", {key: value}, {}))
     layers.append((f"{spec.at('seeds')} value {seed}", {"seed": seed}, {}))
     return build_config(layers)

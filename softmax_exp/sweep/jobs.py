@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import gc
 import math
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from ..errors import reason
+from ..events import JobFailed, TrialStarted
 from ..interrupts import signals_held
-from ..training import TrainHooks, fuse_key
+from ..recording import Emit, EventHooks
+from ..training import fuse_key
 from .expand import Trial
 
 MAX_FUSED = 32  # trials per stacked model; larger groups are split
-Emit = Callable[[tuple], None]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class Job:
     mode: str = "max"
     # other trials' metric per epoch, filled in just before the job runs
     reference: dict[str, list] = field(default_factory=dict)
+    # a checkpoint after the most seconds (0: every epoch; None: never)
+    checkpoint_seconds: Optional[float] = None
+    # the epoch every trial goes on from (0: the first), and, filled in just before the
+    # job runs, each trial's checkpoint of that epoch
+    start_epoch: int = 0
+    starts: tuple = ()
 
     @property
     def ids(self) -> list[str]:
@@ -37,35 +45,50 @@ class Job:
 
 
 def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
-              data_dir: Optional[Path] = None, **job_options: Any) -> list[Job]:
-    """Group fusable trials (same minibatch sequence) into jobs, in expansion order.
+              data_dir: Optional[Path] = None, start_epochs: Optional[dict[str, int]] = None,
+              **job_options: Any) -> list[Job]:
+    """Group fusable trials (same minibatch sequence, and going on from the same epoch:
+    `start_epochs` by trial id, 0 when absent) into jobs, in expansion order.
 
     With several workers, groups are split so that every worker gets work.
     """
-    if not fuse:
-        groups = [[t] for t in trials]
-    else:
-        by_key: dict[tuple, list[Trial]] = {}
-        for trial in trials:
-            by_key.setdefault(fuse_key(trial.config), []).append(trial)
-        size = MAX_FUSED
-        if workers > 1 and len(by_key) < workers:
-            size = min(MAX_FUSED, max(1, math.ceil(len(trials) / workers)))
-        groups = [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
-    return [Job(n, tuple(g), data_dir, **job_options) for n, g in enumerate(groups)]
+    start_epochs = start_epochs or {}
+    by_key: dict[tuple, list[Trial]] = {}
+    for trial in trials:
+        key = (fuse_key(trial.config), start_epochs.get(trial.id, 0))
+        by_key.setdefault(key if fuse else (trial.id,), []).append(trial)
+    size = MAX_FUSED
+    if fuse and workers > 1 and len(by_key) < workers:
+        size = min(MAX_FUSED, max(1, math.ceil(len(trials) / workers)))
+    groups = [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
+    return [Job(n, tuple(g), data_dir, start_epoch=start_epochs.get(g[0].id, 0),
+                **job_options) for n, g in enumerate(groups)]
 
 
-class EmitHooks(TrainHooks):
-    """Turns trainer callbacks into events for the driver, and asks the pruner."""
+class Every:
+    """A checkpoint policy: after an epoch once `seconds` have passed since the job
+    started or its last checkpoint (0: after every epoch; None: never). Checkpoints cost
+    a few file writes per trial, which a thousand fast trials would feel."""
+
+    def __init__(self, seconds: Optional[float]):
+        self.seconds, self.last = seconds, time.monotonic()
+
+    def __call__(self, epoch: int) -> bool:
+        if self.seconds is None or time.monotonic() - self.last < self.seconds:
+            return False
+        self.last = time.monotonic()
+        return True
+
+
+class PruningHooks(EventHooks):
+    """The job's events, and the pruner asked at every epoch of every trial."""
 
     def __init__(self, job: Job, emit: Emit):
         from .pruners import make_pruner
 
-        self.job, self.emit = job, emit
+        super().__init__(job.ids, emit, checkpoints=Every(job.checkpoint_seconds))
+        self.job = job
         self.pruner = make_pruner(job.prune)
-
-    def epoch_ended(self, index: int, metrics) -> None:
-        self.emit(("epoch", self.job.trials[index].id, metrics))
 
     def should_prune(self, index: int, metrics, peers) -> bool:
         """Against the other trials at this epoch: earlier ones and this group's."""
@@ -75,20 +98,14 @@ class EmitHooks(TrainHooks):
         others += [getattr(p, metric) for p in peers if p is not metrics]
         return self.pruner.should_prune(epoch, getattr(metrics, metric), others, self.job.mode)
 
-    def trial_ended(self, index: int, outcome) -> None:
-        self.emit(("end", self.job.trials[index].id, outcome))
-
-    def group_epoch_ended(self, epoch: int) -> None:
-        self.emit(("epoch_done",))
-
 
 def execute_job(job: Job, emit: Emit, dataset) -> None:
     """Run one job in this process on `dataset` (the whole Fashion-MNIST, as loaded by
     `load_dataset(job.data_dir)`), reporting through `emit`.
 
-    Events: ("start", trial id), ("epoch", trial id, EpochMetrics),
-    ("end", trial id, TrialOutcome), ("epoch_done",) once the whole group is through
-    an epoch. Exceptions propagate to the executor.
+    Events (events.py): TrialStarted for each trial, then EpochEnded and TrialEnded
+    as they come, and GroupEpochEnded once the whole group is through an epoch.
+    Exceptions propagate to the executor.
     """
     from ..device import resolve_context
     from ..split import split_dataset
@@ -98,9 +115,9 @@ def execute_job(job: Job, emit: Emit, dataset) -> None:
     ctx = resolve_context(configs[0].ctx)
     split = split_dataset(dataset, configs[0])
     for trial in job.trials:
-        emit(("start", trial.id))
+        emit(TrialStarted(trial.id))
     try:
-        train_group(configs, split, ctx, EmitHooks(job, emit))
+        train_group(configs, split, ctx, PruningHooks(job, emit), list(job.starts) or None)
     finally:
         # A finished group's Gluon blocks sit in reference cycles (block <-> name scope):
         # free them now, not whenever the cyclic collector next runs, so that memory
@@ -110,6 +127,8 @@ def execute_job(job: Job, emit: Emit, dataset) -> None:
             gc.collect()
 
 
-def describe_exception(exc: BaseException) -> tuple[str, str]:
-    return f"{type(exc).__name__}: {reason(exc)}", "".join(
-        traceback.format_exception(type(exc), exc, exc.__traceback__))
+def failed(job: Job, exc: BaseException, message: str = "") -> JobFailed:
+    """The event for a job that raised `exc`: its first line (or `message`), and the
+    traceback for the trials' error.log."""
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return JobFailed(job, message or f"{type(exc).__name__}: {reason(exc)}", trace)

@@ -10,11 +10,12 @@ Ray is imported only by this executor; joining a cluster is `ray_cluster`'s part
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Callable, Optional, Sequence
 
 from . import ray_cluster
 from .base import Executor, Handle, Prepare, unchanged
-from .jobs import Job, describe_exception
+from .jobs import Job, failed
 
 # Ray's errors for a task whose worker process or node went away (retried by Ray first).
 LOST = {"WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ObjectLostError"}
@@ -71,11 +72,12 @@ class RayExecutor(Executor):
             try:
                 events = ray.get(ready[0])
             except Exception as exc:  # noqa: BLE001 - RayError: the task never ran to its end
-                message, trace = describe_exception(exc)
+                event = failed(job, exc)
                 what = (f"lost its Ray worker after {self.retries} retries"
                         if type(exc).__name__ in LOST else "Ray could not run it")
-                handle(("failed", job, f"{what}: {ANSI.sub('', message).splitlines()[0]}",
-                        ANSI.sub("", trace)))
+                handle(replace(event, message=f"{what}: "
+                               f"{ANSI.sub('', event.message).splitlines()[0]}",
+                               trace=ANSI.sub("", event.trace)))
                 continue
             for event in events:
                 handle(event)
@@ -109,5 +111,5 @@ def _run_remote(job: Job, dataset) -> list:
     try:
         execute_job(job, events.append, dataset)
     except Exception as exc:  # noqa: BLE001 - a failed trial is a result
-        events.append(("failed", job, *describe_exception(exc)))
+        events.append(failed(job, exc))
     return events

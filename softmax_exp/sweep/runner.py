@@ -1,5 +1,7 @@
-"""Running a sweep: expand, check, resume, launch, record. The driver is the only
-writer of the sweep directory, whatever executor runs the trials."""
+"""Running a sweep, top-down: read the sweep file once, make its sweeper, check the
+inputs, take the directory, then one loop (ask, plan fused jobs, launch on an executor,
+record, tell). The driver is the only writer of the sweep directory, whatever executor
+runs the trials; it records through the pipeline `softmax train` uses (recording.py)."""
 
 from __future__ import annotations
 
@@ -12,16 +14,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from ..checkpoint import PARAMS_FILE, STATE_FILE, STATES_FILE
 from ..errors import RunError, SoftmaxExpError
-from ..fileio import append_line, atomic_writer, write_json, write_text
+from ..events import Event, GroupEpochEnded, JobFailed, JobRetried
+from ..fileio import append_line, append_lines, atomic_writer, write_json, write_text
 from ..lock import DirectoryLock
-from ..records import TrialOutcome
-from ..runs import FINISHED, METRICS_FILE, RunRecorder, csv_line, read_run_info
+from ..recording import Recording
+from ..records import EpochMetrics
+from ..runs import FINISHED, METRICS_FILE, RunRecorder, csv_line, read_run_info, resume_point
 from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
 from .executors import Executor, SerialExecutor
-from .expand import Trial, expand, probe_points, trials_for_points
+from .expand import Trial
 from .jobs import Job, plan_jobs
 from .spec import SweepSpec, load_sweep_spec
+from .sweepers import Sweeper, make_sweeper
 
 TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = ("trials.csv", "epochs.csv", "sweep.yaml",
                                                     "commands.log")
@@ -60,6 +66,7 @@ class TrialRecord:
     path: Path
     info: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    resume_epoch: int = 0  # an interrupted trial's last checkpoint: it goes on from there
 
     @property
     def status(self) -> str:
@@ -91,13 +98,9 @@ class SweepRun:
     path: Path
     trials: list[Trial]
     records: dict[str, TrialRecord]
+    planned: int = 0  # trials this sweep will have run (its sweeper says)
     skipped: int = 0
     interrupted: bool = False
-
-    @property
-    def planned(self) -> int:
-        """Trials this sweep will have run: its expansion, or a TPE sweep's budget."""
-        return self.spec.random_trials if self.spec.search == "tpe" else len(self.trials)
 
     def finished(self) -> list[TrialRecord]:
         return [r for r in self.records.values() if r.status in FINISHED]
@@ -139,77 +142,77 @@ def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Ex
 
     `report`: keep report.html in the sweep directory up to date as trials end."""
     spec = load_sweep_spec(spec_path)
-    trials = expand(spec)
+    sweeper = make_sweeper(spec, workers)
     runner = executor or SerialExecutor()
     plan = {"fuse": fuse, "workers": workers, "data_dir": data_dir, "prune": spec.prune,
-            "metric": spec.metric, "mode": spec.mode}
-    runner.start(len(plan_jobs(trials, fuse, workers)) if trials else workers)
+            "metric": spec.metric, "mode": spec.mode,
+            "checkpoint_seconds": spec.checkpoint_seconds}
+    runner.start(min(workers, max(1, sweeper.planned)))
     try:
-        return _run(spec, spec_path, trials, runner, plan, out, restart, fail_fast, observer,
-                    argv, report)
+        dataset = check_inputs(sweeper.probe(), data_dir)
+        path = _sweep_directory(spec, out)
+        with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
+            check_owner(path, spec, spec_path, restart)
+            driver = _Driver(spec, path, observer or SweepObserver(), fail_fast, restart)
+            if report:
+                from ..report import ReportRefresher
+
+                driver.reporter = ReportRefresher(path, data_dir, driver.observer.note)
+            driver.start(sweeper, argv)
+            _run(driver, sweeper, runner, plan, dataset)
+            return driver.sweep
     finally:
         runner.close()
 
 
-def _run(spec: SweepSpec, spec_path: Path, trials: list[Trial], runner: Executor, plan: dict,
-         out: Optional[Path], restart: bool, fail_fast: bool,
-         observer: Optional[SweepObserver], argv: Optional[list[str]],
-         report: bool = False) -> SweepRun:
-    dataset = check_inputs(trials or trials_for_points(spec, probe_points(spec)),
-                           plan["data_dir"])
+def _sweep_directory(spec: SweepSpec, out: Optional[Path]) -> Path:
     path = Path(out) if out else default_sweep_dir(spec)
     try:
         (path / "trials").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create sweep directory {path}: {exc.strerror}; "
                        "choose another output directory") from None
-    with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
-        check_owner(path, spec, spec_path, restart)
-        driver = _Driver(spec, path, trials, observer or SweepObserver(), fail_fast, restart)
-        driver.dataset = dataset
-        if report:
-            from ..report import ReportRefresher
+    return path
 
-            driver.reporter = ReportRefresher(path, plan["data_dir"], driver.observer.note)
-        driver.start(spec_path, argv)
-        try:
-            if spec.search == "tpe":
-                from .tpe import run_tpe
 
-                run_tpe(driver, runner, plan, restart)
-            else:
-                to_run = [t for t in trials if driver.sweep.records[t.id].status not in FINISHED]
-                driver.run_jobs(runner, to_run, plan)
-        except FailFast:
+def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, dataset) -> None:
+    """The loop: ask the sweeper, run what is not finished yet (fused), tell it."""
+    try:
+        while batch := sweeper.ask(driver.sweep.records):
+            to_run = [t for t in batch if driver.sweep.records[t.id].status not in FINISHED]
+            jobs = plan_jobs(to_run, start_epochs=driver.start_epochs(to_run), **plan)
+            runner.launch(jobs, driver.handle, driver.prepare, dataset)
+            sweeper.tell(driver.sweep.records)
+    except FailFast:
+        driver.interrupt()
+    except BaseException:
+        # Ctrl-C, a full disk...: record what we can, then report the first error.
+        with contextlib.suppress(Exception):
             driver.interrupt()
             driver.write_tables()
-        except BaseException:
-            # Ctrl-C, a full disk...: record what we can, then report the first error.
-            with contextlib.suppress(Exception):
-                driver.interrupt()
-                driver.write_tables()
-            raise
-        driver.write_tables()
-        if driver.reporter:
-            driver.reporter.refresh(final=True)
-        return driver.sweep
+        raise
+    driver.write_tables()
+    if driver.reporter:
+        driver.reporter.refresh(final=True)
 
 
-class _Driver:
-    def __init__(self, spec: SweepSpec, path: Path, trials: list[Trial],
-                 observer: SweepObserver, fail_fast: bool, restart: bool):
+class _Driver(Recording):
+    """The sweep's records, kept as the events come: each trial's run directory (as
+    `softmax train` writes its own), and the sweep's tables."""
+
+    def __init__(self, spec: SweepSpec, path: Path, observer: SweepObserver, fail_fast: bool,
+                 restart: bool):
+        super().__init__()
         self.spec, self.path, self.observer, self.fail_fast = spec, path, observer, fail_fast
         self.restart = restart
-        records = {t.id: TrialRecord(t, path / "trials" / t.id) for t in trials}
-        self.sweep = SweepRun(spec, path, list(trials), records)
-        self.recorders: dict[str, RunRecorder] = {}
-        self.tables_stale = False  # a trial ended since the tables were last written
+        self.sweep = SweepRun(spec, path, [], {})
+        self.records = self.sweep.records  # what a sweeper reads (sweepers.Registry)
+        self.ended: list[TrialRecord] = []  # since the tables were last appended to
         self.reporter = None  # a ReportRefresher when report.html is kept up to date
-        self.dataset = None  # what check_inputs loaded and checked, handed to the executor
 
-    def add_trials(self, trials: list[Trial]) -> list[Trial]:
-        """Register trials chosen while the sweep runs (TPE); returns them as registered
-        (a config asked for twice is the same trial)."""
+    def register(self, trials: Sequence[Trial]) -> list[Trial]:
+        """Make trials known, resuming their records; returns them as registered (a
+        config asked for twice is the same trial)."""
         registered = []
         for trial in trials:
             if trial.id not in self.sweep.records:
@@ -221,11 +224,16 @@ class _Driver:
             registered.append(self.sweep.records[trial.id].trial)
         return registered
 
-    def run_jobs(self, executor: Executor, trials: list[Trial], plan: dict) -> None:
-        executor.launch(plan_jobs(trials, **plan), self.handle, self.prepare, self.dataset)
+    def start_epochs(self, trials: Sequence[Trial]) -> dict[str, int]:
+        """The epoch each interrupted trial goes on from (its last checkpoint's)."""
+        return {t.id: self.sweep.records[t.id].resume_epoch for t in trials
+                if self.sweep.records[t.id].resume_epoch}
 
     def prepare(self, job: Job) -> Job:
-        """What pruning needs: the other trials' metric, epoch by epoch, so far."""
+        """Just before a job runs: its trials' checkpoints, when it goes on from one, and
+        what pruning needs (the other trials' metric, epoch by epoch, so far)."""
+        if job.start_epoch:
+            job = self._with_checkpoints(job)
         if not job.prune:
             return job
         reference = {trial_id: [row.get(job.metric) for row in record.rows]
@@ -233,19 +241,31 @@ class _Driver:
                      if record.rows and trial_id not in job.ids}
         return replace(job, reference=reference)
 
-    def start(self, spec_path: Path, argv: Optional[list[str]]) -> None:
+    def _with_checkpoints(self, job: Job) -> Job:
+        """The job with its trials' checkpoints loaded (only now: they are the size of
+        the model each); if one cannot be read after all, the job starts over."""
+
+        try:
+            starts = tuple(resume_point(self.sweep.records[t.id].path, job.start_epoch)
+                           for t in job.trials)
+        except SoftmaxExpError as exc:
+            self.observer.note(f"job of {', '.join(job.ids)}: {exc}; starting it over")
+            for trial in job.trials:
+                self.sweep.records[trial.id].resume_epoch = 0
+            return replace(job, start_epoch=0, starts=())
+        return replace(job, starts=starts)
+
+    def start(self, sweeper: Sweeper, argv: Optional[list[str]]) -> None:
         write_text(self.path / SPEC_FILE, self.spec.text)
         command = shlex.join(argv if argv is not None else sys.argv)
         log = self.path / COMMANDS_LOG
         if not log.exists():
             write_text(log, "")
         append_line(log, f"{datetime.now().isoformat(timespec='seconds')}  {command}")
-        for record in self.sweep.records.values():
-            if not self.restart:
-                self._resume(record)
+        sweeper.open(self.path, self.restart, self)
+        self.sweep.planned = sweeper.planned
         self.sweep.skipped = len(self.sweep.finished())
-        if self.spec.search != "tpe":  # a TPE sweep knows its past once its study is read
-            self.observer.sweep_started(self.sweep)
+        self.observer.sweep_started(self.sweep)
         self.write_tables()
 
     def _resume(self, record: TrialRecord) -> None:
@@ -263,97 +283,115 @@ class _Driver:
             return
         if info.get("status") in FINISHED:
             record.info, record.rows = info, rows
+        elif info.get("status") in ("running", "interrupted"):  # killed, or stopped
+            record.resume_epoch = _checkpoint_epoch(record.path, len(rows))
 
-    def handle(self, event: tuple) -> None:
-        kind = event[0]
-        if kind == "start":
-            record = self.sweep.records[event[1]]
-            # registered before its files are written, so that an interrupt landing in
-            # between still finishes it (a run.json that does not say `running`)
-            self.recorders[record.trial.id] = recorder = _recorder(record)
-            recorder.create()
-            for stale in ("final.params", "best.params", "error.log"):
-                (record.path / stale).unlink(missing_ok=True)
-            record.info, record.rows = self.recorders[record.trial.id].info, []
-            self.observer.trial_started(record)
-        elif kind == "epoch":
-            record = self.sweep.records[event[1]]
-            self.recorders[event[1]].record_epoch(event[2])
-            record.rows.append(event[2].as_row())
-            self.observer.trial_epoch(record)
-        elif kind == "end":  # the group's other trials may end too: tables at epoch_done
-            self._finish(event[1], event[2], tables=False)
-        elif kind == "epoch_done" and self.tables_stale:
-            self.write_tables()
-        elif kind == "retry":
-            self.observer.note(f"job of {', '.join(event[1].ids)}: {event[2]}; retrying")
-        elif kind == "failed":
-            self._fail(event[1], event[2], event[3])
-
-    def _finish(self, trial_id: str, outcome: Optional[TrialOutcome], status: str = "",
-                error: str = "", tables: bool = True) -> None:
+    def recorder_for(self, trial_id: str) -> RunRecorder:
+        """A trial's recorder, noting where it stands in the sweep."""
         record = self.sweep.records[trial_id]
-        recorder = self.recorders.get(trial_id)
-        if recorder is None:  # failed before it started: give it a directory anyway
-            recorder = _recorder(record).create()
-        record.info = recorder.finish(outcome, status or None, error or None)
-        self.recorders.pop(trial_id, None)  # only now: an interrupt before still records it
-        self.tables_stale = True
-        if tables:
-            self.write_tables()
+        trial = record.trial
+        return RunRecorder(record.path, trial.config, trial.config.ctx,
+                           {"trial_index": trial.index, "point": trial.point})
+
+    def on_started(self, trial_id: str, recorder: RunRecorder) -> None:
+        """A fresh run directory, or, for a trial going on from its checkpoint, the one
+        it has, cut to the checkpoint's epoch."""
+        record = self.sweep.records[trial_id]
+        if record.resume_epoch:
+            recorder.reopen(record.resume_epoch)
+            record.rows = (read_metrics(record.path / METRICS_FILE) or [])[
+                :record.resume_epoch]
+        else:
+            recorder.create()
+            for stale in ("final.params", "best.params", "error.log", PARAMS_FILE, STATES_FILE,
+                          STATE_FILE):
+                (record.path / stale).unlink(missing_ok=True)
+            record.rows = []
+        record.info = recorder.info
+        self.observer.trial_started(record)
+
+    def on_epoch(self, trial_id: str, metrics: EpochMetrics) -> None:
+        record = self.sweep.records[trial_id]
+        record.rows.append(metrics.as_row())
+        self.observer.trial_epoch(record)
+
+    def on_finished(self, trial_id: str, info: dict) -> None:
+        """The group's other trials may end too: the tables wait for the group's epoch."""
+        record = self.sweep.records[trial_id]
+        record.info = info
+        self.ended.append(record)
         self.observer.trial_finished(record)
 
-    def _fail(self, job, message: str, trace: str) -> None:
+    def on_other(self, event: Event) -> None:
+        if isinstance(event, GroupEpochEnded) and self.ended:
+            self.append_tables()
+        elif isinstance(event, JobRetried):
+            self.observer.note(f"job of {', '.join(event.job.ids)}: {event.reason}; retrying")
+        elif isinstance(event, JobFailed):
+            self._fail(event.job, event.message, event.trace)
+
+    def _fail(self, job: Job, message: str, trace: str) -> None:
         for trial in job.trials:
             if trial.id in self.recorders or self.sweep.records[trial.id].status not in \
                     FINISHED:
                 path = self.sweep.records[trial.id].path
                 path.mkdir(parents=True, exist_ok=True)  # it may have died before starting
                 write_text(path / "error.log", trace or message)
-                self._finish(trial.id, None, "failed", message)
+                self.finish(trial.id, None, "failed", message)
+        self.append_tables()
         if self.fail_fast:
             raise FailFast(f"trial {job.trials[0].id} failed: {message}")
 
-    def interrupt(self) -> None:
-        """Record every running trial as interrupted; one that cannot be (a full disk)
-        does not keep the others from it."""
+    def interrupt(self, error: str = "interrupted before it finished") -> None:
         self.sweep.interrupted = True
-        for trial_id in list(self.recorders):
-            with contextlib.suppress(Exception):
-                self.sweep.records[trial_id].path.mkdir(parents=True, exist_ok=True)
-                self._finish(trial_id, None, "interrupted", "interrupted before it finished")
+        super().interrupt(error)
 
     def write_tables(self) -> None:
-        """trials.csv and epochs.csv from the driver's records, in expansion order."""
-        self.tables_stale = False
-        started = [r for r in self.sweep.records.values() if r.info]
-        started.sort(key=lambda r: r.trial.index)
+        """trials.csv and epochs.csv anew, every ended trial in expansion order: when the
+        sweep starts (what earlier runs finished) and when it ends."""
+        self.ended = []
+        ended = [r for r in self.sweep.records.values() if r.info and r.status != "running"]
+        ended.sort(key=lambda r: r.trial.index)
         with atomic_writer(self.path / TRIALS_CSV) as handle:
-            handle.write(csv_line(TRIAL_COLUMNS) + "\n")
-            for record in started:
-                handle.write(csv_line(trial_row(
-                    record.trial.id, record.status, record.trial.config.model_dump(),
-                    record.rows, record.info, self.spec.metric, self.spec.mode,
-                    str(record.path.relative_to(self.path)))) + "\n")
+            handle.writelines(self._trial_lines(ended, header=True))
         with atomic_writer(self.path / EPOCHS_CSV) as handle:
-            handle.write(csv_line(EPOCH_COLUMNS) + "\n")
-            for record in started:
-                for row in epoch_rows(record.trial.id, record.status,
-                                      record.trial.config.model_dump(), record.rows):
-                    handle.write(csv_line(row) + "\n")
-        if self.reporter and started:
+            handle.writelines(self._epoch_lines(ended, header=True))
+        if self.reporter and ended:
             self.reporter.refresh()
 
+    def append_tables(self) -> None:
+        """The rows of the trials that ended since the last call, appended (one write
+        each, synced): a group's cost is its own rows, not the sweep's so far."""
+        ended, self.ended = self.ended, []
+        append_lines(self.path / TRIALS_CSV, self._trial_lines(ended))
+        append_lines(self.path / EPOCHS_CSV, self._epoch_lines(ended))
+        if self.reporter:
+            self.reporter.refresh()
 
-def _recorder(record: TrialRecord) -> RunRecorder:
-    """A trial's recorder, noting where it stands in the sweep; `create()` writes its
-    fresh run directory."""
-    trial = record.trial
-    return RunRecorder(record.path, trial.config, trial.config.ctx,
-                       {"trial_index": trial.index, "point": trial.point})
+    def _trial_lines(self, records: list[TrialRecord], header: bool = False) -> list[str]:
+        lines = [csv_line(TRIAL_COLUMNS) + "\n"] if header else []
+        return lines + [csv_line(trial_row(
+            r.trial.id, r.status, r.trial.config.model_dump(), r.rows, r.info,
+            self.spec.metric, self.spec.mode, str(r.path.relative_to(self.path)))) + "\n"
+            for r in records]
+
+    def _epoch_lines(self, records: list[TrialRecord], header: bool = False) -> list[str]:
+        lines = [csv_line(EPOCH_COLUMNS) + "\n"] if header else []
+        return lines + [csv_line(row) + "\n" for r in records for row in epoch_rows(
+            r.trial.id, r.status, r.trial.config.model_dump(), r.rows)]
+
+
+def _checkpoint_epoch(path: Path, rows: int) -> int:
+    """The epoch of a trial's checkpoint, when its metrics.csv has that many rows (0:
+    none usable). Only its JSON is read here; the rest when the trial runs."""
+    try:
+        epoch = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    return epoch if isinstance(epoch, int) and 0 < epoch <= rows else 0
 
 
 def load_spec_and_trials(spec_path: Path) -> tuple[SweepSpec, list[Trial]]:
-    """Expand without running (for --dry-run and tests)."""
+    """The trials a sweep file knows up front, without running (for tests)."""
     spec = load_sweep_spec(spec_path)
-    return spec, expand(spec)
+    return spec, make_sweeper(spec).known()

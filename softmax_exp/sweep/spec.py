@@ -3,13 +3,18 @@
     base:   {any train setting}            # shared by every trial
     grid:   {setting: [values...]}         # cartesian product
     random: {trials: N, seed: S, space: {setting: {loguniform: [lo, hi]}, ...}}
-    tpe:    {trials: N, seed: S, space: ...}  # instead of random: Optuna's TPE picks points
+    tpe:    {trials: N, seed: S, space: ..., per_round: K}  # Optuna's TPE picks the points
     seeds:  3                              # or [0, 1, 2]; each point runs once per seed
     metric: val_acc                        # chosen on validation, never on test
     mode:   max
     prune:  {method: median | halving, ...}  # stop hopeless trials early
     name:   grid                           # default: the file's name
     max_trials: 100000                     # refuse larger sweeps before expanding them
+    checkpoint_seconds: 10                 # running trials' checkpoints, at most this often
+
+The search is the block given: a grid alone, `random` (sampled points, crossed with the
+grid if there is one) or `tpe` (model-based; no grid). Its budget, `trials`, belongs to
+its block. `search:` (from older files) may still be given if it names that block.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from ..config import SETTINGS, check_setting_name
 from ..errors import ConfigError
 
 TOP_KEYS = ("name", "base", "grid", "random", "tpe", "seeds", "metric", "mode", "search",
-            "prune", "max_trials")
+            "prune", "max_trials", "checkpoint_seconds")
 # A sweep larger than this is refused before it is expanded (raise it with max_trials:):
 # a grid of eight settings with ten values each is 10^8 trials, gigabytes of configs
 # before anything trains.
@@ -32,6 +37,9 @@ MAX_TRIALS = 100_000
 SELECTABLE = ("val_acc", "val_loss", "train_acc", "train_loss")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
 DEFAULT_VAL_FRACTION = 0.1
+# A killed sweep goes on from its running trials' last checkpoints; one costs a few file
+# writes per trial, so they are taken after an epoch once this long has passed.
+CHECKPOINT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,17 @@ class Distribution:
         return list(range(self.args[0], self.args[1] + 1))
 
 
+@dataclass(frozen=True)
+class Sample:
+    """A sampled search's block (`random:` or `tpe:`): its budget, seed and space."""
+
+    kind: str  # "random" or "tpe", the block's name
+    trials: int
+    seed: int
+    space: dict[str, Distribution]
+    per_round: Optional[int] = None  # tpe: points asked at once (None: chosen by budget)
+
+
 @dataclass
 class SweepSpec:
     where: str  # the file, for messages
@@ -57,24 +76,31 @@ class SweepSpec:
     name: str = "sweep"
     base: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list] = field(default_factory=dict)
-    random_trials: int = 0
-    random_seed: int = 0
-    space: dict[str, Distribution] = field(default_factory=dict)
+    sample: Optional[Sample] = None
     seeds: list[int] = field(default_factory=list)
     metric: str = "val_acc"
     mode: str = "max"
-    search: str = "grid"
     prune: Optional[dict[str, Any]] = None
-    block: str = "random"  # the sampled-search block's name, for messages
     text: str = ""
     max_trials: int = MAX_TRIALS
+    checkpoint_seconds: float = CHECKPOINT_SECONDS
+
+    @property
+    def search(self) -> str:
+        """grid, random or tpe: which block the file gives."""
+        return self.sample.kind if self.sample else "grid"
+
+    @property
+    def space(self) -> dict[str, Distribution]:
+        """The sampled settings and their distributions (none for a grid)."""
+        return self.sample.space if self.sample else {}
 
     @property
     def size(self) -> int:
         """How many trials the sweep has (a TPE sweep: its budget), counted without
         expanding it; repeats a random sample may draw are counted too."""
         points = math.prod(len(values) for values in self.grid.values())
-        return points * max(self.random_trials, 1) * len(self.seeds)
+        return points * (self.sample.trials if self.sample else 1) * len(self.seeds)
 
     def at(self, *path: str) -> str:
         """'file:line key.path' for an error message."""
@@ -89,10 +115,12 @@ class SweepSpec:
 
 
 def load_sweep_spec(path: Path) -> SweepSpec:
+    """The sweep file, read once and checked whole."""
     path = Path(path)
-    data, lines = yamlio.read_mapping(path)
+    text = yamlio.read_text(path)
+    data, lines = yamlio.parse_mapping(text, str(path))
     spec = parse_sweep(data, lines, str(path))
-    spec.text = path.read_text(encoding="utf-8")
+    spec.text = text
     spec.name = str(data.get("name") or path.stem)
     return spec
 
@@ -109,35 +137,37 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
     spec.grid = _grid(data.get("grid"), spec)
     if data.get("random") is not None and data.get("tpe") is not None:
         raise ConfigError(f"{spec.at('tpe')}: give either a 'random' or a 'tpe' block")
-    block = "tpe" if data.get("tpe") is not None else "random"
-    _random(data.get(block), spec, block)
-    if not spec.grid and not spec.random_trials:
+    kind = "tpe" if data.get("tpe") is not None else "random"
+    block = data.get(kind)
+    if data.get("search") == "tpe" and kind == "random":  # older files: search names it
+        kind = "tpe"
+    spec.sample = _sample(block, spec, kind)
+    if not spec.grid and not spec.sample:
         raise ConfigError(f"{where}: nothing to sweep; add a 'grid' (setting: [values]), a "
                           "'random' or a 'tpe' block")
+    if spec.search == "tpe" and spec.grid:
+        raise ConfigError(f"{spec.at('grid')}: tpe samples a space of its own: move the grid "
+                          "settings into the tpe block's space as {choice: [...]}")
+    if data.get("search", spec.search) != spec.search:
+        raise ConfigError(f"{spec.at('search')}: {data['search']!r} does not match the file's "
+                          f"'{spec.search}' search; remove 'search' (the block given decides)")
     spec.seeds = _seeds(data.get("seeds", 1), spec)
     spec.metric = _choice(data.get("metric", "val_acc"), SELECTABLE, spec, "metric",
                           "test metrics are never used for selection")
     spec.mode = _choice(data.get("mode", "max"), ("max", "min"), spec, "mode")
-    default = block if spec.random_trials else "grid"
-    spec.search = _choice(data.get("search", default), ("grid", "random", "tpe"), spec, "search")
-    if spec.search == "tpe" and (spec.grid or not spec.random_trials):
-        raise ConfigError(f"{spec.at('search')}: tpe samples a space of its own: give a "
-                          "'tpe' block (trials, space) and move grid settings into its space "
-                          "as {choice: [...]}")
-    if spec.search != "tpe" and block == "tpe":
-        raise ConfigError(f"{spec.at('tpe')}: a 'tpe' block needs search: tpe (or leave "
-                          "'search' out)")
     if data.get("prune") is not None:
         from .pruners import make_pruner
 
         spec.prune = _mapping(data.get("prune"), spec, "prune")
         make_pruner(spec.prune, spec.at("prune"))
     spec.max_trials = _count(data.get("max_trials", MAX_TRIALS), spec.at("max_trials"))
+    spec.checkpoint_seconds = _seconds(data.get("checkpoint_seconds", CHECKPOINT_SECONDS),
+                                       spec.at("checkpoint_seconds"))
     swept = set(spec.grid) | set(spec.space)
     if "val_fraction" not in spec.base and "val_fraction" not in swept:
         spec.base["val_fraction"] = DEFAULT_VAL_FRACTION
     if "seed" in swept:
-        raise ConfigError(f"{spec.at('grid' if 'seed' in spec.grid else 'random', 'seed')}: "
+        raise ConfigError(f"{spec.at('grid' if 'seed' in spec.grid else spec.search, 'seed')}: "
                           "sweep seeds with 'seeds: N' or 'seeds: [..]' instead")
     return spec
 
@@ -168,29 +198,36 @@ def _grid(value: Any, spec: SweepSpec) -> dict[str, list]:
     return grid
 
 
-def _random(value: Any, spec: SweepSpec, name: str = "random") -> None:
-    """The sampled-search block (`random:` or `tpe:`): trials, seed, space."""
+def _sample(value: Any, spec: SweepSpec, name: str) -> Optional[Sample]:
+    """The sampled-search block (`random:` or `tpe:`): trials, seed, space (and, for tpe,
+    per_round); None when the file has none."""
     block = _mapping(value, spec, name)
     if not block:
-        return
+        return None
+    allowed = ("trials", "seed", "space", "per_round") if name == "tpe" else \
+        ("trials", "seed", "space")
     for key in block:
-        if key not in ("trials", "seed", "space"):
-            raise ConfigError(f"{spec.at(name, key)}: unknown key; use trials, seed, space")
+        if key not in allowed:
+            raise ConfigError(f"{spec.at(name, key)}: unknown key; use {', '.join(allowed)}")
     trials = _count(block.get("trials"), spec.at(name, "trials"))
     seed = block.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"{spec.at(name, 'seed')}: must be a whole number >= 0")
-    space = _mapping(block.get("space"), spec, f"{name}.space")
-    if not space:
+    per_round = block.get("per_round")
+    if per_round is not None:
+        per_round = _count(per_round, spec.at(name, "per_round"))
+    space_block = _mapping(block.get("space"), spec, f"{name}.space")
+    if not space_block:
         raise ConfigError(f"{spec.at(name, 'space')}: give at least one setting with a "
                           "distribution, e.g. lr: {loguniform: [0.01, 1.0]}")
-    spec.random_trials, spec.random_seed, spec.block = trials, seed, name
-    for key, dist in space.items():
+    space = {}
+    for key, dist in space_block.items():
         check_setting_name(key, spec.at(name, "space", key))
         if key in spec.grid:
             raise ConfigError(f"{spec.at(name, 'space', key)}: already in the grid; "
                               "sweep it in one place")
-        spec.space[key] = parse_distribution(dist, spec.at(name, "space", key))
+        space[key] = parse_distribution(dist, spec.at(name, "space", key))
+    return Sample(name, trials, seed, space, per_round)
 
 
 def _count(value: Any, where: str) -> int:
@@ -198,6 +235,13 @@ def _count(value: Any, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{where}: must be a whole number >= 1, got {value!r}")
     return value
+
+
+def _seconds(value: Any, where: str) -> float:
+    if not _is_number(value) or value < 0:
+        raise ConfigError(f"{where}: must be a number of seconds >= 0 (0: after every "
+                          f"epoch), got {value!r}")
+    return float(value)
 
 
 def parse_distribution(value: Any, where: str) -> Distribution:
@@ -249,5 +293,5 @@ def _choice(value: Any, allowed: tuple, spec: SweepSpec, key: str, why: str = ""
     return value
 
 
-__all__ = ["SweepSpec", "Distribution", "load_sweep_spec", "parse_sweep", "parse_distribution",
-           "SETTINGS"]
+__all__ = ["SweepSpec", "Sample", "Distribution", "load_sweep_spec", "parse_sweep",
+           "parse_distribution", "SETTINGS"]

@@ -1,4 +1,4 @@
-"""Model-based search: Optuna's TPE sampler through its ask-and-tell interface.
+"""Model-based search: Optuna's TPE sampler as a Sweeper (ask-and-tell).
 
 The study lives in the sweep directory (`optuna.journal`, a file-backed storage),
 so an interrupted TPE sweep resumes where it stopped: asks that never finished are
@@ -10,40 +10,84 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from typing import Any
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 from ..runs import FINISHED
 from ..summary import best_row
-from .expand import Trial, trials_for_points
-from .spec import Distribution
+from .base import Registry, Sweeper
+from .expand import Trial, probe_points, trials_for_points
+from .jobs import MAX_FUSED
+from .spec import Distribution, SweepSpec
 
 JOURNAL = "optuna.journal"
 ENDED = (*FINISHED, "failed")
+STARTUP = 10  # TPESampler's n_startup_trials: its first points are random draws
 
 
-def run_tpe(driver, executor, plan: dict, restart: bool) -> None:
-    """Ask, run, tell, in rounds of `workers` trials, until the budget of distinct
-    trials has run to an end."""
-    spec = driver.spec
-    study = _open_study(driver, restart)
-    driver.sweep.skipped = _ended(driver)
-    driver.observer.sweep_started(driver.sweep)
-    asks = 0
-    while _ended(driver) < spec.random_trials and asks < 20 * spec.random_trials:
-        batch = []
-        for _ in range(min(max(1, plan["workers"]), spec.random_trials - _ended(driver))):
-            asked = study.ask()
-            asks += 1
-            params = {key: _suggest(asked, key, dist) for key, dist in spec.space.items()}
-            batch.append((asked, driver.add_trials(_trials(driver, params))))
-        to_run = {t.id: t for _, trials in batch for t in trials
-                  if driver.sweep.records[t.id].status not in FINISHED}
-        driver.run_jobs(executor, list(to_run.values()), plan)
-        for asked, trials in batch:
-            _tell(study, asked, [driver.sweep.records[t.id] for t in trials], spec)
+class TPESweeper(Sweeper):
+    """Optuna's TPE, asked for several points at a time: its first `STARTUP` points are
+    random draws anyway, so they come in one round; after that each round asks about
+    half of what is left (at least `workers`, at most `MAX_FUSED`), and the points
+    still running count as bad ones (Optuna's constant liar), which keeps a round's
+    points apart. Points that share a minibatch sequence then train fused. The block's
+    `per_round: N` asks N at a time instead (1: one by one, as TPE is usually run)."""
+
+    def __init__(self, spec: SweepSpec, workers: int = 1):
+        super().__init__(spec)
+        self.sample = spec.sample
+        self.planned, self.workers = self.sample.trials, max(1, workers)
+        self.probes = trials_for_points(spec, probe_points(spec))  # validated here, once
+        self.study, self.registry = None, None
+        self.asks = 0
+        self.pending: list[tuple[Any, list[Trial]]] = []
+
+    def probe(self) -> list[Trial]:
+        return self.probes
+
+    def open(self, path: Path, restart: bool, registry: Registry) -> None:
+        self.registry = registry
+        self.study = _open_study(self.spec, path, restart, self._register_point)
+
+    def ask(self, records: Mapping[str, Any]) -> list[Trial]:
+        ended = _ended(records)
+        if ended >= self.planned or self.asks >= 20 * self.planned:
+            return []
+        batch: dict[str, Trial] = {}
+        for _ in range(self.round_size(ended)):
+            asked = self.study.ask()
+            self.asks += 1
+            params = {key: _suggest(asked, key, dist) for key, dist in self.sample.space.items()}
+            trials = self._register_point(params)
+            self.pending.append((asked, trials))
+            batch.update((t.id, t) for t in trials)
+        return list(batch.values())
+
+    def tell(self, records: Mapping[str, Any]) -> None:
+        for asked, trials in self.pending:
+            _tell(self.study, asked, [records[t.id] for t in trials], self.spec)
+        self.pending = []
+
+    def round_size(self, ended: int) -> int:
+        left = self.planned - ended
+        if self.sample.per_round:
+            return min(self.sample.per_round, left)
+        size = STARTUP - ended if ended < STARTUP else \
+            min(MAX_FUSED, math.ceil((self.planned - STARTUP) / 2))
+        return min(max(size, self.workers), left)
+
+    def _register_point(self, params: dict[str, Any]) -> list[Trial]:
+        """The trials (one per seed) of a point, registered with the driver; their indexes
+        follow the trials known so far (a config asked for twice is the same trial)."""
+        point = {key: _rounded(params[key], dist) for key, dist in self.sample.space.items()
+                 if key in params}
+        start = len(self.registry.records)
+        return self.registry.register(trials_for_points(self.spec, [point], start=start))
 
 
-def _open_study(driver, restart: bool):
+def _open_study(spec: SweepSpec, path: Path, restart: bool,
+                register_point: Callable[[dict], list[Trial]]):
     """The sweep's study, with its earlier trials registered as the sweep's own; asks
     a killed run left open are closed as failed and queued to be asked again first."""
     import optuna
@@ -52,25 +96,22 @@ def _open_study(driver, restart: bool):
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    spec, journal = driver.spec, driver.path / JOURNAL
+    journal = path / JOURNAL
     if restart and journal.exists():  # start over, but keep the old study beside
         journal.rename(journal.with_name(f"{JOURNAL}.{time.strftime('%Y%m%d-%H%M%S')}"))
+    with warnings.catch_warnings():  # constant_liar is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=spec.sample.seed, constant_liar=True)
     study = optuna.create_study(
         study_name=spec.name, storage=JournalStorage(JournalFileBackend(str(journal))),
-        sampler=optuna.samplers.TPESampler(seed=spec.random_seed),
-        direction="maximize" if spec.mode == "max" else "minimize", load_if_exists=True)
+        sampler=sampler, direction="maximize" if spec.mode == "max" else "minimize",
+        load_if_exists=True)
     for earlier in study.get_trials(deepcopy=False):
-        driver.add_trials(_trials(driver, earlier.params))
+        register_point(earlier.params)
         if earlier.state == TrialState.RUNNING:
             study.tell(earlier.number, state=TrialState.FAIL)
             study.enqueue_trial(earlier.params, skip_if_exists=False)
     return study
-
-
-def _trials(driver, params: dict[str, Any]) -> list[Trial]:
-    point = {key: _rounded(params[key], dist) for key, dist in driver.spec.space.items()
-             if key in params}
-    return trials_for_points(driver.spec, [point], start=len(driver.sweep.trials))
 
 
 def _rounded(value, dist: Distribution):
@@ -78,9 +119,9 @@ def _rounded(value, dist: Distribution):
     return float(f"{value:.6g}") if dist.kind in ("uniform", "loguniform") else value
 
 
-def _ended(driver) -> int:
+def _ended(records: Mapping[str, Any]) -> int:
     """Distinct trials that ran to an end: the budget counts configs, not asks."""
-    return sum(1 for r in driver.sweep.records.values() if r.status in ENDED)
+    return sum(1 for r in records.values() if r.status in ENDED)
 
 
 def _suggest(trial, key: str, dist: Distribution):
