@@ -76,3 +76,4 @@ def load(path: Path) -> Checkpoint:
 
 def rng_state(rng: np.random.Generator) -> dict:
     return json.loads(json.dumps(rng.bit_generator.state))
+

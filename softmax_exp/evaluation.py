@@ -9,7 +9,8 @@ from typing import Optional
 import numpy as np
 
 from .data import CLASS_NAMES
-from .errors import RunError, reason
+from .errors import RunError
+from .model import load_params
 from .runs import BEST_PARAMS, FINAL_PARAMS, read_run_info
 
 
@@ -27,19 +28,6 @@ class Evaluation:
     @property
     def per_class_accuracy(self) -> np.ndarray:
         return np.diag(self.confusion) / self.confusion.sum(axis=1)
-
-
-def load_params(path: Path) -> dict[str, np.ndarray]:
-    import mxnet as mx
-
-    try:
-        loaded = mx.nd.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - MXNetError and friends: an unreadable file
-        raise RunError(f"{path}: cannot load parameters ({reason(exc)}); "
-                       "the run may not have finished; try its final.params") from None
-    if not isinstance(loaded, dict) or set(loaded) != {"0.weight", "0.bias"}:
-        raise RunError(f"{path}: not a softmax-exp parameter file")
-    return {k: v.asnumpy() for k, v in loaded.items()}
 
 
 def evaluate_run(run: Path, which: str = "best", data_dir: Optional[Path] = None,

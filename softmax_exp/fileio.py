@@ -4,6 +4,7 @@ file in the same directory and is renamed into place."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -77,13 +78,30 @@ def append_line(path: Path, line: str) -> None:
     One write() of the whole line: a reader can only ever see a torn *last* line,
     which the loaders drop.
     """
-    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    append_lines(path, [line])
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Append complete lines in one write() and force them to disk (see append_line).
+    A write that fails (a full disk) is undone: the file is cut back to its old end."""
+    if not lines:
+        return
+    data = "".join(line.rstrip("\n") + "\n" for line in lines).encode("utf-8")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
     except OSError as exc:
         raise disk_error(path, exc) from exc
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, end)
+            raise
+    except OSError as exc:
+        raise disk_error(path, exc) from exc
+    finally:
+        os.close(fd)

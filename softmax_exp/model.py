@@ -92,3 +92,19 @@ def _check_params(written: Path, path: Path, params: dict) -> None:
         raise RunError(f"cannot write {path}: it came out incomplete ({size} bytes; "
                        f"{problem}); the disk may be full: free some space, or choose "
                        "another output directory")
+
+
+def load_params(path: Path) -> dict[str, np.ndarray]:
+    """A parameter file that save_params wrote, or a RunError saying why not."""
+    import mxnet as mx
+
+    from .errors import RunError, reason
+
+    try:
+        loaded = mx.nd.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - MXNetError and friends: an unreadable file
+        raise RunError(f"{path}: cannot load parameters ({reason(exc)}); "
+                       "the run may not have finished; try its final.params") from None
+    if not isinstance(loaded, dict) or set(loaded) != {"0.weight", "0.bias"}:
+        raise RunError(f"{path}: not a softmax-exp parameter file")
+    return {k: v.asnumpy() for k, v in loaded.items()}

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from helpers import crashing_worker, pid_recording_worker
 from softmax_exp import fileio
+from softmax_exp.errors import RunError
 from softmax_exp.records import METRIC_COLUMNS
 from softmax_exp.sweep import ProcessExecutor, SweepObserver, run_sweep
 from softmax_exp_cli.main import app, main
@@ -172,25 +173,42 @@ def test_disk_full_while_training_is_one_line_and_keeps_written_rows(tmp_path, r
 @pytest.mark.e2e
 def test_disk_full_in_a_sweep_keeps_the_last_good_summaries(tmp_path, real_dataset,
                                                             monkeypatch):
+    """Rows are appended as trials end: the append that meets a full disk is undone, the
+    sweep stops with a one-line error, and the tables are written whole once more with
+    every trial that ended."""
     (tmp_path / "s.yaml").write_text(SMALL)
     calls = {"n": 0}
-    real_open = open
+    real_open = os.open
 
-    def fake_open(path, mode="r", *args, **kwargs):
-        if ".trials.csv." in str(path):
+    def full_disk_open(path, flags, *args, **kwargs):
+        if str(path).endswith("/trials.csv") and flags & os.O_APPEND:
             calls["n"] += 1
-            if calls["n"] > 2:  # the start, and the first finished trial, are written
-                return real_open("/dev/full", mode, *args, **kwargs)
-        return real_open(path, mode, *args, **kwargs)
+            if calls["n"] > 1:  # the first finished trial's row is appended
+                return real_open("/dev/full", flags, *args, **kwargs)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(fileio, "open", fake_open, raising=False)
+    monkeypatch.setattr(fileio.os, "open", full_disk_open)
     result = runner.invoke(app, ["sweep", str(tmp_path / "s.yaml"), "--out",
                                  str(tmp_path / "out"), "--no-fuse", "--quiet"])
     assert result.exit_code == 2, result.output
     assert "error: cannot write" in result.output and "trials.csv" in result.output
     trials = pd.read_csv(tmp_path / "out" / "trials.csv")
-    assert trials.status.tolist() == ["completed"]
+    assert trials.status.tolist() == ["completed", "completed"]
     assert no_temporary_files(tmp_path)
+
+
+def test_an_append_that_meets_a_full_disk_is_undone(tmp_path, monkeypatch):
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n1,2\n")
+    real_write = os.write
+
+    def half_write(fd, data):  # what a disk with room for part of the data does
+        return real_write(fd, data[:len(data) // 2])
+
+    monkeypatch.setattr(fileio.os, "write", half_write)
+    with pytest.raises(RunError, match=r"cannot write .*t.csv: No space left on device"):
+        fileio.append_lines(table, ["3,4", "5,6"])
+    assert table.read_text() == "a,b\n1,2\n"
 
 
 def test_output_under_a_file_is_a_one_line_error(tmp_path, real_dataset):
