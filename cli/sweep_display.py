@@ -5,6 +5,7 @@ Piped to a file it prints one line per finished trial instead.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Optional
 
 from rich.console import Group
@@ -67,11 +68,19 @@ def leaderboard_table(console, sweep: SweepRun, top: int = 5, title: str = "lead
 
 
 class SweepDisplay(SweepObserver):
+    """The live view. Its cost per event is the running trials' table; the leaderboard,
+    which reads every trial, is rebuilt at most once per `BOARD_EVERY` seconds (and at
+    the end), so that a sweep of thousands of trials does not slow down as it grows."""
+
+    BOARD_EVERY = 1.0
+
     def __init__(self, console, quiet: bool = False):
         self.console, self.quiet = console, quiet
         self.sweep: Optional[SweepRun] = None
         self.running: dict[str, TrialRecord] = {}
         self.done = 0
+        self.board: Optional[Group] = None
+        self.board_done, self.board_at = -1, 0.0
         self.live: Optional[Live] = None
         self.progress = Progress(TextColumn("trials"), BarColumn(bar_width=30),
                                  MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -84,7 +93,7 @@ class SweepDisplay(SweepObserver):
     def __exit__(self, *exc: Any) -> None:
         if self.live is not None:
             self.running.clear()
-            self.live.update(self._render())
+            self.live.update(self._render(final=True))
             self.live.__exit__(*exc)
 
     def sweep_started(self, sweep: SweepRun) -> None:
@@ -139,7 +148,15 @@ class SweepDisplay(SweepObserver):
         if self.live is not None:
             self.live.update(self._render())
 
-    def _render(self) -> Group:
+    def _leaderboard(self, final: bool) -> Group:
+        now = time.monotonic()
+        if final or self.board is None or (self.done != self.board_done and
+                                           now - self.board_at >= self.BOARD_EVERY):
+            self.board = leaderboard_table(self.console, self.sweep)
+            self.board_done, self.board_at = self.done, now
+        return self.board
+
+    def _render(self, final: bool = False) -> Group:
         parts: list[Any] = [self.progress]
         if self.running:
             columns = [Column("trial", 0, "left"), Column("point", 0, "left", True),
@@ -152,5 +169,5 @@ class SweepDisplay(SweepObserver):
                              fmt(last.get("val_acc"))])
             parts.append(fit(self.console, columns, rows, "running")[0])
         if self.sweep is not None:
-            parts.append(leaderboard_table(self.console, self.sweep))
+            parts.append(self._leaderboard(final))
         return Group(*parts)

@@ -4,6 +4,7 @@ uninterrupted sweep's, timing aside, with no duplicate or torn rows."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -103,3 +104,62 @@ def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, uninterrupted, h
     for trial_id in finished:  # finished trials were not redone: their timing is unchanged
         assert rerun.wall_seconds[rerun.trial_id == trial_id].item() == \
             done.wall_seconds[done.trial_id == trial_id].item()
+
+
+MID_TRIAL = """\
+base: {epochs: 8, train_subset: 12000, batch_size: 64}
+checkpoint_seconds: 0
+grid:
+  lr: [0.02, 0.05, 0.1, 0.2]
+"""
+
+
+def epochs_done(out):
+    """Each started trial's finished epochs, from its own metrics.csv."""
+    done = {}
+    for metrics in (out / "trials").glob("*/metrics.csv"):
+        with contextlib.suppress(OSError, pd.errors.EmptyDataError):
+            done[metrics.parent.name] = len(pd.read_csv(metrics))
+    return done
+
+
+def test_a_killed_sweep_goes_on_mid_trial_from_its_checkpoints(tmp_path, real_dataset):
+    """kill -9 in the middle of a fused group: run again, its trials go on from their
+    last checkpoints (their first epochs are not trained again) and the tables equal
+    an uninterrupted sweep's."""
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    (whole / "s.yaml").write_text(MID_TRIAL)
+    process = softmax("sweep", str(whole / "s.yaml"), "--out", str(whole / "out"))
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+
+    spec, out = tmp_path / "s.yaml", tmp_path / "out"
+    spec.write_text(MID_TRIAL)
+    process = softmax("sweep", str(spec), "--out", str(out))
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        done = epochs_done(out)
+        if len(done) == 4 and min(done.values()) >= 3:
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert max(epochs_done(out).values()) < 8, "the group ended before the kill"
+    before = {trial.name: pd.read_csv(trial / "metrics.csv") for trial in
+              (out / "trials").iterdir()}
+
+    again = softmax("sweep", str(spec), "--out", str(out), "--quiet")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    for name, rows in before.items():
+        info = json.loads((out / "trials" / name / "run.json").read_text())
+        kept = info["resumed_at_epoch"]
+        assert 2 <= kept <= len(rows)  # the last checkpoint may trail the last row
+        after = pd.read_csv(out / "trials" / name / "metrics.csv")
+        # the epochs before the checkpoint were not trained again: their rows, timing
+        # included, are the ones written before the kill
+        pd.testing.assert_frame_equal(after.iloc[:kept], rows.iloc[:kept])
+    trials, epochs = tables(out)
+    pd.testing.assert_frame_equal(trials, tables(whole / "out")[0])
+    pd.testing.assert_frame_equal(epochs, tables(whole / "out")[1])

@@ -1,0 +1,75 @@
+"""What a sweep's driver does per group and per event does not grow with the trials so
+far: the tables grow by appending the rows of the trials that ended, and the live view
+rebuilds its leaderboard (which reads every trial) only now and then. Counted, not
+timed."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from softmax_exp.sweep import jobs, run_sweep, runner
+
+pytestmark = pytest.mark.e2e
+
+SPEC = """\
+base: {epochs: 2, train_subset: 600, batch_size: 100}
+random:
+  trials: 12
+  seed: 4
+  space:
+    lr: {loguniform: [0.01, 1.0]}
+"""
+
+
+def test_the_tables_grow_by_the_rows_of_each_group(tmp_path, real_dataset, monkeypatch):
+    monkeypatch.setattr(jobs, "MAX_FUSED", 4)  # 12 trials: three groups, one after another
+    appended, rebuilt = [], []
+    append_lines, write_tables = runner.append_lines, runner._Driver.write_tables
+
+    def spy_append(path, lines):
+        appended.append((path.name, len(lines)))
+        append_lines(path, lines)
+
+    def spy_rebuild(driver):
+        rebuilt.append(len(driver.sweep.records))
+        write_tables(driver)
+
+    monkeypatch.setattr(runner, "append_lines", spy_append)
+    monkeypatch.setattr(runner._Driver, "write_tables", spy_rebuild)
+    (tmp_path / "s.yaml").write_text(SPEC)
+    run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"])
+    assert len(rebuilt) == 2  # when the sweep starts and when it ends, not per group
+    assert [n for name, n in appended if name == "trials.csv"] == [4, 4, 4]
+    assert [n for name, n in appended if name == "epochs.csv"] == [8, 8, 8]
+    trials = pd.read_csv(tmp_path / "out" / "trials.csv")
+    epochs = pd.read_csv(tmp_path / "out" / "epochs.csv")
+    assert len(trials) == 12 and len(epochs) == 24
+    order = [p.name for p in sorted((tmp_path / "out" / "trials").iterdir(),
+                                    key=lambda p: pd.read_json(p / "run.json", typ="series")
+                                    ["trial_index"])]
+    assert list(trials.trial_id) == order  # rebuilt in expansion order at the end
+
+
+def test_the_live_view_rebuilds_its_leaderboard_only_now_and_then(tmp_path, real_dataset,
+                                                                  monkeypatch):
+    from softmax_exp_cli import sweep_display
+
+    built = []
+    board = sweep_display.leaderboard_table
+
+    def spy(console, sweep, *args, **kwargs):
+        built.append(len(sweep.records))
+        return board(console, sweep, *args, **kwargs)
+
+    monkeypatch.setattr(sweep_display, "leaderboard_table", spy)
+    monkeypatch.setattr(sweep_display.SweepDisplay, "BOARD_EVERY", 3600.0)
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    (tmp_path / "s.yaml").write_text(SPEC)
+    with sweep_display.SweepDisplay(console) as display:
+        run_sweep(tmp_path / "s.yaml", tmp_path / "out", observer=display, argv=["test"])
+    assert built == [12, 12]  # the first view and the last, none per trial or epoch
+    assert "leaderboard" in console.file.getvalue()
