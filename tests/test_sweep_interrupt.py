@@ -163,3 +163,41 @@ def test_a_killed_sweep_goes_on_mid_trial_from_its_checkpoints(tmp_path, real_da
     trials, epochs = tables(out)
     pd.testing.assert_frame_equal(trials, tables(whole / "out")[0])
     pd.testing.assert_frame_equal(epochs, tables(whole / "out")[1])
+
+
+THOUSAND = """\
+base: {epochs: 1, train_subset: 300, batch_size: 100}
+random:
+  trials: 1000
+  seed: 5
+  space:
+    lr: {loguniform: [0.001, 1.0]}
+    weight_decay: {loguniform: [0.000001, 0.01]}
+"""
+
+
+def test_a_sweep_of_a_thousand_trials_resumes_after_kill_9(tmp_path, real_dataset):
+    """Tables that grow by appending: a kill leaves them with the trials that ended
+    (their last line perhaps torn), the rerun runs the rest and rebuilds them whole."""
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    (whole / "s.yaml").write_text(THOUSAND)
+    process = softmax("sweep", str(whole / "s.yaml"), "--out", str(whole / "out"), "--quiet")
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+
+    spec, out = tmp_path / "s.yaml", tmp_path / "out"
+    spec.write_text(THOUSAND)
+    process = softmax("sweep", str(spec), "--out", str(out), "--quiet")
+    wait_for_finished_trials(out, 300, timeout=300)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+    done = pd.read_csv(out / "trials.csv")
+    assert 300 <= len(done) < 1000
+    again = softmax("sweep", str(spec), "--out", str(out), "--quiet")
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    trials, epochs = tables(out)
+    assert len(trials) == 1000 and len(epochs) == 1000
+    pd.testing.assert_frame_equal(trials, tables(whole / "out")[0])
+    pd.testing.assert_frame_equal(epochs, tables(whole / "out")[1])
