@@ -25,7 +25,8 @@ class RunResult:
 class GroupRecorder(TrainHooks):
     """Sends each trial's events to its own run directory, and all of them to `observer`."""
 
-    wants_checkpoints = True
+    def wants_checkpoint(self, epoch: int) -> bool:
+        return True
 
     def checkpoint(self, index: int, checkpoint) -> None:
         self.recorders[index].save_checkpoint(checkpoint)
@@ -118,7 +119,7 @@ def resume_train(run: Path, epochs: Optional[int] = None, data_dir: Optional[Pat
 def _train(recorder: RunRecorder, config: TrainConfig, data, ctx, observer, start=None):
     hooks = GroupRecorder([recorder], observer)
     try:
-        outcome = train_group([config], data, ctx, hooks, start)[0]
+        outcome = train_group([config], data, ctx, hooks, [start])[0]
     except KeyboardInterrupt:
         if 0 not in hooks.infos:  # the trainer records what it had learnt, if it got to
             _record_end(recorder, "interrupted", "interrupted by the user")

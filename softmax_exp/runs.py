@@ -97,7 +97,7 @@ class RunRecorder(TrainHooks):
         killed with -9 resumes with its best parameters too)."""
         from .checkpoint import save
 
-        if checkpoint.best_params is not None:
+        if checkpoint.best_epoch == checkpoint.epoch and checkpoint.best_params is not None:
             save_params(self.path / BEST_PARAMS, checkpoint.best_params)
         save(self.path, checkpoint)
 
