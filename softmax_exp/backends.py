@@ -64,6 +64,29 @@ class _Backend:
         it."""
         raise NotImplementedError
 
+    def momentum_arrays(self, trainer) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """The optimizer's momentum for the weight and the bias, in `param_arrays`'
+        layout; None without momentum."""
+        states = trainer._updaters[0].states
+        found = [states.get(index) for index in _weight_and_bias(trainer)]
+        if any(state is None for state in found):
+            return None
+        weight, bias = (state.asnumpy() for state in found)
+        return self._rows(weight), bias
+
+    def set_momentum_arrays(self, trainer, weight: np.ndarray, bias: np.ndarray) -> None:
+        """Put momentum in `param_arrays`' layout into the optimizer, before its first
+        step."""
+        updater = trainer._updaters[0]
+        for index, array in zip(_weight_and_bias(trainer), (self._rows(weight), bias)):
+            updater.states[index] = self.mx.nd.array(array, ctx=self.ctx)
+            updater.states_synced[index] = True
+
+    def _rows(self, weight: np.ndarray) -> np.ndarray:
+        """A weight-shaped array between `param_arrays`' layout (rows = classes) and the
+        one this backend stores (each way: the map is its own inverse)."""
+        return weight
+
     def set_rates(self, lrs: np.ndarray, decays: np.ndarray) -> None:
         """Per-trial learning rate and lr * weight decay (0 for a frozen trial)."""
         raise NotImplementedError
@@ -114,6 +137,9 @@ class NativeBackend(_Backend):
         self.net[0].weight.set_data(self.mx.nd.array(weight.T, ctx=self.ctx))
         self.net[0].bias.set_data(self.mx.nd.array(bias, ctx=self.ctx))
 
+    def _rows(self, weight):
+        return weight.T
+
     def trainer(self, momentum: float, batch_sizes: set):
         self.optimizer = stacked_sgd_class()(momentum)
         return self.mx.gluon.Trainer(self.net.collect_params(), self.optimizer)
@@ -130,6 +156,12 @@ class NativeBackend(_Backend):
                                   scale=PIXEL_SCALE, predictions=int(predictions))
 
         return objective_class()(self.net, forward)
+
+
+def _weight_and_bias(trainer) -> tuple[int, int]:
+    """The optimizer's indexes (its states' keys) of the layer's weight and bias."""
+    ranks = [len(param.shape) for param in trainer._params]
+    return ranks.index(2), ranks.index(1)
 
 
 @cache

@@ -1,11 +1,16 @@
-"""A run's checkpoint: what it needs to go on after its last finished epoch as if it
-had never stopped (`softmax train --resume RUN_DIR`).
+"""A trial's checkpoint: what it needs to go on after its last finished epoch as if it
+had never stopped (`softmax train --resume RUN_DIR`, and sweeps), in whatever group.
 
-Three files beside the run's others, each complete or absent, written after every
-finished epoch: `checkpoint.params` (the stacked layer, rows = classes, padded),
-`checkpoint.states` (the optimizer's state: momentum) and, last, `checkpoint.json`
-(epoch, updates, the shuffling RNG, early stopping, which backend). The JSON names the
-epoch the other two belong to; it is written last, so it never points past them.
+A checkpoint holds one trial's block alone, in the layout a lone chapter model has
+(weight (10, 784), rows = classes; bias (10,)), its momentum likewise, and the state the
+group shared (the shuffling RNG, the update count): trials checkpointed at the same epoch
+can go on together however they are grouped (`train_group(..., start=...)`).
+
+Two files in the trial's directory, each complete or absent, written after every
+finished epoch: `checkpoint.params` (weight, bias, momentum when there is any) and, last,
+`checkpoint.json` (epoch, updates, the shuffling RNG, early stopping, which backend).
+The JSON names the epoch the arrays belong to; it is written last, so it never points
+past them.
 """
 
 from __future__ import annotations
@@ -18,60 +23,85 @@ from typing import Any, Optional
 import numpy as np
 
 from .errors import RunError
-from .fileio import atomic_path, write_json
+from .fileio import write_json
+from .model import NUM_CLASSES, NUM_INPUTS
 
-PARAMS_FILE, STATES_FILE, STATE_FILE = "checkpoint.params", "checkpoint.states", \
-    "checkpoint.json"
+PARAMS_FILE, STATE_FILE = "checkpoint.params", "checkpoint.json"
+STATES_FILE = "checkpoint.states"  # an older softmax-exp's (pickled optimizer states)
+FORMAT = 2  # 1 (no "format" in the JSON): a one-trial group's stacked layer, padded
+ARRAYS = ("weight", "bias", "weight_momentum", "bias_momentum")
 
 
 @dataclass
 class Checkpoint:
     epoch: int  # the last finished epoch
     updates: int  # SGD steps so far (what schedules count)
-    rng: dict  # the shuffling generator's state
+    rng: dict  # the shuffling generator's state (the group's)
     stopper: dict  # early stopping: best, best_epoch, waited
     best_epoch: Optional[int]
-    kernels: str  # the backend whose optimizer `states` are
-    weight: Any = None  # numpy arrays, the stacked layer (rows = classes, padded)
-    bias: Any = None
-    states: bytes = b""  # the optimizer updater's states, as MXNet pickles them
-    # filled from the run's other files when resuming (not saved here):
+    kernels: str  # the backend that computed it
+    weight: Any = None  # numpy float32 (10, 784): the trial's layer, rows = classes
+    bias: Any = None  # (10,)
+    weight_momentum: Any = None  # SGD momentum, shaped as weight and bias; None without
+    bias_momentum: Any = None
+    # what the run's other files hold (not saved here; filled from them when resuming):
     history: list = field(default_factory=list)  # EpochMetrics of the finished epochs
-    best_params: Optional[dict] = None
+    best_params: Optional[dict] = None  # the best epoch's, as `block_params` names them
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
-    """Write the three files, the JSON last."""
+    """Write the two files, the JSON last."""
     from .model import save_params
 
     path = Path(path)
-    save_params(path / PARAMS_FILE, {"weight": checkpoint.weight, "bias": checkpoint.bias,
-                                     "epoch": np.array([checkpoint.epoch])})
-    with atomic_path(path / STATES_FILE) as tmp:
-        tmp.write_bytes(checkpoint.states)
+    arrays = {name: getattr(checkpoint, name) for name in ARRAYS
+              if getattr(checkpoint, name) is not None}
+    save_params(path / PARAMS_FILE, {**arrays, "epoch": np.array([checkpoint.epoch])})
     state = {k: v for k, v in asdict(checkpoint).items()
-             if k not in ("weight", "bias", "states", "history", "best_params")}
-    write_json(path / STATE_FILE, state)
+             if k not in (*ARRAYS, "history", "best_params")}
+    write_json(path / STATE_FILE, {"format": FORMAT, **state})
+    (path / STATES_FILE).unlink(missing_ok=True)  # an older checkpoint's, now stale
 
 
 def load(path: Path) -> Checkpoint:
-    """The run's checkpoint, or a RunError saying why it cannot be resumed."""
+    """The trial's checkpoint, or a RunError saying why it cannot be resumed."""
     import mxnet as mx
 
     path = Path(path)
     try:
         state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
-        arrays = mx.nd.load(str(path / PARAMS_FILE))
-        states = (path / STATES_FILE).read_bytes()
-    except (OSError, ValueError, mx.base.MXNetError):
-        raise RunError(f"{path}: no usable checkpoint (checkpoint.json, .params, .states); "
-                       "it was written by an older softmax-exp or never finished an "
-                       "epoch: train it again") from None
-    if int(arrays["epoch"].asnumpy()[0]) != state["epoch"]:
+        arrays = {name: a.asnumpy() for name, a in mx.nd.load(str(path / PARAMS_FILE)).items()}
+        if state.pop("format", 1) == 1:
+            arrays = _stacked_to_block(arrays, (path / STATES_FILE).read_bytes())
+    except (OSError, ValueError, KeyError, mx.base.MXNetError):
+        raise RunError(f"{path}: no usable checkpoint (checkpoint.json, .params); it was "
+                       "written by an older softmax-exp or never finished an epoch: "
+                       "train it again") from None
+    if int(arrays["epoch"][0]) != state["epoch"]:
         raise RunError(f"{path}: checkpoint files disagree (epoch {state['epoch']} against "
-                       f"{int(arrays['epoch'].asnumpy()[0])}); train it again")
-    return Checkpoint(**state, weight=arrays["weight"].asnumpy(),
-                      bias=arrays["bias"].asnumpy(), states=states)
+                       f"{int(arrays['epoch'][0])}); train it again")
+    return Checkpoint(**state, **{name: arrays.get(name) for name in ARRAYS})
+
+
+def _stacked_to_block(arrays: dict, states: bytes) -> dict:
+    """Format 1, as `softmax train` wrote it before checkpoints were per trial: the
+    one-trial group's padded layer (rows = classes) and the optimizer's states as MXNet
+    pickles them ({weight's index: momentum or None, bias's index: ...}), each in the
+    layout its backend stores (the native one's weight transposed, (784, 16))."""
+    import pickle
+
+    block = {"epoch": arrays["epoch"], "weight": arrays["weight"][:NUM_CLASSES],
+             "bias": arrays["bias"][:NUM_CLASSES]}
+    for state in pickle.loads(states).values():
+        if state is None:
+            continue
+        momentum = state.asnumpy()
+        if momentum.ndim == 1:
+            block["bias_momentum"] = momentum[:NUM_CLASSES]
+        else:
+            rows = momentum.T if momentum.shape[0] == NUM_INPUTS else momentum
+            block["weight_momentum"] = np.ascontiguousarray(rows[:NUM_CLASSES])
+    return block
 
 
 def rng_state(rng: np.random.Generator) -> dict:

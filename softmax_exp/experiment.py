@@ -112,7 +112,7 @@ def _train(recorder: RunRecorder, config: TrainConfig, data, ctx, observer, star
     recording.handle(TrialStarted(trial_id))
     hooks = EventHooks([trial_id], recording.handle, progress=True, checkpoints=always)
     try:
-        outcome = train_group([config], data, ctx, hooks, start)[0]
+        outcome = train_group([config], data, ctx, hooks, [start])[0]
     except KeyboardInterrupt:
         if recording.info is None:  # the trainer records what it had learnt, if it got to
             _record_end(recording, "interrupted", "interrupted by the user")

@@ -96,7 +96,7 @@ class RunRecorder:
         killed with -9 resumes with its best parameters too)."""
         from .checkpoint import save
 
-        if checkpoint.best_params is not None:
+        if checkpoint.best_epoch == checkpoint.epoch and checkpoint.best_params is not None:
             save_params(self.path / BEST_PARAMS, checkpoint.best_params)
         save(self.path, checkpoint)
 

@@ -21,8 +21,8 @@ import numpy as np
 from .backends import choose_backend
 from .config import TrainConfig
 from .errors import ConfigError
-from .interrupts import signals_held
-from .model import block_params
+from .interrupts import signals_deferred, signals_held
+from .model import NUM_CLASSES, block_params
 from .records import EpochMetrics, TrialOutcome
 from .schedule import schedule_for
 from .split import SplitData
@@ -57,11 +57,14 @@ class TrainHooks:
     """What the trainer tells the outside world. Override what you need."""
 
     def wants_checkpoint(self, epoch: int) -> bool:
-        """True: hand over a checkpoint (`checkpoint`) after this epoch."""
+        """Asked once the group is done with this epoch: True, and `checkpoint` gets a
+        Checkpoint of every trial that may go on from it."""
         return False
 
     def checkpoint(self, index: int, checkpoint) -> None:
-        """Trial `index` finished an epoch; `checkpoint` resumes it from there."""
+        """Trial `index` finished an epoch and may go on (it has not ended, or it reached
+        its epoch limit: a finished run can be extended); `checkpoint` goes on from there,
+        in any group (`train_group`'s `start`)."""
 
     def epoch_started(self, epoch: int, num_batches: int) -> None:
         pass
@@ -88,18 +91,26 @@ def fuse_key(config: TrainConfig) -> tuple:
     return tuple(getattr(config, key) for key in FUSE_KEYS)
 
 def train_group(configs: Sequence[TrainConfig], data: SplitData, ctx,
-                hooks: Optional[TrainHooks] = None, start=None) -> list[TrialOutcome]:
+                hooks: Optional[TrainHooks] = None,
+                start: Optional[Sequence] = None) -> list[TrialOutcome]:
     """Train every config (all sharing `fuse_key`) side by side; one outcome each.
-    `start`: a Checkpoint of a one-trial group to go on from."""
+    `start`: a Checkpoint (or None) per config to go on from, every one at the same
+    epoch, whatever groups they were taken in; None, or all None, starts afresh."""
     if len({fuse_key(c) for c in configs}) != 1:
         raise ConfigError(f"cannot train together: configs differ in one of {FUSE_KEYS}")
-    if start is not None and len(configs) != 1:
-        raise ConfigError("only a one-trial group resumes from a checkpoint")
-    return _GroupTrainer(list(configs), data, ctx, hooks or TrainHooks(), start).run()
+    starts = [None] * len(configs) if start is None else list(start)
+    if len(starts) != len(configs):
+        raise ConfigError(f"{len(starts)} checkpoints for {len(configs)} trials")
+    epochs = sorted({0 if c is None else c.epoch for c in starts})
+    if len(epochs) > 1:
+        raise ConfigError(f"cannot train together: checkpoints at epochs {epochs} (0: none); "
+                          "trials share minibatches only from the same epoch")
+    return _GroupTrainer(list(configs), data, ctx, hooks or TrainHooks(),
+                         None if epochs == [0] else starts).run()
 
 class _GroupTrainer:
     def __init__(self, configs: list[TrainConfig], data: SplitData, ctx, hooks: TrainHooks,
-                 start=None):
+                 start: Optional[list] = None):
         import mxnet as mx
 
         self.mx, self.configs, self.ctx, self.hooks = mx, configs, ctx, hooks
@@ -148,19 +159,23 @@ class _GroupTrainer:
         self.backend.set_rates(lrs, lrs * np.array([c.weight_decay for c in self.configs]))
 
     def run(self) -> list[TrialOutcome]:
+        """Train epoch after epoch. Ctrl-C (and SIGTERM where the program handles it)
+        takes effect only between minibatches or epochs, never inside a destructor,
+        where Python would drop it: the library behaves as the CLI does."""
         epochs = max(c.epochs for c in self.configs)
-        try:
-            for epoch in range(self.first_epoch, epochs + 1):
-                loss, acc, seconds = self._train_epoch(epoch)
-                with signals_held():  # an epoch's records are whole: rows, best, snapshot
-                    self._end_epoch(epoch, loss, acc, seconds)
-                if all(o.done for o in self.outcomes):
-                    break
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller maps it so
-            self._interrupted()
-            raise
-        finally:
-            self._release()
+        with signals_deferred() as self.signals:
+            try:
+                for epoch in range(self.first_epoch, epochs + 1):
+                    loss, acc, seconds = self._train_epoch(epoch)
+                    self._end_epoch(epoch, loss, acc, seconds)  # its records are whole
+                    self.signals.safe_point()
+                    if all(o.done for o in self.outcomes):
+                        break
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller maps it so
+                self._interrupted()
+                raise
+            finally:
+                self._release()
         return self.outcomes
 
     def _interrupted(self) -> None:
@@ -210,6 +225,7 @@ class _GroupTrainer:
             metrics.append(batch_metrics)  # summed once per epoch: no per-batch sync or op
             if batch % PROGRESS_EVERY == 0 or batch == batches:
                 self.hooks.batches_done(batch)  # what is queued; the engine is close behind
+            self.signals.safe_point()
         totals = _mean(nd.add_n(*metrics), n)
         return totals[:self.k], totals[self.k:], time.perf_counter() - started
 
@@ -240,37 +256,69 @@ class _GroupTrainer:
                  for k, m in live.items()]
         if any(ended):
             self._set_rates()
-        if self.k == 1 and self.hooks.wants_checkpoint(epoch):
-            self.hooks.checkpoint(0, self._checkpoint(epoch))
+        if self.hooks.wants_checkpoint(epoch):
+            self._checkpoint(epoch, [k for k in live if self._resumable(k, epoch)])
         self.hooks.group_epoch_ended(epoch)
 
-    def _checkpoint(self, epoch: int):
+    def _resumable(self, k: int, epoch: int) -> bool:
+        """Whether trial k could go on after this epoch: it has not ended, or it reached
+        its epoch limit (a finished run can be extended). Not one that stopped early,
+        was pruned or diverged."""
+        outcome = self.outcomes[k]
+        return not outcome.done or (outcome.status == "completed" and
+                                    epoch == outcome.config.epochs)
+
+    def _checkpoint(self, epoch: int, trials: list[int]) -> None:
+        """A Checkpoint for each of these trials: its block of the layer and of the
+        momentum (read off the device once for all), the shared state, its own."""
         from .checkpoint import Checkpoint, rng_state
 
-        stopper, outcome = self.stoppers[0], self.outcomes[0]
-        best = block_params(self.last_params, 0) if outcome.best_epoch == epoch else None
-        return Checkpoint(
-            epoch, self.updates, rng_state(self.rng),
-            {"best": stopper.best, "best_epoch": stopper.best_epoch, "waited": stopper.waited},
-            outcome.best_epoch, self.backend.name, *self.last_params,
-            self.trainer._updaters[0].get_states(dump_optimizer=False), best_params=best)
+        momentum = self.backend.momentum_arrays(self.trainer)
+        for k in trials:
+            stopper, outcome = self.stoppers[k], self.outcomes[k]
+            params = block_params(self.last_params, k)
+            moments = block_params(momentum, k) if momentum is not None else {}
+            self.hooks.checkpoint(k, Checkpoint(
+                epoch, self.updates, rng_state(self.rng),
+                {"best": stopper.best, "best_epoch": stopper.best_epoch,
+                 "waited": stopper.waited},
+                outcome.best_epoch, self.backend.name, params["0.weight"], params["0.bias"],
+                moments.get("0.weight"), moments.get("0.bias"), list(outcome.history),
+                outcome.best_params))
 
-    def _restore(self, start) -> None:
-        """Go on from a checkpoint: the layer, the optimizer's state, the shuffling
-        generator, the update count, early stopping and what the finished epochs got."""
-        if start.kernels != self.backend.name:
-            raise ConfigError(f"the checkpoint was computed with the {start.kernels} kernels, "
-                              f"this machine would use {self.backend.name}; set "
-                              f"SOFTMAX_EXP_KERNELS={start.kernels} to resume it")
-        self.backend.set_arrays(start.weight, start.bias)
-        self.trainer._updaters[0].set_states(start.states)
-        self.rng.bit_generator.state = start.rng
-        self.updates, self.first_epoch = start.updates, start.epoch + 1
-        stopper, outcome = self.stoppers[0], self.outcomes[0]
-        stopper.best, stopper.best_epoch = start.stopper["best"], start.stopper["best_epoch"]
-        stopper.waited = start.stopper["waited"]
-        outcome.history, outcome.best_epoch = list(start.history), start.best_epoch
-        outcome.best_params = start.best_params
+    def _restore(self, starts: list) -> None:
+        """Go on from a checkpoint per trial, all at one epoch: each block of the layer and
+        of the momentum in its place, the shuffling generator, the update count, early
+        stopping and what the finished epochs got."""
+        first = starts[0]
+        for k, (start, config) in enumerate(zip(starts, self.configs)):
+            if start.kernels != self.backend.name:
+                raise ConfigError(f"the checkpoint was computed with the {start.kernels} "
+                                  f"kernels, this machine would use {self.backend.name}; set "
+                                  f"SOFTMAX_EXP_KERNELS={start.kernels} to resume it")
+            if (start.rng, start.updates) != (first.rng, first.updates):
+                raise ConfigError(f"checkpoints of trials 0 and {k} disagree on the shuffling "
+                                  "or the update count: they did not train on the same "
+                                  "minibatches")
+            if (start.weight_momentum is None) != (config.momentum == 0):
+                raise ConfigError(f"trial {k}'s checkpoint does not match its momentum "
+                                  f"({config.momentum})")
+            if config.epochs <= start.epoch:
+                raise ConfigError(f"trial {k} already trained {start.epoch} of its "
+                                  f"{config.epochs} epochs")
+        fresh = self.backend.param_arrays()  # the layout, padding included
+        self.backend.set_arrays(*_blocks_into(fresh, starts, "weight", "bias"))
+        if first.weight_momentum is not None:
+            zeros = tuple(np.zeros_like(array) for array in fresh)
+            self.backend.set_momentum_arrays(self.trainer, *_blocks_into(
+                zeros, starts, "weight_momentum", "bias_momentum"))
+        self.rng.bit_generator.state = first.rng
+        self.updates, self.first_epoch = first.updates, first.epoch + 1
+        for start, stopper, outcome in zip(starts, self.stoppers, self.outcomes):
+            stopper.best, stopper.best_epoch = start.stopper["best"], start.stopper["best_epoch"]
+            stopper.waited = start.stopper["waited"]
+            outcome.history, outcome.best_epoch = list(start.history), start.best_epoch
+            outcome.best_params = start.best_params
         self.last_params = self.backend.param_arrays()
         self.applied = None
         self._set_rates()
@@ -299,6 +347,16 @@ class _GroupTrainer:
         outcome.final_params = block_params(self.last_params, k)
         self.hooks.trial_ended(k, outcome)
         return True
+
+def _blocks_into(stacked: tuple[np.ndarray, np.ndarray], starts: list, weight: str,
+                 bias: str) -> tuple[np.ndarray, np.ndarray]:
+    """`stacked` (`param_arrays`' layout) with each checkpoint's `weight` and `bias`
+    arrays (named so) in its trial's rows; what else it held (the padding) is kept."""
+    for k, start in enumerate(starts):
+        rows = slice(NUM_CLASSES * k, NUM_CLASSES * (k + 1))
+        stacked[0][rows], stacked[1][rows] = getattr(start, weight), getattr(start, bias)
+    return stacked
+
 
 def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
     """Loss, accuracy and predictions of saved parameters, computed exactly as training
