@@ -1,4 +1,4 @@
-"""`softmax sweep`: exercise 1 as one command."""
+"""`softmax sweep`: run a sweep file (grid, random or TPE search), resumably, and rank it."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from .common import DATA_DIR_HELP, domain_errors, err, fail, out, state, stopped
 
 @domain_errors
 def sweep(
-    spec: Path = typer.Argument(..., metavar="SPEC", help="Sweep file (YAML): base, grid "
-                                "and/or random, seeds, metric."),
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Sweep file (YAML): base; grid, "
+                                "random or tpe; seeds, metric."),
     out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
                                            help=with_default("Sweep directory; rerunning "
                                                              "resumes it.",
