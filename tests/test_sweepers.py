@@ -86,7 +86,7 @@ def test_the_search_is_the_block_given_and_its_budget_belongs_to_it(tmp_path):
 
 
 @pytest.mark.parametrize("trials, per_round, workers, rounds", [
-    (18, None, 1, [STARTUP, 4, 4]),  # random draws at once, then halves of the rest
+    (18, None, 1, [STARTUP, 3, 3, 2]),  # random draws at once, then thirds of the rest
     (6, None, 1, [6]),
     (5, 1, 1, [1, 1, 1, 1, 1]),  # one by one, as TPE usually runs
     (5, 2, 1, [2, 2, 1]),
