@@ -15,18 +15,12 @@
 // -ffp-contract=off: no multiply-add is fused behind our back; stacked_dense fuses
 // its own where the CPU has FMA, the same for every lane).
 
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
-#include <functional>
 #include <immintrin.h>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "mxnet/lib_api.h"
 
@@ -49,82 +43,6 @@ typedef int32_t vi __attribute__((vector_size(4 * kLanes)));
 double attr(const Attrs& attrs, const char* name, double fallback) {
   auto it = attrs.find(name);
   return it == attrs.end() ? fallback : std::stod(it->second);
-}
-
-// Helper threads for the matrix products and the loss, sleeping on a condition variable between
-// products. Not OpenMP: MXNet sets its engine threads' OpenMP default to half the CPUs
-// (it assumes two hyperthreads a core), which on a machine with one thread a core left
-// every other core idle; and libgomp's threads spin for about a millisecond after each
-// parallel region, which on a busy machine took the cores from the threads with work
-// (3 to 4 times slower with two threads than with one, side by side). The caller takes
-// tasks too; which thread computes a task changes none of its bits.
-class Team {
- public:
-  void resize(int threads) {
-    std::lock_guard<std::mutex> hold(lock_);
-    wanted_ = std::max(0, threads - 1);
-  }
-
-  // fn(0) .. fn(tasks - 1), each once, on the caller and the helpers. A second caller
-  // while one runs (several engine threads) computes its tasks alone.
-  void run(int64_t tasks, const std::function<void(int64_t)>& fn) {
-    std::unique_lock<std::mutex> running(running_, std::try_to_lock);
-    if (!running.owns_lock() || tasks < 2 || !start(tasks, &fn)) {
-      for (int64_t t = 0; t < tasks; ++t) fn(t);
-      return;
-    }
-    work(fn);
-    std::unique_lock<std::mutex> hold(lock_);
-    done_.wait(hold, [this] { return active_ == 0; });
-    job_ = nullptr;
-  }
-
- private:
-  bool start(int64_t tasks, const std::function<void(int64_t)>* fn) {
-    std::lock_guard<std::mutex> hold(lock_);
-    while (static_cast<int>(helpers_.size()) < wanted_)
-      helpers_.emplace_back([this] { serve(); }).detach();
-    if (helpers_.empty()) return false;
-    job_ = fn;
-    next_ = 0;
-    tasks_ = tasks;
-    ++generation_;
-    wake_.notify_all();
-    return true;
-  }
-
-  void work(const std::function<void(int64_t)>& fn) {
-    for (int64_t t = next_++; t < tasks_; t = next_++) fn(t);
-  }
-
-  void serve() {
-    uint64_t seen = 0;
-    std::unique_lock<std::mutex> hold(lock_);
-    for (;;) {
-      wake_.wait(hold, [&] { return generation_ != seen && job_ != nullptr; });
-      seen = generation_;
-      const std::function<void(int64_t)>* fn = job_;
-      ++active_;
-      hold.unlock();
-      work(*fn);
-      hold.lock();
-      if (--active_ == 0) done_.notify_all();
-    }
-  }
-
-  std::mutex running_, lock_;
-  std::condition_variable wake_, done_;
-  std::vector<std::thread> helpers_;
-  const std::function<void(int64_t)>* job_ = nullptr;
-  std::atomic<int64_t> next_{0};
-  int64_t tasks_ = 0;
-  uint64_t generation_ = 0;
-  int wanted_ = 0, active_ = 0;
-};
-
-Team& team() {
-  static Team* shared = new Team;  // never destroyed: its threads live as long as the process
-  return *shared;
 }
 
 int blocks_of(const Attrs& attrs) { return static_cast<int>(attr(attrs, "blocks", 1)); }
@@ -182,34 +100,17 @@ XentArgs xent_args(const Attrs& attrs, std::vector<MXTensor>* inputs, size_t at)
   return args;
 }
 
-// The tile of images first .. first + 7 (fewer at the end of the batch), blocks k0 .. k1-1.
-void load_tile(const XentArgs& args, int64_t first, int k0, int k1, Tile* tile) {
+// The tile of images first .. first + 7 (fewer at the end of the batch).
+void load_tile(const XentArgs& args, int64_t first, Tile* tile) {
   const int64_t left = args.batch - first;
-  const int c0 = k0 * kClasses, c1 = k1 * kClasses;
   tile->rows = static_cast<int>(left < kLanes ? left : kLanes);
-  if (tile->rows < kLanes) std::memset(tile->lanes[c0], 0, sizeof(float) * kLanes * (c1 - c0));
+  if (tile->rows < kLanes) std::memset(tile->lanes, 0, sizeof(float) * kLanes * args.used);
   for (int i = 0; i < tile->rows; ++i) {
     const float* row = args.scores + (first + i) * args.width;
-    for (int c = c0; c < c1; ++c) tile->lanes[c][i] = row[c] * args.scale;
+    for (int c = 0; c < args.used; ++c) tile->lanes[c][i] = row[c] * args.scale;
     tile->label[i] = args.labels[first + i];
   }
   for (int i = tile->rows; i < kLanes; ++i) tile->label[i] = 0;
-}
-
-// f(k0, k1) over ranges of blocks, shared among the team's threads when there is enough
-// work: every block is computed whole, in image order, by one thread.
-template <typename F>
-void by_blocks(const XentArgs& args, F f) {
-  constexpr int kPerTask = 4;
-  const int tasks = (args.blocks + kPerTask - 1) / kPerTask;
-  auto task = [&](int64_t t) {
-    f(static_cast<int>(t) * kPerTask, std::min(args.blocks, static_cast<int>(t + 1) * kPerTask));
-  };
-  if (tasks > 1 && args.batch * args.used >= 16384) {
-    team().run(tasks, task);
-  } else {
-    for (int t = 0; t < tasks; ++t) task(t);
-  }
 }
 
 // One block of a tile: shifted exponentials, their sum, the max and the argmax.
@@ -267,24 +168,22 @@ MXReturnValue xent_forward(const Attrs& attrs, std::vector<MXTensor>* inputs,
   const int blocks = args.blocks;
   float* guesses = outputs->size() > 2 ? (*outputs)[2].data<float>() : nullptr;
   double loss[kMaxBlocks] = {0}, hits[kMaxBlocks] = {0};
-  by_blocks(args, [&](int k0, int k1) {
-    static thread_local Tile tile;
-    Softmax block;
-    for (int64_t first = 0; first < args.batch; first += kLanes) {
-      load_tile(args, first, k0, k1, &tile);
-      for (int k = k0; k < k1; ++k) {
-        const vf* s = tile.z + k * kClasses;
-        softmax_block(s, &block);
-        for (int i = 0; i < tile.rows; ++i) {  // image order: the same sums for any K
-          const int label = tile.label[i];
-          loss[k] += static_cast<double>(block.top[i]) + std::log(block.sum[i]) -
-                     s[label][i];
-          hits[k] += block.arg[i] == label;
-          if (guesses) guesses[(first + i) * blocks + k] = static_cast<float>(block.arg[i]);
-        }
+  static thread_local Tile tile;
+  Softmax block;
+  for (int64_t first = 0; first < args.batch; first += kLanes) {
+    load_tile(args, first, &tile);
+    for (int k = 0; k < blocks; ++k) {
+      const vf* s = tile.z + k * kClasses;
+      softmax_block(s, &block);
+      for (int i = 0; i < tile.rows; ++i) {  // image order: the same sums for any K
+        const int label = tile.label[i];
+        loss[k] += static_cast<double>(block.top[i]) + std::log(block.sum[i]) -
+                   s[label][i];
+        hits[k] += block.arg[i] == label;
+        if (guesses) guesses[(first + i) * blocks + k] = static_cast<float>(block.arg[i]);
       }
     }
-  });
+  }
   float* metrics = (*outputs)[1].data<float>();
   double objective = 0;
   for (int k = 0; k < blocks; ++k) {
@@ -305,28 +204,26 @@ MXReturnValue xent_backward(const Attrs& attrs, std::vector<MXTensor>* inputs,
   const int64_t width = args.width;
   const float head = (*inputs)[0].data<float>()[0];
   float* grad = (*outputs)[0].data<float>();
-  by_blocks(args, [&](int k0, int k1) {
-    static thread_local Tile tile;
-    Softmax block;
-    vf d[kClasses];
-    for (int64_t first = 0; first < args.batch; first += kLanes) {
-      load_tile(args, first, k0, k1, &tile);
-      for (int k = k0; k < k1; ++k) {
-        softmax_block(tile.z + k * kClasses, &block);
-        const float step = head * args.lr[k] * args.scale;
-        const vf factor = step / block.sum;
-        for (int c = 0; c < kClasses; ++c) d[c] = block.e[c] * factor;
-        for (int i = 0; i < tile.rows; ++i) {
-          float* row = grad + (first + i) * width + k * kClasses;
-          for (int c = 0; c < kClasses; ++c) row[c] = d[c][i];
-          row[tile.label[i]] -= step;
-        }
+  static thread_local Tile tile;
+  Softmax block;
+  vf d[kClasses];
+  for (int64_t first = 0; first < args.batch; first += kLanes) {
+    load_tile(args, first, &tile);
+    for (int k = 0; k < args.blocks; ++k) {
+      softmax_block(tile.z + k * kClasses, &block);
+      const float step = head * args.lr[k] * args.scale;
+      const vf factor = step / block.sum;
+      for (int c = 0; c < kClasses; ++c) d[c] = block.e[c] * factor;
+      for (int i = 0; i < tile.rows; ++i) {
+        float* row = grad + (first + i) * width + k * kClasses;
+        for (int c = 0; c < kClasses; ++c) row[c] = d[c][i];
+        row[tile.label[i]] -= step;
       }
     }
-  });
-  for (int64_t b = 0; b < args.batch; ++b) {
-    float* row = grad + b * width;
-    for (int64_t c = args.used; c < width; ++c) row[c] = 0.0f;
+    for (int i = 0; i < tile.rows; ++i) {
+      float* row = grad + (first + i) * width;
+      for (int64_t c = args.used; c < width; ++c) row[c] = 0.0f;
+    }
   }
   zero_fill(&(*outputs)[1]);
   zero_fill(&(*outputs)[2]);
@@ -617,23 +514,18 @@ TileFn tile_fn(int rows, int vectors) {
 }
 
 // The product above over all `rows` x `width` outputs (width a multiple of kWide),
-// tiles shared among the team's threads.
+// tiles shared among threads: which thread computes a tile changes none of its bits.
 void product(const float* a, int64_t a_row, int64_t a_step, const float* b, int64_t width,
              int64_t depth, int64_t rows, float* out) {
   const int64_t vectors = width / kWide;
   const int64_t row_tiles = (rows + kTileRows - 1) / kTileRows;
   const int64_t col_tiles = (vectors + kTileVectors - 1) / kTileVectors;
-  auto one = [&](int64_t t) {
+#pragma omp parallel for schedule(static) if (row_tiles * col_tiles > 1 && rows * width * depth > 65536)
+  for (int64_t t = 0; t < row_tiles * col_tiles; ++t) {
     const int64_t r0 = (t / col_tiles) * kTileRows, v0 = (t % col_tiles) * kTileVectors;
     const int r = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
     const int v = static_cast<int>(std::min<int64_t>(kTileVectors, vectors - v0));
     tile_fn(r, v)(a + r0 * a_row, a_row, a_step, b, width, depth, v0 * kWide, out + r0 * width);
-  };
-  const int64_t tiles = row_tiles * col_tiles;
-  if (rows * width * depth > 65536) {
-    team().run(tiles, one);
-  } else {
-    for (int64_t t = 0; t < tiles; ++t) one(t);
   }
 }
 
@@ -701,9 +593,6 @@ REGISTER_OP(stacked_dense)
 .setParseAttrs(dense_parse)
 .setInferType(dense_type)
 .setInferShape(dense_shape);
-
-// The number of threads for the matrix products (kernels.py calls it once loaded).
-extern "C" void softmax_exp_set_threads(int threads) { team().resize(threads); }
 
 MXReturnValue initialize(int version) {
   if (version >= 10900) return MX_SUCCESS;

@@ -40,10 +40,8 @@ ARCH_ENV = "SOFTMAX_EXP_KERNELS_ARCH"
 # a batch). -march=native (or $SOFTMAX_EXP_KERNELS_ARCH, e.g. x86-64-v2, to build for a
 # lesser CPU): the build is keyed by it and this CPU. -ffp-contract=off: no fused
 # multiply-add contraction, so the bits do not depend on which instructions exist.
-# -pthread: the matrix products share their tiles among threads of their own (see
-# `thread_count`).
-FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-pthread")
-THREADS_ENV = "OMP_NUM_THREADS"  # what MXNet's own operators and sweep workers go by
+# -fopenmp: the matrix products share their tiles among MXNet's OpenMP threads.
+FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fopenmp")
 
 
 def flags() -> tuple[str, ...]:
@@ -120,31 +118,7 @@ def _build_and_load() -> Path:
     except mx.base.MXNetError as exc:
         raise KernelError(f"cannot load {path}: {str(exc).strip().splitlines()[-1]}; "
                           f"delete {path.parent} to rebuild it") from None
-    import ctypes
-
-    ctypes.CDLL(str(path)).softmax_exp_set_threads(thread_count())  # the library just loaded
     return path
-
-
-def thread_count() -> int:
-    """Threads for the kernels' matrix products: OMP_NUM_THREADS when set (a sweep
-    worker sets 1), else one per physical core this process may run on. Not MXNet's
-    default, half the CPUs (it assumes two hyperthreads a core): on this 2-core machine,
-    one thread a core, that left one core idle."""
-    value = os.environ.get(THREADS_ENV, "").split(",")[0].strip()
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    cpus = (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity")
-            else range(os.cpu_count() or 1))
-    cores = set()
-    for cpu in cpus:
-        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add(((topology / "physical_package_id").read_text().strip(),
-                       (topology / "core_id").read_text().strip()))
-        except OSError:
-            cores.add(("cpu", str(cpu)))  # no topology: count every CPU
-    return max(1, len(cores))
 
 
 OPERATORS = ("gather_pixels", "stacked_dense", "stacked_xent", "stacked_sgd")
