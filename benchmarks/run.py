@@ -223,8 +223,9 @@ def measure_scale(tmp: Path, trials: int, epochs: int) -> dict:
     def timed_handle(self, event):
         started = time.perf_counter()
         handle(self, event)
-        seconds, count = driver.get(event[0], (0.0, 0))
-        driver[event[0]] = (seconds + time.perf_counter() - started, count + 1)
+        kind = type(event).__name__
+        seconds, count = driver.get(kind, (0.0, 0))
+        driver[kind] = (seconds + time.perf_counter() - started, count + 1)
 
     _Driver.handle = timed_handle
     seconds, _ = timed(run_sweep, spec, out=tmp / f"scale-{trials}x{epochs}-{time.time_ns()}",
