@@ -1,0 +1,26 @@
+"""The benchmarks run (their figures are not checked here: timing is for benchmarks,
+never for tests), so that a change in the library does not break them unnoticed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+pytestmark = pytest.mark.e2e
+
+
+def test_the_scale_measurement_reports_memory_and_the_drivers_events(tmp_path, real_dataset):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--measure",
+                           "scale:8:2", "--tmp", str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (found["trials"], found["epochs"]) == (8, 2) and found["peak_rss_mb"] > 0
+    events = {kind: value["events"] for kind, value in found["driver"].items()}
+    assert events["TrialStarted"] == events["TrialEnded"] == 8
+    assert events["EpochEnded"] == 16
