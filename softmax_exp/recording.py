@@ -42,6 +42,9 @@ class EventHooks(TrainHooks):
         self.trial_ids, self.emit, self.progress = list(trial_ids), emit, progress
         self.checkpoints = checkpoints
 
+    def keeps_checkpoints(self) -> bool:
+        return self.checkpoints is not never
+
     def wants_checkpoint(self, epoch: int) -> bool:
         return self.checkpoints(epoch)
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 
 from .backends import choose_backend
+from .checkpoint import rng_state
 from .config import TrainConfig
 from .errors import ConfigError
 from .interrupts import signals_deferred, signals_held
@@ -56,6 +58,11 @@ class EarlyStopping:
 class TrainHooks:
     """What the trainer tells the outside world. Override what you need."""
 
+    def keeps_checkpoints(self) -> bool:
+        """True: the trainer keeps what a checkpoint of the last finished epoch needs, so
+        that an interrupt hands one over (`checkpoint`) for each trial it stops."""
+        return False
+
     def wants_checkpoint(self, epoch: int) -> bool:
         """Asked once the group is done with this epoch: True, and `checkpoint` gets a
         Checkpoint of every trial that may go on from it."""
@@ -86,6 +93,16 @@ class TrainHooks:
 
     def group_epoch_ended(self, epoch: int) -> None:
         """Every trial of the group is done with this epoch (and ended, if it did)."""
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The group's shared state after an epoch, and the momentum (None without)."""
+
+    epoch: int
+    updates: int
+    rng: dict
+    momentum: Optional[tuple]
+
 
 def fuse_key(config: TrainConfig) -> tuple:
     return tuple(getattr(config, key) for key in FUSE_KEYS)
@@ -136,6 +153,10 @@ class _GroupTrainer:
         self.schedules = [schedule_for(c, batches) for c in configs]
         self.updates, self.applied = 0, None
         self.last_params = None  # the stacked parameters after the last finished epoch
+        # what a checkpoint of the last finished epoch needs besides (hooks that keep
+        # checkpoints only), and the last epoch checkpointed
+        self.snapshot: Optional[_Snapshot] = None
+        self.checkpointed = 0
         self.first_epoch = 1
         self._set_rates()
         self.rng = np.random.default_rng(first.seed)
@@ -184,9 +205,11 @@ class _GroupTrainer:
         of its metrics) and its best ones those of its best epoch; the unfinished epoch's
         work is dropped."""
         with signals_held():  # a second Ctrl-C waits until the outcomes are out
-            for k, outcome in enumerate(self.outcomes):
-                if outcome.done:
-                    continue
+            live = [k for k, outcome in enumerate(self.outcomes) if not outcome.done]
+            if self.snapshot is not None and self.snapshot.epoch != self.checkpointed:
+                self._checkpoint(live)  # a rerun goes on from the last finished epoch
+            for k in live:
+                outcome = self.outcomes[k]
                 outcome.status, outcome.stop_reason = "interrupted", "interrupted by the user"
                 if self.last_params is not None:
                     outcome.final_params = block_params(self.last_params, k)
@@ -256,8 +279,12 @@ class _GroupTrainer:
                  for k, m in live.items()]
         if any(ended):
             self._set_rates()
-        if self.hooks.wants_checkpoint(epoch):
-            self._checkpoint(epoch, [k for k in live if self._resumable(k, epoch)])
+        wanted = self.hooks.wants_checkpoint(epoch)
+        if wanted or self.hooks.keeps_checkpoints():
+            self.snapshot = _Snapshot(epoch, self.updates, rng_state(self.rng),
+                                      self.backend.momentum_arrays(self.trainer))
+        if wanted:
+            self._checkpoint([k for k in live if self._resumable(k, epoch)])
         self.hooks.group_epoch_ended(epoch)
 
     def _resumable(self, k: int, epoch: int) -> bool:
@@ -268,23 +295,24 @@ class _GroupTrainer:
         return not outcome.done or (outcome.status == "completed" and
                                     epoch == outcome.config.epochs)
 
-    def _checkpoint(self, epoch: int, trials: list[int]) -> None:
-        """A Checkpoint for each of these trials: its block of the layer and of the
-        momentum (read off the device once for all), the shared state, its own."""
-        from .checkpoint import Checkpoint, rng_state
+    def _checkpoint(self, trials: list[int]) -> None:
+        """A Checkpoint of the last finished epoch for each of these trials: its block of
+        the layer and of the momentum, the shared state, its own."""
+        from .checkpoint import Checkpoint
 
-        momentum = self.backend.momentum_arrays(self.trainer)
+        snap = self.snapshot
         for k in trials:
             stopper, outcome = self.stoppers[k], self.outcomes[k]
             params = block_params(self.last_params, k)
-            moments = block_params(momentum, k) if momentum is not None else {}
+            moments = block_params(snap.momentum, k) if snap.momentum is not None else {}
             self.hooks.checkpoint(k, Checkpoint(
-                epoch, self.updates, rng_state(self.rng),
+                snap.epoch, snap.updates, snap.rng,
                 {"best": stopper.best, "best_epoch": stopper.best_epoch,
                  "waited": stopper.waited},
                 outcome.best_epoch, self.backend.name, params["0.weight"], params["0.bias"],
                 moments.get("0.weight"), moments.get("0.bias"), list(outcome.history),
                 outcome.best_params))
+        self.checkpointed = snap.epoch
 
     def _restore(self, starts: list) -> None:
         """Go on from a checkpoint per trial, all at one epoch: each block of the layer and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -231,3 +233,45 @@ def test_fused_group_with_early_stopping_and_mixed_epochs_matches_separate_runs(
     pd.testing.assert_frame_equal(a[1], b[1], check_exact=False, rtol=0, atol=1e-5)
     stopped = a[0][a[0].stop_reason.str.startswith("early stopping")]
     assert (stopped.epochs_run < stopped.epochs).any(), "no trial stopped early mid-group"
+
+
+STOPPED = """\
+base: {epochs: 6, train_subset: 2000, batch_size: 100}
+grid: {lr: [0.05, 0.1, 0.2]}
+"""
+
+
+def test_ctrl_c_leaves_each_running_trial_a_checkpoint_to_go_on_from(tmp_path, real_dataset):
+    """No periodic checkpoint is due (the default interval outlasts this sweep), yet a
+    Ctrl-C keeps every running trial's last finished epoch: the rerun goes on from it
+    and ends with an uninterrupted sweep's tables."""
+    import os
+    import signal
+
+    class CtrlC(SweepObserver):
+        def trial_epoch(self, record):
+            if len(record.rows) == 3:
+                os.kill(os.getpid(), signal.SIGINT)  # lands at the next safe point
+
+    spec = write_spec(tmp_path, STOPPED)
+    whole = run_sweep(spec, tmp_path / "whole", argv=["test"])
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(spec, tmp_path / "out", observer=CtrlC(), argv=["test"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for trial in whole.trials:
+        path = tmp_path / "out" / "trials" / trial.id
+        assert json.loads((path / "run.json").read_text())["status"] == "interrupted"
+        assert json.loads((path / "checkpoint.json").read_text())["epoch"] == 3
+    again, events = sweep(tmp_path, spec)
+    assert sorted(events.started) == sorted(t.id for t in whole.trials)
+    for trial in whole.trials:
+        info = json.loads((again.path / "trials" / trial.id / "run.json").read_text())
+        assert info["resumed_at_epoch"] == 3 and info["status"] == "completed"
+    for table in ("trials.csv", "epochs.csv"):
+        timing = ["wall_seconds", *records.TIMING_COLUMNS]
+        pd.testing.assert_frame_equal(
+            pd.read_csv(again.path / table).drop(columns=timing, errors="ignore"),
+            pd.read_csv(whole.path / table).drop(columns=timing, errors="ignore"))

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 from ..errors import reason
 from ..events import JobFailed, TrialStarted
 from ..interrupts import signals_held
-from ..recording import Emit, EventHooks
+from ..recording import Emit, EventHooks, never
 from ..training import fuse_key
 from .expand import Trial
 
@@ -67,14 +67,14 @@ def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
 
 class Every:
     """A checkpoint policy: after an epoch once `seconds` have passed since the job
-    started or its last checkpoint (0: after every epoch; None: never). Checkpoints cost
+    started or its last checkpoint (0: after every epoch). Checkpoints cost
     a few file writes per trial, which a thousand fast trials would feel."""
 
-    def __init__(self, seconds: Optional[float]):
+    def __init__(self, seconds: float):
         self.seconds, self.last = seconds, time.monotonic()
 
     def __call__(self, epoch: int) -> bool:
-        if self.seconds is None or time.monotonic() - self.last < self.seconds:
+        if time.monotonic() - self.last < self.seconds:
             return False
         self.last = time.monotonic()
         return True
@@ -86,7 +86,8 @@ class PruningHooks(EventHooks):
     def __init__(self, job: Job, emit: Emit):
         from .pruners import make_pruner
 
-        super().__init__(job.ids, emit, checkpoints=Every(job.checkpoint_seconds))
+        policy = never if job.checkpoint_seconds is None else Every(job.checkpoint_seconds)
+        super().__init__(job.ids, emit, checkpoints=policy)
         self.job = job
         self.pruner = make_pruner(job.prune)
 
