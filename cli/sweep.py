@@ -59,30 +59,31 @@ def sweep(
         raise fail(f"--address {address}: only --executor ray joins a cluster; add "
                    "--executor ray")
     options = {"address": address, "ray_logs": state["debug"]} if executor == "ray" else {}
-    with SweepDisplay(out, quiet=quiet) as display:
-        try:
+    try:
+        with SweepDisplay(out, quiet=quiet) as display:
             runner = make_executor(executor, workers, **options)
             result = run_sweep(spec, out_dir, runner, restart=restart, fail_fast=fail_fast,
                                fuse=fuse, data_dir=data_dir, observer=display,
                                argv=["softmax", *sys.argv[1:]], workers=workers,
                                report=report)
-        except KeyboardInterrupt:
-            raise stopped("finished trials are kept; run the same command to resume") \
-                from None
-        except SweepDirectoryTaken as exc:
-            if state["debug"]:
-                raise
-            raise fail(f"{exc.path} holds sweep '{exc.owner.get('name')}' (from "
-                       f"{exc.owner.get('file')}), not {exc.spec_path}: --restart to start "
-                       "that directory over, or another --out DIR") from None
+    except KeyboardInterrupt:  # said once the live view is gone, or it would cover it
+        raise stopped("finished trials and checkpoints kept; run it again to go on") \
+            from None
+    except SweepDirectoryTaken as exc:
+        if state["debug"]:
+            raise
+        raise fail(f"{exc.path} holds sweep '{exc.owner.get('name')}' (from "
+                   f"{exc.owner.get('file')}), not {exc.spec_path}: --restart to start "
+                   "that directory over, or another --out DIR") from None
     out.print(leaderboard_table(out, result, top=10, title="final leaderboard", final=True))
     failures = result.failures()
     for record in failures:
         err.print(f"{record.status}: {record.trial.id}: {record.info.get('error')} "
                   f"(log: {record.path / 'error.log'})", markup=False, soft_wrap=True)
-    out.print(f"results: {result.path / 'trials.csv'} and {result.path / 'epochs.csv'}"
-              + (f"; open {result.path / 'report.html'} in a browser" if report else ""),
-              markup=False, soft_wrap=True)
+    # one path a line, so that a narrow terminal never breaks one where it is copied
+    for label, name in (("results:", "trials.csv"), ("", "epochs.csv"),
+                        *((("report:", "report.html"),) if report else ())):
+        out.print(f"{label:<9}{result.path / name}", markup=False, soft_wrap=True)
     _select(result, spec, refit, data_dir, quiet)
     if failures:
         raise typer.Exit(1)

@@ -102,9 +102,11 @@ class SweepDisplay(SweepObserver):
         self.progress.update(self.task, total=total - skipped, completed=0)
         if self.quiet:
             return
+        going_on = sum(1 for r in sweep.records.values() if r.resume_epoch)
         self.console.print(f"sweep {sweep.spec.name}: {total} trials, {skipped} already "
-                           f"finished, {total - skipped} to run -> {sweep.path}",
-                           markup=False, soft_wrap=True)
+                           f"finished, {total - skipped} to run"
+                           + (f" ({going_on} from a checkpoint)" if going_on else "")
+                           + f" -> {sweep.path}", markup=False, soft_wrap=True)
         if self.console.is_terminal:
             self.live = Live(self._render(), console=self.console, refresh_per_second=4)
             self.live.__enter__()
@@ -120,10 +122,11 @@ class SweepDisplay(SweepObserver):
 
     def trial_finished(self, record: TrialRecord) -> None:
         self.running.pop(record.trial.id, None)
-        self.done += 1
-        self.progress.update(self.task, completed=self.done)
         status = record.status
-        if status in ("failed", "interrupted") or (not self.quiet and self.live is None):
+        if status != "interrupted":  # it is not done: a rerun goes on with it
+            self.done += 1
+            self.progress.update(self.task, completed=self.done)
+        if status == "failed" or (not self.quiet and self.live is None):
             self._print_finished(record)
         self._refresh()
 
@@ -137,7 +140,7 @@ class SweepDisplay(SweepObserver):
         line = (f"[{self.done}/{self.progress.tasks[0].total}] {record.status:<9} "
                 f"{record.trial.id} {point_label(record.trial.point)}")
         if record.status in ("failed", "interrupted"):
-            line += f": {info.get('error')}"
+            line += f": {info.get('error') or info.get('stop_reason') or record.status}"
         else:
             line += (f" best epoch {info.get('best_epoch')} val_acc {fmt(best.get('val_acc'))} "
                      f"test_acc {fmt(best.get('test_acc'))}")

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import DATA_DIR_HELP, domain_errors, fail, out, with_default
+from .common import DATA_DIR_HELP, domain_errors, fail, out, stopped, with_default
 
 CONFIG_HELP = "YAML file of settings (see configs/default.yaml); options below override it."
 
@@ -50,7 +50,7 @@ def train(
     Example: softmax train --lr 0.1 --epochs 5
     """
     from softmax_exp.config import load_train_config, parse_assignment
-    from softmax_exp.experiment import run_train
+    from softmax_exp.experiment import new_run_path, run_train
 
     from .display import TrainDisplay
 
@@ -71,14 +71,18 @@ def train(
     for key, value in flags.items():
         if value is not None:
             overrides[key], where[key] = value, "--" + key.replace("_", "-")
-    cfg = load_train_config(config, overrides, where)
+    cfg = load_train_config(config, overrides, where, explicit=list(overrides))
     if dry_run:
         from softmax_exp.config import to_yaml
 
         typer.echo(to_yaml(cfg), nl=False)
         return
-    with TrainDisplay(out, cfg.epochs, quiet=quiet or as_json) as display:
-        result = run_train(cfg, out_dir, data_dir, observer=display)
+    path = new_run_path(out_dir, cfg)
+    try:
+        with TrainDisplay(out, cfg.epochs, quiet=quiet or as_json) as display:
+            result = run_train(cfg, out_dir, data_dir, observer=display, path=path)
+    except KeyboardInterrupt:  # said once the display is gone, or it would cover it
+        raise stopped(_kept(path)) from None
     if as_json:
         typer.echo(json.dumps({"run_dir": str(result.path), **result.info}, default=str))
         return
@@ -94,12 +98,22 @@ def _resume(run: Path, epochs: Optional[int], data_dir: Optional[Path], quiet: b
 
     config_file = run / "config.yaml"  # for the progress bar; resume_train checks it
     planned = epochs or (load_train_config(config_file).epochs if config_file.is_file() else 0)
-    with TrainDisplay(out, planned, quiet=quiet) as display:
-        result = resume_train(run, epochs, data_dir, observer=display)
+    try:
+        with TrainDisplay(out, planned, quiet=quiet) as display:
+            result = resume_train(run, epochs, data_dir, observer=display)
+    except KeyboardInterrupt:
+        raise stopped(_kept(run)) from None
     if as_json:
         typer.echo(json.dumps({"run_dir": str(result.path), **result.info}, default=str))
         return
     _summary(result)
+
+
+def _kept(path: Path) -> str:
+    """Where an interrupted run is, and how to go on with it."""
+    if not (path / "run.json").is_file():
+        return ""
+    return f"the finished epochs are kept in {path}\ngo on with: softmax train --resume {path}"
 
 
 def _summary(result) -> None:

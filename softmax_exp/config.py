@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional, Union
+from typing import Any, Literal, Mapping, Optional, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -120,9 +120,10 @@ def build_config(layers: list[tuple[str, Mapping[str, Any], yamlio.KeyLines]]) -
 
 def load_train_config(path: Optional[Path] = None,
                       overrides: Optional[Mapping[str, Any]] = None,
-                      override_where: Union[str, Mapping[str, str]] = "command line"
-                      ) -> TrainConfig:
-    """Defaults <- YAML file <- overrides (None values mean 'not given').
+                      override_where: Union[str, Mapping[str, str]] = "command line",
+                      explicit: Sequence[str] = ()) -> TrainConfig:
+    """Defaults <- YAML file <- overrides (None values mean 'not given', except for the
+    keys in `explicit`, set to null on purpose: `--set patience=null`).
 
     `override_where` names where overrides came from, for error messages: one
     label for all, or one per key (e.g. {'lr': '--lr'}).
@@ -132,7 +133,7 @@ def load_train_config(path: Optional[Path] = None,
         values, lines = yamlio.read_mapping(Path(path))
         layers.append((str(path), values, lines))
     for key, value in (overrides or {}).items():
-        if value is not None:
+        if value is not None or key in explicit:
             where = override_where if isinstance(override_where, str) else \
                 override_where.get(key, "command line")
             layers.append((where, {key: value}, {}))

@@ -150,3 +150,16 @@ def test_a_ctrl_c_swallowed_by_a_destructor_is_raised_at_the_next_safe_point():
         with pytest.raises(KeyboardInterrupt):
             display.batches_done(16)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_set_null_unsets_what_a_config_file_set(tmp_path):
+    import yaml
+
+    (tmp_path / "c.yaml").write_text("patience: 3\ntrain_subset: 5000\n")
+    result = runner.invoke(app, ["train", "-c", str(tmp_path / "c.yaml"), "--set",
+                                 "patience=null", "--set", "train_subset=null", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load(result.output)
+    assert config["patience"] is None and config["train_subset"] is None
+    refused = runner.invoke(app, ["train", "--set", "lr=null", "--dry-run"])
+    assert refused.exit_code == 2 and refused.output.startswith("error: --set lr=null")

@@ -99,3 +99,30 @@ def test_a_run_killed_with_minus_9_resumes_to_the_same_metrics(tmp_path, real_da
     pd.testing.assert_frame_equal(metrics(run), metrics(whole), check_exact=True)
     assert (run / "best.params").is_file() and resumed.info["status"] == "completed"
     assert list(run.glob("*.tmp")) == list(run.glob(".*.tmp")) == []  # a cut write is gone
+
+
+def test_an_interrupted_train_command_says_where_its_run_is(tmp_path, real_dataset):
+    """Ctrl-C on `softmax train`: exit 130, and the last line names the run directory
+    and the command that goes on with it (shown after the live display is gone)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "softmax_exp_cli", "train", "--epochs", "40", "--set",
+               "train_subset=5000", "--out", str(tmp_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=lambda: signal.signal(
+                                   signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(
+            len(p.read_text().splitlines()) > 2 for p in tmp_path.glob("*/metrics.csv")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    (run,) = tmp_path.iterdir()
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-2:] == [
+        f"interrupted: the finished epochs are kept in {run}",
+        f"go on with: softmax train --resume {run}"]
+    assert "Traceback" not in err

@@ -83,7 +83,7 @@ def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, uninterrupted, h
     if how != "sigkill":
         assert process.returncode == 128 + SIGNALS[how], err
         word = "interrupted" if how == "sigint" else "terminated (SIGTERM)"
-        assert f"{word}: finished trials are kept" in err
+        assert f"{word}: finished trials and checkpoints kept; run it again" in err
         assert "Traceback" not in err
         statuses = {json.loads((d / "run.json").read_text())["status"]
                     for d in (out / "trials").iterdir()}

@@ -146,3 +146,9 @@ def test_the_runner_knows_no_search_by_name():
     assert not imported & {"TPESweeper", "GridSweeper", "RandomSweeper", "expand"}
     code = [line.split("#")[0] for line in source.splitlines()]
     assert not [line for line in code if "tpe" in line.lower() or '"grid"' in line]
+
+
+def test_a_missing_budget_is_named_missing(tmp_path):
+    with pytest.raises(ConfigError, match=r"s.yaml:1: tpe.trials: missing; give a whole "
+                       r"number >= 1$"):
+        spec_from(tmp_path, "tpe: {space: {lr: {uniform: [0.1, 1]}}}\n")

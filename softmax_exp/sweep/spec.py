@@ -232,6 +232,8 @@ def _sample(value: Any, spec: SweepSpec, name: str) -> Optional[Sample]:
 
 def _count(value: Any, where: str) -> int:
     """A whole number >= 1 (a bool is not one), or a ConfigError naming `where`."""
+    if value is None:
+        raise ConfigError(f"{where}: missing; give a whole number >= 1")
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{where}: must be a whole number >= 1, got {value!r}")
     return value
