@@ -79,8 +79,9 @@ def test_sigterm_stops_training_as_ctrl_c_does_with_exit_143(tmp_path, real_data
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
-    assert err == "terminated (SIGTERM)\n"
     (run,) = tmp_path.iterdir()
+    assert err == (f"terminated (SIGTERM): the finished epochs are kept in {run}\n"
+                   f"go on with: softmax train --resume {run}\n")
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "interrupted" and info["best_epoch"] is not None
     assert no_temporary_files(tmp_path)
