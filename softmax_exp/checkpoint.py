@@ -7,10 +7,11 @@ group shared (the shuffling RNG, the update count): trials checkpointed at the s
 can go on together however they are grouped (`train_group(..., start=...)`).
 
 Two files in the trial's directory, each complete or absent, written after every
-finished epoch: `checkpoint.params` (weight, bias, momentum when there is any) and, last,
-`checkpoint.json` (epoch, updates, the shuffling RNG, early stopping, which backend).
-The JSON names the epoch the arrays belong to; it is written last, so it never points
-past them.
+finished epoch: `checkpoint-<epoch>.params` (weight, bias, momentum when there is any)
+and, last, `checkpoint.json` (epoch, updates, the shuffling RNG, early stopping, which
+backend, and the name of the arrays' file). The JSON is written last and the arrays of
+the epoch before are removed only after it, so a kill at any point leaves a JSON that
+names complete arrays of its own epoch.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from .model import NUM_CLASSES, NUM_INPUTS
 
 PARAMS_FILE, STATE_FILE = "checkpoint.params", "checkpoint.json"
 STATES_FILE = "checkpoint.states"  # an older softmax-exp's (pickled optimizer states)
-FORMAT = 2  # 1 (no "format" in the JSON): a one-trial group's stacked layer, padded
+FORMAT = 3  # 2: arrays in checkpoint.params; 1 (no "format"): a one-trial group's
+# stacked layer, padded, with pickled optimizer states
 ARRAYS = ("weight", "bias", "weight_momentum", "bias_momentum")
 
 
@@ -50,17 +52,29 @@ class Checkpoint:
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
-    """Write the two files, the JSON last."""
+    """Write the arrays, then the JSON that names them, then remove older arrays."""
     from .model import save_params
 
     path = Path(path)
     arrays = {name: getattr(checkpoint, name) for name in ARRAYS
               if getattr(checkpoint, name) is not None}
-    save_params(path / PARAMS_FILE, {**arrays, "epoch": np.array([checkpoint.epoch])})
+    params = f"checkpoint-{checkpoint.epoch}.params"
+    save_params(path / params, {**arrays, "epoch": np.array([checkpoint.epoch])})
     state = {k: v for k, v in asdict(checkpoint).items()
              if k not in (*ARRAYS, "history", "best_params")}
-    write_json(path / STATE_FILE, {"format": FORMAT, **state})
-    (path / STATES_FILE).unlink(missing_ok=True)  # an older checkpoint's, now stale
+    write_json(path / STATE_FILE, {"format": FORMAT, "params": params, **state})
+    remove(path, keep=params)
+
+
+def remove(path: Path, keep: str = "") -> None:
+    """Delete a run directory's checkpoint files (but `keep`)."""
+    path = Path(path)
+    older = [*path.glob("checkpoint-*.params"), path / PARAMS_FILE, path / STATES_FILE]
+    if not keep:
+        older.append(path / STATE_FILE)
+    for file in older:
+        if file.name != keep:
+            file.unlink(missing_ok=True)
 
 
 def load(path: Path) -> Checkpoint:
@@ -70,13 +84,14 @@ def load(path: Path) -> Checkpoint:
     path = Path(path)
     try:
         state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
-        arrays = {name: a.asnumpy() for name, a in mx.nd.load(str(path / PARAMS_FILE)).items()}
+        params = path / state.pop("params", PARAMS_FILE)
+        arrays = {name: a.asnumpy() for name, a in mx.nd.load(str(params)).items()}
         if state.pop("format", 1) == 1:
             arrays = _stacked_to_block(arrays, (path / STATES_FILE).read_bytes())
-    except (OSError, ValueError, KeyError, mx.base.MXNetError):
-        raise RunError(f"{path}: no usable checkpoint (checkpoint.json, .params); it was "
-                       "written by an older softmax-exp or never finished an epoch: "
-                       "train it again") from None
+    except (OSError, ValueError, KeyError, TypeError, mx.base.MXNetError):
+        raise RunError(f"{path}: no usable checkpoint (checkpoint.json and the arrays it "
+                       "names); it was written by an older softmax-exp or never finished an "
+                       "epoch: train it again") from None
     if int(arrays["epoch"][0]) != state["epoch"]:
         raise RunError(f"{path}: checkpoint files disagree (epoch {state['epoch']} against "
                        f"{int(arrays['epoch'][0])}); train it again")

@@ -113,7 +113,7 @@ def test_a_trial_goes_on_from_its_saved_checkpoint(tmp_path, real_dataset):
         for name in ("epoch", "updates", "rng", "stopper", "best_epoch", "kernels"):
             assert getattr(again, name) == getattr(checkpoint, name)
         assert sorted(p.name for p in (tmp_path / str(k)).iterdir()) == \
-            ["checkpoint.json", "checkpoint.params"]
+            ["checkpoint-2.params", "checkpoint.json"]
         # what the run's metrics.csv and best.params hold, as resume_train fills them in:
         again.history, again.best_params = checkpoint.history, checkpoint.best_params
         loaded.append(again)
@@ -156,8 +156,29 @@ def test_a_checkpoint_of_an_older_softmax_exp_is_read(tmp_path, real_dataset, bo
     old = checkpoints.load(tmp_path)
     for name in padded:
         np.testing.assert_array_equal(getattr(old, name), getattr(checkpoint, name))
-    checkpoints.save(tmp_path, old)  # rewritten in today's form: the pickle goes
+    checkpoints.save(tmp_path, old)  # rewritten in today's form: the old files go
     assert not (tmp_path / "checkpoint.states").exists()
+    assert not (tmp_path / "checkpoint.params").exists()
     (tmp_path / "checkpoint.json").write_text("{")
     with pytest.raises(RunError, match="no usable checkpoint"):
         checkpoints.load(tmp_path)
+
+
+def test_a_kill_between_the_arrays_and_the_json_leaves_the_last_whole_checkpoint(
+        tmp_path, real_dataset, monkeypatch):
+    """The arrays of epoch e are written under their own name before the JSON: a kill in
+    between leaves the JSON of epoch e-1 and its arrays, which load as they were."""
+    cut = interrupted(MOMENTUM[:1], real_dataset, at=2)[0]
+    earlier = interrupted(MOMENTUM[:1], real_dataset, at=1)[0]
+    checkpoints.save(tmp_path, earlier)
+
+    def killed(path, data):
+        raise KeyboardInterrupt  # as if the process ended right here
+
+    monkeypatch.setattr(checkpoints, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.save(tmp_path, cut)
+    assert (tmp_path / "checkpoint-2.params").is_file()  # written, not yet named
+    again = checkpoints.load(tmp_path)
+    assert again.epoch == 1
+    np.testing.assert_array_equal(again.weight, earlier.weight)

@@ -37,7 +37,7 @@ def test_chapter_config_reaches_the_chapter_accuracy(tmp_path, real_dataset):
     assert info["status"] == "completed" and info["final"]["test_acc"] >= 0.82
     files = {p.name for p in (tmp_path / info["run_dir"].split("/")[-1]).iterdir()}
     assert files == {"config.yaml", "metrics.csv", "run.json", "final.params", "best.params",
-                     "checkpoint.params", "checkpoint.json"}
+                     "checkpoint-10.params", "checkpoint.json"}
 
 
 def test_same_seed_twice_gives_identical_metrics(tmp_path, real_dataset):

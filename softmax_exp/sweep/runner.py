@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ..checkpoint import PARAMS_FILE, STATE_FILE, STATES_FILE
+from .. import checkpoint as checkpoints
 from ..errors import RunError, SoftmaxExpError
 from ..events import Event, GroupEpochEnded, JobFailed, JobRetried
 from ..fileio import append_line, append_lines, atomic_writer, write_json, write_text
@@ -303,9 +303,9 @@ class _Driver(Recording):
                 :record.resume_epoch]
         else:
             recorder.create()
-            for stale in ("final.params", "best.params", "error.log", PARAMS_FILE, STATES_FILE,
-                          STATE_FILE):
+            for stale in ("final.params", "best.params", "error.log"):
                 (record.path / stale).unlink(missing_ok=True)
+            checkpoints.remove(record.path)
             record.rows = []
         record.info = recorder.info
         self.observer.trial_started(record)
@@ -385,7 +385,7 @@ def _checkpoint_epoch(path: Path, rows: int) -> int:
     """The epoch of a trial's checkpoint, when its metrics.csv has that many rows (0:
     none usable). Only its JSON is read here; the rest when the trial runs."""
     try:
-        epoch = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))["epoch"]
+        epoch = json.loads((path / checkpoints.STATE_FILE).read_text(encoding="utf-8"))["epoch"]
     except (OSError, ValueError, KeyError, TypeError):
         return 0
     return epoch if isinstance(epoch, int) and 0 < epoch <= rows else 0
