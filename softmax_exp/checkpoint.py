@@ -77,6 +77,15 @@ def remove(path: Path, keep: str = "") -> None:
             file.unlink(missing_ok=True)
 
 
+def saved_epoch(path: Path) -> int:
+    """The epoch of a run directory's checkpoint, from its JSON alone (0: none)."""
+    try:
+        epoch = json.loads((Path(path) / STATE_FILE).read_text(encoding="utf-8"))["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    return epoch if isinstance(epoch, int) and epoch > 0 else 0
+
+
 def load(path: Path) -> Checkpoint:
     """The trial's checkpoint, or a RunError saying why it cannot be resumed."""
     import mxnet as mx

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -115,17 +114,9 @@ def _train(recorder: RunRecorder, config: TrainConfig, data, ctx, observer, star
         outcome = train_group([config], data, ctx, hooks, [start])[0]
     except KeyboardInterrupt:
         if recording.info is None:  # the trainer records what it had learnt, if it got to
-            _record_end(recording, "interrupted", "interrupted by the user")
+            recording.end_running("interrupted", "interrupted by the user")
         raise
     except Exception as exc:
-        _record_end(recording, "failed", f"{type(exc).__name__}: {reason(exc)}")
+        recording.end_running("failed", f"{type(exc).__name__}: {reason(exc)}")
         raise
     return RunResult(recorder.path, recording.info, outcome.history)
-
-
-def _record_end(recording: Recording, status: str, error: str) -> None:
-    """Best effort: when the disk is full this fails too, and the first error is the
-    one to report."""
-    with contextlib.suppress(Exception):
-        for trial_id in list(recording.recorders):
-            recording.finish(trial_id, None, status, error)

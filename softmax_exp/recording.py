@@ -108,12 +108,13 @@ class Recording:
         self.on_finished(trial_id, info)
         return info
 
-    def interrupt(self, error: str = "interrupted before it finished") -> None:
-        """Record every running trial as interrupted; one that cannot be (a full disk)
-        does not keep the others from it."""
+    def end_running(self, status: str, error: str) -> None:
+        """Record every running trial as ended with `status` (interrupted, failed); one
+        that cannot be (a full disk) does not keep the others from it, and the first
+        error is the one the caller reports."""
         for trial_id in list(self.recorders):
             with contextlib.suppress(Exception):
-                self.finish(trial_id, None, "interrupted", error)
+                self.finish(trial_id, None, status, error)
 
     def on_started(self, trial_id: str, recorder: RunRecorder) -> None:
         pass

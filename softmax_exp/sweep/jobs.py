@@ -128,8 +128,8 @@ def execute_job(job: Job, emit: Emit, dataset) -> None:
             gc.collect()
 
 
-def failed(job: Job, exc: BaseException, message: str = "") -> JobFailed:
-    """The event for a job that raised `exc`: its first line (or `message`), and the
-    traceback for the trials' error.log."""
+def failed(job: Job, exc: BaseException) -> JobFailed:
+    """The event for a job that raised `exc`: its first line, and the traceback for the
+    trials' error.log."""
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return JobFailed(job, message or f"{type(exc).__name__}: {reason(exc)}", trace)
+    return JobFailed(job, f"{type(exc).__name__}: {reason(exc)}", trace)

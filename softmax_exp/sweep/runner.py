@@ -206,9 +206,13 @@ class _Driver(Recording):
         self.spec, self.path, self.observer, self.fail_fast = spec, path, observer, fail_fast
         self.restart = restart
         self.sweep = SweepRun(spec, path, [], {})
-        self.records = self.sweep.records  # what a sweeper reads (sweepers.Registry)
         self.ended: list[TrialRecord] = []  # since the tables were last appended to
         self.reporter = None  # a ReportRefresher when report.html is kept up to date
+
+    @property
+    def records(self) -> dict[str, TrialRecord]:
+        """Every trial's record, by id (what a sweeper reads: base.Registry)."""
+        return self.sweep.records
 
     def register(self, trials: Sequence[Trial]) -> list[Trial]:
         """Make trials known, resuming their records; returns them as registered (a
@@ -284,7 +288,8 @@ class _Driver(Recording):
         if info.get("status") in FINISHED:
             record.info, record.rows = info, rows
         elif info.get("status") in ("running", "interrupted"):  # killed, or stopped
-            record.resume_epoch = _checkpoint_epoch(record.path, len(rows))
+            epoch = checkpoints.saved_epoch(record.path)  # the rest is read when it runs
+            record.resume_epoch = epoch if epoch <= len(rows) else 0
 
     def recorder_for(self, trial_id: str) -> RunRecorder:
         """A trial's recorder, noting where it stands in the sweep."""
@@ -342,9 +347,9 @@ class _Driver(Recording):
         if self.fail_fast:
             raise FailFast(f"trial {job.trials[0].id} failed: {message}")
 
-    def interrupt(self, error: str = "interrupted before it finished") -> None:
+    def interrupt(self) -> None:
         self.sweep.interrupted = True
-        super().interrupt(error)
+        self.end_running("interrupted", "interrupted before it finished")
 
     def write_tables(self) -> None:
         """trials.csv and epochs.csv anew, every ended trial in expansion order: when the
@@ -379,19 +384,3 @@ class _Driver(Recording):
         lines = [csv_line(EPOCH_COLUMNS) + "\n"] if header else []
         return lines + [csv_line(row) + "\n" for r in records for row in epoch_rows(
             r.trial.id, r.status, r.trial.config.model_dump(), r.rows)]
-
-
-def _checkpoint_epoch(path: Path, rows: int) -> int:
-    """The epoch of a trial's checkpoint, when its metrics.csv has that many rows (0:
-    none usable). Only its JSON is read here; the rest when the trial runs."""
-    try:
-        epoch = json.loads((path / checkpoints.STATE_FILE).read_text(encoding="utf-8"))["epoch"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-    return epoch if isinstance(epoch, int) and 0 < epoch <= rows else 0
-
-
-def load_spec_and_trials(spec_path: Path) -> tuple[SweepSpec, list[Trial]]:
-    """The trials a sweep file knows up front, without running (for tests)."""
-    spec = load_sweep_spec(spec_path)
-    return spec, make_sweeper(spec).known()
