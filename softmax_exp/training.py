@@ -23,7 +23,7 @@ from .backends import choose_backend
 from .checkpoint import rng_state
 from .config import TrainConfig
 from .errors import ConfigError
-from .interrupts import signals_deferred, signals_held
+from .interrupts import signals_deferred
 from .model import NUM_CLASSES, block_params
 from .records import EpochMetrics, TrialOutcome
 from .schedule import schedule_for
@@ -204,25 +204,23 @@ class _GroupTrainer:
         `interrupted`, its final parameters those of its last finished epoch (the last row
         of its metrics) and its best ones those of its best epoch; the unfinished epoch's
         work is dropped."""
-        with signals_held():  # a second Ctrl-C waits until the outcomes are out
-            live = [k for k, outcome in enumerate(self.outcomes) if not outcome.done]
-            if self.snapshot is not None and self.snapshot.epoch != self.checkpointed:
-                self._checkpoint(live)  # a rerun goes on from the last finished epoch
-            for k in live:
-                outcome = self.outcomes[k]
-                outcome.status, outcome.stop_reason = "interrupted", "interrupted by the user"
-                if self.last_params is not None:
-                    outcome.final_params = block_params(self.last_params, k)
-                self.hooks.trial_ended(k, outcome)
+        live = [k for k, outcome in enumerate(self.outcomes) if not outcome.done]
+        if self.snapshot is not None and self.snapshot.epoch != self.checkpointed:
+            self._checkpoint(live)  # a rerun goes on from the last finished epoch
+        for k in live:
+            outcome = self.outcomes[k]
+            outcome.status, outcome.stop_reason = "interrupted", "interrupted by the user"
+            if self.last_params is not None:
+                outcome.final_params = block_params(self.last_params, k)
+            self.hooks.trial_ended(k, outcome)
 
     def _release(self) -> None:
         """Let go of the cached graph now. Every Gluon block is in a reference cycle (it
         and its name scope point at each other), so the block outlives this trainer until
         Python's cyclic collector runs, and with it the cached graph, which holds the
         group's images and buffers: a sweep grew by ~45 MB per fused group until then."""
-        with signals_held():  # freeing the graph waits on it: a Ctrl-C there would be lost
-            self.mx.nd.waitall()
-            self.objective._clear_cached_op()
+        self.mx.nd.waitall()  # run() defers signals: none lands in the freeing
+        self.objective._clear_cached_op()
 
     def _train_epoch(self, epoch: int):
         mx, nd = self.mx, self.mx.nd
