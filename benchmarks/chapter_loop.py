@@ -19,10 +19,12 @@ def chapter_train(dataset, epochs: int = 10, batch_size: int = 256, lr: float = 
     def to_tensor(images):  # what ToTensor does to a 28x28 uint8 image, done up front
         return mx.nd.array(images.reshape(-1, 1, 28, 28).astype("float32") / 255)
 
-    train = gluon.data.ArrayDataset(to_tensor(dataset.train_images),
-                                    mx.nd.array(dataset.train_labels.astype("float32")))
-    test = gluon.data.ArrayDataset(to_tensor(dataset.test_images),
-                                   mx.nd.array(dataset.test_labels.astype("float32")))
+    train = gluon.data.ArrayDataset(
+        to_tensor(dataset.train_images), mx.nd.array(dataset.train_labels.astype("float32"))
+    )
+    test = gluon.data.ArrayDataset(
+        to_tensor(dataset.test_images), mx.nd.array(dataset.test_labels.astype("float32"))
+    )
     train_iter = gluon.data.DataLoader(train, batch_size, shuffle=True)
     test_iter = gluon.data.DataLoader(test, batch_size, shuffle=False)
 

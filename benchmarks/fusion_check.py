@@ -27,8 +27,13 @@ METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_
 
 
 def softmax(*args: str, env: dict) -> None:
-    subprocess.run([sys.executable, "-m", "softmax_exp_cli", *args],
-                   check=True, capture_output=True, env=env, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-m", "softmax_exp_cli", *args],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def compare(sweep_file: Path, out: Path, env: dict) -> pd.DataFrame:
@@ -39,23 +44,38 @@ def compare(sweep_file: Path, out: Path, env: dict) -> pd.DataFrame:
     rows = []
     for trial_dir in sorted((out / "sweep" / "trials").iterdir()):
         alone_out = out / "alone" / trial_dir.name
-        softmax("train", "-c", str(trial_dir / "config.yaml"), "--out", str(alone_out),
-                "--quiet", env=env)
+        softmax(
+            "train",
+            "-c",
+            str(trial_dir / "config.yaml"),
+            "--out",
+            str(alone_out),
+            "--quiet",
+            env=env,
+        )
         (run_dir,) = alone_out.iterdir()
         alone = pd.read_csv(run_dir / "metrics.csv")[METRICS].reset_index(drop=True)
         trial = epochs[epochs.trial_id == trial_dir.name].sort_values("epoch")
         difference = (trial[METRICS].reset_index(drop=True) - alone).abs().max()
-        rows.append({"trial": trial_dir.name, "lr": trial.lr.iloc[0],
-                     "acc": difference.filter(like="acc").max(),
-                     "loss": difference.filter(like="loss").max()})
+        rows.append(
+            {
+                "trial": trial_dir.name,
+                "lr": trial.lr.iloc[0],
+                "acc": difference.filter(like="acc").max(),
+                "loss": difference.filter(like="loss").max(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_file", nargs="?", type=Path, default=ROOT / "configs/grid.yaml")
-    parser.add_argument("--levels", default="unset", help="DNNL_MAX_CPU_ISA values, comma-"
-                        "separated (unset: the CPU's own)")
+    parser.add_argument(
+        "--levels",
+        default="unset",
+        help="DNNL_MAX_CPU_ISA values, comma-separated (unset: the CPU's own)",
+    )
     args = parser.parse_args()
     for level in args.levels.split(","):
         env = dict(os.environ)
@@ -67,12 +87,20 @@ def main() -> None:
         kernels = env.get("SOFTMAX_EXP_KERNELS", "auto")
         equal = not found[["acc", "loss"]].to_numpy().any()
         verdict = "equal to the last digit" if equal else "differ"
-        print(f"DNNL_MAX_CPU_ISA={level:<12} kernels={kernels:<6} {len(found)} trials: "
-              f"sweep and separate runs {verdict}", flush=True)
+        print(
+            f"DNNL_MAX_CPU_ISA={level:<12} kernels={kernels:<6} {len(found)} trials: "
+            f"sweep and separate runs {verdict}",
+            flush=True,
+        )
         if not equal:
-            print("  largest difference by learning rate (accuracies, losses):",
-                  "; ".join(f"lr {lr:g}: {group.acc.max():.2g}, {group.loss.max():.2g}"
-                            for lr, group in found.groupby("lr")), flush=True)
+            print(
+                "  largest difference by learning rate (accuracies, losses):",
+                "; ".join(
+                    f"lr {lr:g}: {group.acc.max():.2g}, {group.loss.max():.2g}"
+                    for lr, group in found.groupby("lr")
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -94,8 +94,11 @@ def measure(mode: str, tmp: str) -> dict:
         seconds, outcomes = timed(train_group, [config], split, ctx, clock)
         # The same region as the chapter loop's clock: from the first batch to the end of
         # the last epoch's evaluation; building the net and the trainer is reported apart.
-        return {"seconds": clock.ended - clock.started, "with_setup_s": seconds,
-                "test_acc": outcomes[0].history[-1].test_acc}
+        return {
+            "seconds": clock.ended - clock.started,
+            "with_setup_s": seconds,
+            "test_acc": outcomes[0].history[-1].test_acc,
+        }
     if mode == "gflops":
         return measure_gflops(dataset)
     if mode.startswith("scale:"):
@@ -109,8 +112,15 @@ def measure(mode: str, tmp: str) -> dict:
     workers = int(workers)
     executor = SerialExecutor() if workers == 1 else ProcessExecutor(workers)
     out = Path(tmp) / f"{mode.replace(':', '-')}-{time.time_ns()}"
-    seconds, _ = timed(run_sweep, Path(tmp) / spec, out=out, executor=executor,
-                       fuse=fuse == "fuse", argv=["bench"], workers=workers)
+    seconds, _ = timed(
+        run_sweep,
+        Path(tmp) / spec,
+        out=out,
+        executor=executor,
+        fuse=fuse == "fuse",
+        argv=["bench"],
+        workers=workers,
+    )
     return {"seconds": seconds}
 
 
@@ -131,8 +141,9 @@ def measure_gflops(dataset, trials: int = FUSED_TRIALS, epochs: int = 3) -> dict
     from softmax_exp.split import split_dataset
     from softmax_exp.training import train_group
 
-    configs = [TrainConfig(epochs=epochs, lr=0.01 * (k + 1), val_fraction=0.1)
-               for k in range(trials)]
+    configs = [
+        TrainConfig(epochs=epochs, lr=0.01 * (k + 1), val_fraction=0.1) for k in range(trials)
+    ]
     split = split_dataset(dataset, configs[0])
     clock = LoopClock()
     train_group(configs, split, resolve_context("cpu"), clock)
@@ -150,8 +161,11 @@ def measure_gflops(dataset, trials: int = FUSED_TRIALS, epochs: int = 3) -> dict
             mx.nd.FullyConnected(x, w, no_bias=True, num_hidden=10 * trials, out=out)
         mx.nd.waitall()
         best = min(best, (time.perf_counter() - started) / 200)
-    return {"seconds": seconds, "useful_gflops": useful,
-            "mxnet_fc_gflops": 2 * 256 * 784 * 10 * trials / best / 1e9}
+    return {
+        "seconds": seconds,
+        "useful_gflops": useful,
+        "mxnet_fc_gflops": 2 * 256 * 784 * 10 * trials / best / 1e9,
+    }
 
 
 def openblas_core() -> str:
@@ -159,8 +173,15 @@ def openblas_core() -> str:
     model (this VM's "Intel Xeon Processor" is taken for a Prescott, SSE3: 55 against
     230 GFLOPS), so it is named from the CPU's flags; "" where none fits."""
     try:
-        flags = set(next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                         if line.startswith("flags")).partition(":")[2].split())
+        flags = set(
+            next(
+                line
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("flags")
+            )
+            .partition(":")[2]
+            .split()
+        )
     except (OSError, StopIteration):
         return ""
     if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
@@ -199,8 +220,9 @@ def measure_sgemm() -> dict:
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
         if core:
             env["OPENBLAS_CORETYPE"] = core
-        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                              text=True, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+        )
         rates[name] = float(done.stdout.strip().splitlines()[-1])
     return {"sgemm_gflops": rates["numpy"], "sgemm_by": rates, "openblas_core": openblas_core()}
 
@@ -214,9 +236,11 @@ def measure_scale(tmp: Path, trials: int, epochs: int) -> dict:
     from softmax_exp.sweep.runner import _Driver
 
     spec = tmp / f"scale-{trials}x{epochs}.yaml"
-    spec.write_text(f"base: {{epochs: {epochs}}}\nrandom:\n  trials: {trials}\n  space:\n"
-                    "    lr: {loguniform: [0.001, 1.0]}\n"
-                    "    weight_decay: {loguniform: [0.000001, 0.01]}\n")
+    spec.write_text(
+        f"base: {{epochs: {epochs}}}\nrandom:\n  trials: {trials}\n  space:\n"
+        "    lr: {loguniform: [0.001, 1.0]}\n"
+        "    weight_decay: {loguniform: [0.000001, 0.01]}\n"
+    )
     driver: dict = {}
     handle = _Driver.handle
 
@@ -228,11 +252,21 @@ def measure_scale(tmp: Path, trials: int, epochs: int) -> dict:
         driver[kind] = (seconds + time.perf_counter() - started, count + 1)
 
     _Driver.handle = timed_handle
-    seconds, _ = timed(run_sweep, spec, out=tmp / f"scale-{trials}x{epochs}-{time.time_ns()}",
-                       executor=SerialExecutor(), argv=["bench"])
+    seconds, _ = timed(
+        run_sweep,
+        spec,
+        out=tmp / f"scale-{trials}x{epochs}-{time.time_ns()}",
+        executor=SerialExecutor(),
+        argv=["bench"],
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_rss_mb": peak, "trials": trials, "epochs": epochs,
-            "driver": {kind: {"seconds": s, "events": n} for kind, (s, n) in driver.items()}}
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak,
+        "trials": trials,
+        "epochs": epochs,
+        "driver": {kind: {"seconds": s, "events": n} for kind, (s, n) in driver.items()},
+    }
 
 
 def measure_ray_put(dataset) -> dict:
@@ -245,8 +279,10 @@ def measure_ray_put(dataset) -> dict:
     start_s = time.perf_counter() - started
     try:
         put_s, ref = timed(ray.put, dataset)
-        size = sum(getattr(dataset, name).nbytes for name in
-                   ("train_images", "train_labels", "test_images", "test_labels"))
+        size = sum(
+            getattr(dataset, name).nbytes
+            for name in ("train_images", "train_labels", "test_images", "test_labels")
+        )
 
         @ray.remote
         def touch(data):
@@ -275,17 +311,31 @@ MXNET_OPS = "mxnet-ops/"  # mode prefix: train with MXNet's operators, not the f
 def in_subprocess(mode: str, tmp: Path) -> dict:
     env = dict(os.environ)
     if mode.startswith(MXNET_OPS):
-        mode, env["SOFTMAX_EXP_KERNELS"] = mode[len(MXNET_OPS):], "mxnet"
+        mode, env["SOFTMAX_EXP_KERNELS"] = mode[len(MXNET_OPS) :], "mxnet"
     if mode == "sgemm":
         return measure_sgemm()
     if mode.startswith("command:"):  # the whole `softmax sweep` command, start-up included
         spec = mode.split(":")[1]
         out = tmp / f"command-{time.time_ns()}"
-        args = [sys.executable, "-m", "softmax_exp_cli", "sweep",
-                str(tmp / spec), "--out", str(out), "--quiet", "--no-report"]
+        args = [
+            sys.executable,
+            "-m",
+            "softmax_exp_cli",
+            "sweep",
+            str(tmp / spec),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-report",
+        ]
         return {"seconds": command_seconds(args, 1)[0]}
-    done = subprocess.run([sys.executable, __file__, "--measure", mode, "--tmp", str(tmp)],
-                          check=True, capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, __file__, "--measure", mode, "--tmp", str(tmp)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -294,13 +344,20 @@ def bench_rounds(tmp: Path, rounds: int) -> dict:
     that a slow minute on a shared machine hits all of them alike."""
     (tmp / "grid.yaml").write_text(GRID)
     (tmp / "one.yaml").write_text(ONE)
-    modes = {"chapter": "chapter", "ours": "ours", "one": "sweep:one.yaml:fuse:1",
-             "fused": "sweep:grid.yaml:fuse:1", "fused_j2": "sweep:grid.yaml:fuse:2",
-             "unfused": "sweep:grid.yaml:nofuse:1", "command_one": "command:one.yaml",
-             "command_fused": "command:grid.yaml",
-             "gflops": "gflops", "sgemm": "sgemm",
-             "one_mxnet": f"{MXNET_OPS}sweep:one.yaml:fuse:1",
-             "fused_mxnet": f"{MXNET_OPS}sweep:grid.yaml:fuse:1"}
+    modes = {
+        "chapter": "chapter",
+        "ours": "ours",
+        "one": "sweep:one.yaml:fuse:1",
+        "fused": "sweep:grid.yaml:fuse:1",
+        "fused_j2": "sweep:grid.yaml:fuse:2",
+        "unfused": "sweep:grid.yaml:nofuse:1",
+        "command_one": "command:one.yaml",
+        "command_fused": "command:grid.yaml",
+        "gflops": "gflops",
+        "sgemm": "sgemm",
+        "one_mxnet": f"{MXNET_OPS}sweep:one.yaml:fuse:1",
+        "fused_mxnet": f"{MXNET_OPS}sweep:grid.yaml:fuse:1",
+    }
     results: dict = {name: [] for name in modes}
     for round_number in range(rounds):
         for name, mode in modes.items():
@@ -321,12 +378,15 @@ def command_seconds(args: list[str], repeats: int) -> list[float]:
 
 def bench_startup(repeats: int) -> dict:
     softmax = [sys.executable, "-m", "softmax_exp_cli"]
-    load = ("import time; from softmax_exp.data import load_dataset; t = time.perf_counter(); "
-            "load_dataset(); print(time.perf_counter() - t)")
+    load = (
+        "import time; from softmax_exp.data import load_dataset; t = time.perf_counter(); "
+        "load_dataset(); print(time.perf_counter() - t)"
+    )
     loads = []
     for _ in range(repeats):
-        done = subprocess.run([sys.executable, "-c", load], check=True, capture_output=True,
-                              text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", load], check=True, capture_output=True, text=True
+        )
         loads.append(float(done.stdout.strip()))
     return {"help_s": command_seconds([*softmax, "--help"], repeats), "data_load_s": loads}
 
@@ -337,17 +397,26 @@ def bench_report(tmp: Path, repeats: int) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from helpers import write_fake_sweep
 
-    sweep = write_fake_sweep(tmp / "report-sweep", trials=100, epochs=10,
-                             statuses=("completed", "completed", "pruned", "diverged"))
+    sweep = write_fake_sweep(
+        tmp / "report-sweep",
+        trials=100,
+        epochs=10,
+        statuses=("completed", "completed", "pruned", "diverged"),
+    )
     args = [sys.executable, "-m", "softmax_exp_cli", "report", str(sweep)]
-    return {"seconds": command_seconds(args, repeats),
-            "bytes": (sweep / "report.html").stat().st_size}
+    return {
+        "seconds": command_seconds(args, repeats),
+        "bytes": (sweep / "report.html").stat().st_size,
+    }
 
 
 def bench_rss(tmp: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-m", "softmax_exp_cli", "train",
-                    "--quiet", "--out", str(tmp / "rss")], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "softmax_exp_cli", "train", "--quiet", "--out", str(tmp / "rss")],
+        check=True,
+        capture_output=True,
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"train_peak_rss_mb": max(before, after) / 1024}
 
@@ -367,40 +436,81 @@ def report(r: dict) -> list[tuple]:
 
     return [
         ("chapter-style loop, 10 epochs", f"{chapter:.2f} s", f"{samples / chapter:,.0f}/s", ""),
-        ("softmax train loop, 10 epochs", f"{ours:.2f} s", f"{samples / ours:,.0f}/s",
-         f"1/{chapter / ours:.1f} of chapter (target <= 1/8): "
-         f"{'PASS' if ours * 8 <= chapter else 'FAIL'}"),
-        ("  with net and trainer set-up",
-         f"{med(x['with_setup_s'] for x in r['runs']['ours']):.2f} s", "",
-         f"1/{chapter / med(x['with_setup_s'] for x in r['runs']['ours']):.1f} of chapter"),
-        ("  test acc chapter / ours",
-         f"{r['runs']['chapter'][0]['test_acc']:.4f} / {r['runs']['ours'][0]['test_acc']:.4f}",
-         "", ""),
+        (
+            "softmax train loop, 10 epochs",
+            f"{ours:.2f} s",
+            f"{samples / ours:,.0f}/s",
+            f"1/{chapter / ours:.1f} of chapter (target <= 1/8): "
+            f"{'PASS' if ours * 8 <= chapter else 'FAIL'}",
+        ),
+        (
+            "  with net and trainer set-up",
+            f"{med(x['with_setup_s'] for x in r['runs']['ours']):.2f} s",
+            "",
+            f"1/{chapter / med(x['with_setup_s'] for x in r['runs']['ours']):.1f} of chapter",
+        ),
+        (
+            "  test acc chapter / ours",
+            f"{r['runs']['chapter'][0]['test_acc']:.4f} / {r['runs']['ours'][0]['test_acc']:.4f}",
+            "",
+            "",
+        ),
         ("sweep, 1 trial", f"{one:.2f} s", "", ""),
         ("sweep, 12 trials fused", f"{seconds('fused'):.2f} s", "", versus_one("fused")),
-        ("sweep, 12 trials fused, -j 2", f"{seconds('fused_j2'):.2f} s", "",
-         versus_one("fused_j2")),
+        (
+            "sweep, 12 trials fused, -j 2",
+            f"{seconds('fused_j2'):.2f} s",
+            "",
+            versus_one("fused_j2"),
+        ),
         ("sweep, 1 trial, MXNet's operators", f"{seconds('one_mxnet'):.2f} s", "", ""),
-        ("sweep, 12 trials fused, MXNet's operators", f"{seconds('fused_mxnet'):.2f} s", "",
-         f"{seconds('fused_mxnet') / seconds('one_mxnet'):.2f}x its one trial; the fused "
-         f"kernels are {seconds('fused_mxnet') / seconds('fused'):.2f}x faster"),
-        ("sweep, 12 trials --no-fuse", f"{seconds('unfused'):.2f} s", "",
-         f"{seconds('unfused') / one:.1f}x one trial; fusing is "
-         f"{seconds('unfused') / seconds('fused'):.1f}x faster"),
+        (
+            "sweep, 12 trials fused, MXNet's operators",
+            f"{seconds('fused_mxnet'):.2f} s",
+            "",
+            f"{seconds('fused_mxnet') / seconds('one_mxnet'):.2f}x its one trial; the fused "
+            f"kernels are {seconds('fused_mxnet') / seconds('fused'):.2f}x faster",
+        ),
+        (
+            "sweep, 12 trials --no-fuse",
+            f"{seconds('unfused'):.2f} s",
+            "",
+            f"{seconds('unfused') / one:.1f}x one trial; fusing is "
+            f"{seconds('unfused') / seconds('fused'):.1f}x faster",
+        ),
         ("command, 1 trial (start-up included)", f"{seconds('command_one'):.2f} s", "", ""),
-        ("command, 12 trials fused", f"{seconds('command_fused'):.2f} s", "",
-         f"{seconds('command_fused') / seconds('command_one'):.2f}x the 1-trial command"),
-        ("softmax --help", f"{med(r['startup']['help_s']):.3f} s", "",
-         f"target < 0.5 s: {'PASS' if med(r['startup']['help_s']) < 0.5 else 'FAIL'}"),
-        ("load decoded dataset (cache)", f"{med(r['startup']['data_load_s']):.3f} s", "",
-         f"target < 0.3 s: {'PASS' if med(r['startup']['data_load_s']) < 0.3 else 'FAIL'}"),
-        ("peak RSS, softmax train", f"{r['rss']['train_peak_rss_mb']:.0f} MB", "",
-         f"target <= 450 MB: {'PASS' if r['rss']['train_peak_rss_mb'] <= 450 else 'FAIL'}"),
+        (
+            "command, 12 trials fused",
+            f"{seconds('command_fused'):.2f} s",
+            "",
+            f"{seconds('command_fused') / seconds('command_one'):.2f}x the 1-trial command",
+        ),
+        (
+            "softmax --help",
+            f"{med(r['startup']['help_s']):.3f} s",
+            "",
+            f"target < 0.5 s: {'PASS' if med(r['startup']['help_s']) < 0.5 else 'FAIL'}",
+        ),
+        (
+            "load decoded dataset (cache)",
+            f"{med(r['startup']['data_load_s']):.3f} s",
+            "",
+            f"target < 0.3 s: {'PASS' if med(r['startup']['data_load_s']) < 0.3 else 'FAIL'}",
+        ),
+        (
+            "peak RSS, softmax train",
+            f"{r['rss']['train_peak_rss_mb']:.0f} MB",
+            "",
+            f"target <= 450 MB: {'PASS' if r['rss']['train_peak_rss_mb'] <= 450 else 'FAIL'}",
+        ),
         *gflops_rows(r["runs"]),
         *scale_rows(r["scale"]),
-        ("softmax report, 100 trials x 10 epochs", f"{med(r['report']['seconds']):.2f} s",
-         f"{r['report']['bytes'] / 1e6:.1f} MB",
-         f"target < 3 s: {'PASS' if med(r['report']['seconds']) < 3 else 'FAIL'}"),
+        (
+            "softmax report, 100 trials x 10 epochs",
+            f"{med(r['report']['seconds']):.2f} s",
+            f"{r['report']['bytes'] / 1e6:.1f} MB",
+            f"target < 3 s: {'PASS' if med(r['report']['seconds']) < 3 else 'FAIL'}",
+        ),
     ]
 
 
@@ -412,14 +522,22 @@ def gflops_rows(runs: dict) -> list:
     sgemm = [x["sgemm_gflops"] for x in runs["sgemm"]]
     ratio = med(u / s for u, s in zip(useful, sgemm))
     core = runs["sgemm"][0]["openblas_core"] or "as detected"
-    return [(f"fused loop, {FUSED_TRIALS} trials: useful GFLOPS", f"{med(useful):.0f} GFLOPS",
-             f"sgemm {med(sgemm):.0f}",
-             f"{ratio:.0%} of numpy's sgemm for that shape (target >= 80%): "
-             f"{'PASS' if ratio >= 0.8 else 'FAIL'}"),
-            ("  sgemm: numpy as detected, MXNet FC", "",
-             f"{med(x['sgemm_by']['numpy_as_detected'] for x in runs['sgemm']):.0f}, "
-             f"{med(x['mxnet_fc_gflops'] for x in runs['gflops']):.0f}",
-             f"numpy above with OPENBLAS_CORETYPE={core}")]
+    return [
+        (
+            f"fused loop, {FUSED_TRIALS} trials: useful GFLOPS",
+            f"{med(useful):.0f} GFLOPS",
+            f"sgemm {med(sgemm):.0f}",
+            f"{ratio:.0%} of numpy's sgemm for that shape (target >= 80%): "
+            f"{'PASS' if ratio >= 0.8 else 'FAIL'}",
+        ),
+        (
+            "  sgemm: numpy as detected, MXNet FC",
+            "",
+            f"{med(x['sgemm_by']['numpy_as_detected'] for x in runs['sgemm']):.0f}, "
+            f"{med(x['mxnet_fc_gflops'] for x in runs['gflops']):.0f}",
+            f"numpy above with OPENBLAS_CORETYPE={core}",
+        ),
+    ]
 
 
 def scale_rows(scale: dict) -> list:
@@ -430,20 +548,30 @@ def scale_rows(scale: dict) -> list:
         trials, epochs = found["trials"], found["epochs"]
         driver = found["driver"]
         per_event = sum(d["seconds"] for d in driver.values()) / max(
-            1, sum(d["events"] for d in driver.values()))
+            1, sum(d["events"] for d in driver.values())
+        )
         verdict = f"driver {per_event * 1e3:.2f} ms/event"
         if (trials, epochs) == (1000, 10):
             verdict += f"; target <= 90 s: {'PASS' if found['seconds'] <= 90 else 'FAIL'}"
-        rows.append((f"sweep, {trials:,} trials x {epochs} epoch{'s' if epochs > 1 else ''}",
-                     f"{found['seconds']:.1f} s", f"{found['peak_rss_mb']:.0f} MB",
-                     f"{verdict}; RSS target < 600 MB: "
-                     f"{'PASS' if found['peak_rss_mb'] < 600 else 'FAIL'}"))
+        rows.append(
+            (
+                f"sweep, {trials:,} trials x {epochs} epoch{'s' if epochs > 1 else ''}",
+                f"{found['seconds']:.1f} s",
+                f"{found['peak_rss_mb']:.0f} MB",
+                f"{verdict}; RSS target < 600 MB: "
+                f"{'PASS' if found['peak_rss_mb'] < 600 else 'FAIL'}",
+            )
+        )
     if "ray_put" in scale:
         ray = scale["ray_put"]
-        rows.append(("Ray: put the dataset / a task gets it", f"{ray['put_s']:.3f} s",
-                     f"{ray['task_get_s']:.3f} s",
-                     f"{ray['bytes'] / 1e6:.0f} MB; local instance started in "
-                     f"{ray['start_s']:.1f} s"))
+        rows.append(
+            (
+                "Ray: put the dataset / a task gets it",
+                f"{ray['put_s']:.3f} s",
+                f"{ray['task_get_s']:.3f} s",
+                f"{ray['bytes'] / 1e6:.0f} MB; local instance started in {ray['start_s']:.1f} s",
+            )
+        )
     return rows
 
 
@@ -451,9 +579,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each kind")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
-    parser.add_argument("--scale", action="store_true",
-                        help="also 10,000 trials x 1 epoch, 1,000 x 10 epochs and Ray's "
-                             "object store (about 10 minutes more)")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="also 10,000 trials x 1 epoch, 1,000 x 10 epochs and Ray's "
+        "object store (about 10 minutes more)",
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one measurement
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args()

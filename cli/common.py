@@ -31,8 +31,10 @@ class _Console(Console):
 out = _Console(highlight=False)
 err = _Console(stderr=True, highlight=False)
 
-DATA_DIR_HELP = ("Directory holding the four Fashion-MNIST IDX .gz files  [default: the "
-                 "cache, Debian's package, else a download; see softmax data]")
+DATA_DIR_HELP = (
+    "Directory holding the four Fashion-MNIST IDX .gz files  [default: the "
+    "cache, Debian's package, else a download; see softmax data]"
+)
 
 
 class PlainCommand(TyperCommand):
@@ -41,16 +43,16 @@ class PlainCommand(TyperCommand):
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
-        return pieces + [_argument_name(p) for p in self.get_params(ctx)
-                         if p.param_type_name == "argument"]
+        return pieces + [
+            _argument_name(p) for p in self.get_params(ctx) if p.param_type_name == "argument"
+        ]
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         sections: dict[str, list[tuple[str, str]]] = {"argument": [], "option": []}
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
             if record is not None and param.param_type_name in sections:
-                name = _argument_name(param) if param.param_type_name == "argument" \
-                    else record[0]
+                name = _argument_name(param) if param.param_type_name == "argument" else record[0]
                 sections[param.param_type_name].append((name, record[1]))
         for kind, title in (("argument", "Arguments"), ("option", "Options")):
             if sections[kind]:
@@ -69,8 +71,11 @@ def with_default(text: str, default: object) -> str:
     return f"{text}  [default: {default}]"
 
 
-state: dict[str, Any] = {"debug": bool(os.environ.get("SOFTMAX_DEBUG")), "interrupted": False,
-                         "stop_signal": None}
+state: dict[str, Any] = {
+    "debug": bool(os.environ.get("SOFTMAX_DEBUG")),
+    "interrupted": False,
+    "stop_signal": None,
+}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what `kill` and schedulers send
 
 
@@ -121,15 +126,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 # The library's errors name settings; where a command has an option for the setting an
 # error starts with, the user reads the option instead.
-FLAGS = {"ctx": "--ctx", "workers": "--workers", "executor": "--executor",
-         "address": "--address"}
+FLAGS = {"ctx": "--ctx", "workers": "--workers", "executor": "--executor", "address": "--address"}
 
 
 def in_flags(exc: SoftmaxExpError) -> str:
     """The error's message, the words naming its setting turned into the command's option."""
     message, flag = str(exc), FLAGS.get(getattr(exc, "setting", ""))
     if flag and message.startswith(exc.subject + " "):
-        return flag + message[len(exc.subject):]
+        return flag + message[len(exc.subject) :]
     return message
 
 

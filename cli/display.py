@@ -17,10 +17,15 @@ from softmax_exp.training import EpochMetrics, TrainHooks
 
 from .common import interrupt_point
 
-COLUMNS = (("epoch", "epoch", "{:d}"), ("train loss", "train_loss", "{:.4f}"),
-           ("train acc", "train_acc", "{:.4f}"), ("val acc", "val_acc", "{:.4f}"),
-           ("test acc", "test_acc", "{:.4f}"), ("sec", "epoch_seconds", "{:.2f}"),
-           ("samples/s", "samples_per_second", "{:,.0f}"))
+COLUMNS = (
+    ("epoch", "epoch", "{:d}"),
+    ("train loss", "train_loss", "{:.4f}"),
+    ("train acc", "train_acc", "{:.4f}"),
+    ("val acc", "val_acc", "{:.4f}"),
+    ("test acc", "test_acc", "{:.4f}"),
+    ("sec", "epoch_seconds", "{:.2f}"),
+    ("samples/s", "samples_per_second", "{:,.0f}"),
+)
 
 
 def cell(value: Any, fmt: str) -> str:
@@ -46,9 +51,14 @@ class TrainDisplay(TrainHooks):
         self.rows: list[EpochMetrics] = []
         self.live: Optional[Live] = None
         self.started = False
-        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}/" + str(epochs)),
-                                 BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 console=console, transient=True)
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}/" + str(epochs)),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         self.task = self.progress.add_task("train", total=1, epoch=0)
 
     def __enter__(self) -> TrainDisplay:
@@ -91,8 +101,13 @@ class TrainDisplay(TrainHooks):
         if self.live is not None:
             self._refresh()
         elif not self.quiet:
-            self.console.print("  ".join(cell(getattr(metrics, key), fmt).rjust(len(header))
-                                         for header, key, fmt in COLUMNS), markup=False)
+            self.console.print(
+                "  ".join(
+                    cell(getattr(metrics, key), fmt).rjust(len(header))
+                    for header, key, fmt in COLUMNS
+                ),
+                markup=False,
+            )
 
     def _refresh(self) -> None:
         if self.live is not None:

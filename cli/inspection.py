@@ -12,19 +12,19 @@ from rich.table import Table
 
 from .common import DATA_DIR_HELP, domain_errors, out, with_default
 
-SHORT_NAMES = ("Tshrt", "Trous", "Pullo", "Dress", "Coat", "Sandl", "Shirt", "Snkr", "Bag",
-               "Boot")
+SHORT_NAMES = ("Tshrt", "Trous", "Pullo", "Dress", "Coat", "Sandl", "Shirt", "Snkr", "Bag", "Boot")
 
 
 @domain_errors
 def evaluate(
-    run: Path = typer.Argument(..., metavar="RUN",
-                               help="A run directory (or a sweep's trials/<id>)."),
-    which: str = typer.Option("best", "--which", metavar="WHICH",
-                               help="best or final parameters."),
+    run: Path = typer.Argument(
+        ..., metavar="RUN", help="A run directory (or a sweep's trials/<id>)."
+    ),
+    which: str = typer.Option("best", "--which", metavar="WHICH", help="best or final parameters."),
     ctx: str = typer.Option("cpu", "--ctx", metavar="CTX", help="cpu, gpu or gpu:N."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
-                                            metavar="DIR", help=DATA_DIR_HELP),
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", envvar="SOFTMAX_DATA_DIR", metavar="DIR", help=DATA_DIR_HELP
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Test accuracy and loss of saved parameters, per class, with a confusion matrix.
@@ -38,30 +38,48 @@ def evaluate(
         raise ConfigError(f"--which {which}: use best or final")
     result = evaluate_run(run, which, data_dir, ctx)
     if as_json:
-        typer.echo(json.dumps({
-            "run": str(result.run), "params": str(result.params), "epoch": result.epoch,
-            "test_acc": result.test_acc, "test_loss": result.test_loss,
-            "recorded_test_acc": result.recorded_test_acc,
-            "per_class_accuracy": dict(zip(result.class_names,
-                                           result.per_class_accuracy.tolist())),
-            "confusion": result.confusion.tolist()}))
+        typer.echo(
+            json.dumps(
+                {
+                    "run": str(result.run),
+                    "params": str(result.params),
+                    "epoch": result.epoch,
+                    "test_acc": result.test_acc,
+                    "test_loss": result.test_loss,
+                    "recorded_test_acc": result.recorded_test_acc,
+                    "per_class_accuracy": dict(
+                        zip(result.class_names, result.per_class_accuracy.tolist())
+                    ),
+                    "confusion": result.confusion.tolist(),
+                }
+            )
+        )
         return
     recorded = result.recorded_test_acc
     out.print(f"{result.params} (epoch {result.epoch})", markup=False, soft_wrap=True)
-    out.print(f"test acc {result.test_acc:.4f}, test loss {result.test_loss:.4f} (recorded "
-              f"during training: {'-' if recorded is None else f'{recorded:.4f}'})",
-              markup=False)
+    out.print(
+        f"test acc {result.test_acc:.4f}, test loss {result.test_loss:.4f} (recorded "
+        f"during training: {'-' if recorded is None else f'{recorded:.4f}'})",
+        markup=False,
+    )
     per_class = Table(title="per class", title_justify="left")
     for column in ("class", "accuracy", "most confused with"):
         per_class.add_column(column)
     for i, name in enumerate(result.class_names):
         row = result.confusion[i].copy()
         row[i] = -1
-        per_class.add_row(name, f"{result.per_class_accuracy[i]:.3f}",
-                          f"{result.class_names[int(row.argmax())]} ({int(row.max())})")
+        per_class.add_row(
+            name,
+            f"{result.per_class_accuracy[i]:.3f}",
+            f"{result.class_names[int(row.argmax())]} ({int(row.max())})",
+        )
     out.print(per_class)
-    matrix = Table(title="confusion (rows: true, columns: predicted)", title_justify="left",
-                   box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1))
+    matrix = Table(
+        title="confusion (rows: true, columns: predicted)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+    )
     matrix.add_column("")
     for name in SHORT_NAMES:
         matrix.add_column(name, justify="right", min_width=5)
@@ -73,9 +91,12 @@ def evaluate(
 @domain_errors
 def plot(
     path: Path = typer.Argument(..., metavar="PATH", help="A run or sweep directory."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
-                                           help=with_default("Where to write the figures.",
-                                                             "PATH itself")),
+    out_dir: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        metavar="DIR",
+        help=with_default("Where to write the figures.", "PATH itself"),
+    ),
 ) -> None:
     """Draw a run's curves, or a sweep's trials and its metric per setting, as PNG and SVG.
 

@@ -41,8 +41,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version,
-                                           is_eager=True, help="Show the version and exit."),
+    version: Optional[bool] = typer.Option(
+        None, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """Train, sweep and compare softmax regression on Fashion-MNIST.
 
@@ -53,14 +54,16 @@ def main_options(
 
 
 # Short help for the command list: click cuts longer first sentences at 80 columns.
-COMMANDS = (("train", train.train, "Train one run and record it in a run directory."),
-            ("sweep", sweep.sweep, "Run a sweep file's trials, resumably, and rank them."),
-            ("compare", compare.compare, "Print runs and sweeps as one sorted table."),
-            ("evaluate", inspection.evaluate, "Test accuracy of saved parameters, per class."),
-            ("plot", inspection.plot, "Draw a run's or a sweep's curves as PNG and SVG."),
-            ("report", report.report, "Write one HTML page of a sweep's or runs' results."),
-            ("export", report.export, "Export a sweep for other tools (an Optuna study)."),
-            ("data", data.data, "Show where the data comes from, and verify it."))
+COMMANDS = (
+    ("train", train.train, "Train one run and record it in a run directory."),
+    ("sweep", sweep.sweep, "Run a sweep file's trials, resumably, and rank them."),
+    ("compare", compare.compare, "Print runs and sweeps as one sorted table."),
+    ("evaluate", inspection.evaluate, "Test accuracy of saved parameters, per class."),
+    ("plot", inspection.plot, "Draw a run's or a sweep's curves as PNG and SVG."),
+    ("report", report.report, "Write one HTML page of a sweep's or runs' results."),
+    ("export", report.export, "Export a sweep for other tools (an Optuna study)."),
+    ("data", data.data, "Show where the data comes from, and verify it."),
+)
 for _name, _command, _short in COMMANDS:
     app.command(name=_name, cls=PlainCommand, short_help=_short)(_command)
 
@@ -77,8 +80,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         typer.echo(exc.ctx.get_help() if exc.ctx else "")
         return 0
     except click_errors.ClickException as exc:
-        hint = f" (see 'softmax {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
-            "softmax  --", "softmax --") if getattr(exc, "ctx", None) else ""
+        hint = (
+            f" (see 'softmax {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+                "softmax  --", "softmax --"
+            )
+            if getattr(exc, "ctx", None)
+            else ""
+        )
         err.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
         return exc.exit_code
     except typer.Abort:

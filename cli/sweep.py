@@ -13,35 +13,62 @@ from .common import DATA_DIR_HELP, domain_errors, err, fail, out, state, stopped
 
 @domain_errors
 def sweep(
-    spec: Path = typer.Argument(..., metavar="SPEC", help="Sweep file (YAML): base; grid, "
-                                "random or tpe; seeds, metric."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
-                                           help=with_default("Sweep directory; rerunning "
-                                                             "resumes it.",
-                                                             "runs/sweep-<name>")),
-    workers: int = typer.Option(1, "--workers", "-j", min=1, metavar="N",
-                                help="Trials in parallel (local processes; with Ray, the "
-                                "cluster's CPUs decide)."),
-    executor: str = typer.Option("local", "--executor", metavar="NAME",
-                                 help="Where trials run: local or ray."),
-    address: Optional[str] = typer.Option(None, "--address", metavar="HOST:PORT",
-                                          help=with_default("With --executor ray: the "
-                                                            "cluster's address, as 'ray start "
-                                                            "--head' prints it.",
-                                                            "a new local instance")),
-    restart: bool = typer.Option(False, "--restart", help="Run every trial again (and "
-                                 "start the directory over for another sweep file)."),
+    spec: Path = typer.Argument(
+        ..., metavar="SPEC", help="Sweep file (YAML): base; grid, random or tpe; seeds, metric."
+    ),
+    out_dir: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        metavar="DIR",
+        help=with_default("Sweep directory; rerunning resumes it.", "runs/sweep-<name>"),
+    ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-j",
+        min=1,
+        metavar="N",
+        help="Trials in parallel (local processes; with Ray, the cluster's CPUs decide).",
+    ),
+    executor: str = typer.Option(
+        "local", "--executor", metavar="NAME", help="Where trials run: local or ray."
+    ),
+    address: Optional[str] = typer.Option(
+        None,
+        "--address",
+        metavar="HOST:PORT",
+        help=with_default(
+            "With --executor ray: the cluster's address, as 'ray start --head' prints it.",
+            "a new local instance",
+        ),
+    ),
+    restart: bool = typer.Option(
+        False,
+        "--restart",
+        help="Run every trial again (and start the directory over for another sweep file).",
+    ),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failure."),
-    fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train trials that share their "
-                              "minibatches as one stacked model."),
+    fuse: bool = typer.Option(
+        True,
+        "--fuse/--no-fuse",
+        help="Train trials that share their minibatches as one stacked model.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the trials and stop."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
-                                            metavar="DIR", help=DATA_DIR_HELP),
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", envvar="SOFTMAX_DATA_DIR", metavar="DIR", help=DATA_DIR_HELP
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
-    refit: bool = typer.Option(False, "--refit", help="Then train the selected point without "
-                               "a validation split (best.yaml) and report its test accuracy."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Keep report.html in the "
-                                "sweep directory up to date as trials end."),
+    refit: bool = typer.Option(
+        False,
+        "--refit",
+        help="Then train the selected point without "
+        "a validation split (best.yaml) and report its test accuracy.",
+    ),
+    report: bool = typer.Option(
+        True,
+        "--report/--no-report",
+        help="Keep report.html in the sweep directory up to date as trials end.",
+    ),
 ) -> None:
     """Run every trial of a sweep file, resumably, and rank them on validation accuracy.
 
@@ -56,33 +83,49 @@ def sweep(
         _dry_run(spec)
         return
     if address is not None and executor != "ray":
-        raise fail(f"--address {address}: only --executor ray joins a cluster; add "
-                   "--executor ray")
+        raise fail(f"--address {address}: only --executor ray joins a cluster; add --executor ray")
     options = {"address": address, "ray_logs": state["debug"]} if executor == "ray" else {}
     try:
         with SweepDisplay(out, quiet=quiet) as display:
             runner = make_executor(executor, workers, **options)
-            result = run_sweep(spec, out_dir, runner, restart=restart, fail_fast=fail_fast,
-                               fuse=fuse, data_dir=data_dir, observer=display,
-                               argv=["softmax", *sys.argv[1:]], workers=workers,
-                               report=report)
+            result = run_sweep(
+                spec,
+                out_dir,
+                runner,
+                restart=restart,
+                fail_fast=fail_fast,
+                fuse=fuse,
+                data_dir=data_dir,
+                observer=display,
+                argv=["softmax", *sys.argv[1:]],
+                workers=workers,
+                report=report,
+            )
     except KeyboardInterrupt:  # said once the live view is gone, or it would cover it
-        raise stopped("finished trials and checkpoints kept; run it again to go on") \
-            from None
+        raise stopped("finished trials and checkpoints kept; run it again to go on") from None
     except SweepDirectoryTaken as exc:
         if state["debug"]:
             raise
-        raise fail(f"{exc.path} holds sweep '{exc.owner.get('name')}' (from "
-                   f"{exc.owner.get('file')}), not {exc.spec_path}: --restart to start "
-                   "that directory over, or another --out DIR") from None
+        raise fail(
+            f"{exc.path} holds sweep '{exc.owner.get('name')}' (from "
+            f"{exc.owner.get('file')}), not {exc.spec_path}: --restart to start "
+            "that directory over, or another --out DIR"
+        ) from None
     out.print(leaderboard_table(out, result, top=10, title="final leaderboard", final=True))
     failures = result.failures()
     for record in failures:
-        err.print(f"{record.status}: {record.trial.id}: {record.info.get('error')} "
-                  f"(log: {record.path / 'error.log'})", markup=False, soft_wrap=True)
+        err.print(
+            f"{record.status}: {record.trial.id}: {record.info.get('error')} "
+            f"(log: {record.path / 'error.log'})",
+            markup=False,
+            soft_wrap=True,
+        )
     # one path a line, so that a narrow terminal never breaks one where it is copied
-    for label, name in (("results:", "trials.csv"), ("", "epochs.csv"),
-                        *((("report:", "report.html"),) if report else ())):
+    for label, name in (
+        ("results:", "trials.csv"),
+        ("", "epochs.csv"),
+        *((("report:", "report.html"),) if report else ()),
+    ):
         out.print(f"{label:<9}{result.path / name}", markup=False, soft_wrap=True)
     _select(result, spec, refit, data_dir, quiet)
     if failures:
@@ -99,8 +142,10 @@ def _select(result, spec: Path, refit: bool, data_dir: Optional[Path], quiet: bo
     config = selection.best_train_config(best)
     path = result.path / selection.BEST_FILE
     selection.write_best_config(best, config, path, source=str(spec))
-    out.print(f"selected: {best.label} (val {best.score:.4f}, test at best "
-              f"{best.test_acc:.4f})", markup=False)
+    out.print(
+        f"selected: {best.label} (val {best.score:.4f}, test at best {best.test_acc:.4f})",
+        markup=False,
+    )
     out.print(f"as a train config: {path}", markup=False, soft_wrap=True)
     if not refit:
         return
@@ -110,8 +155,11 @@ def _select(result, spec: Path, refit: bool, data_dir: Optional[Path], quiet: bo
         run = selection.refit(config, result.path, data_dir, observer=display)
     final = run.info.get("final") or {}
     test_acc = final.get("test_acc", float("nan"))
-    out.print(f"refit without a validation split: test acc {test_acc:.4f} after "
-              f"{run.info.get('epochs_run')} epochs", markup=False)
+    out.print(
+        f"refit without a validation split: test acc {test_acc:.4f} after "
+        f"{run.info.get('epochs_run')} epochs",
+        markup=False,
+    )
     out.print(f"refit run: {run.path}", markup=False, soft_wrap=True)
 
 
@@ -129,18 +177,32 @@ def _dry_run(spec_path: Path) -> None:
     spec = load_sweep_spec(spec_path)
     check_size(spec)
     if spec.size > LIST_AT_MOST and spec.search != "tpe":
-        out.print(f"{spec.name}: {spec.size:,} trials (not listed: over {LIST_AT_MOST:,})",
-                  markup=False)
+        out.print(
+            f"{spec.name}: {spec.size:,} trials (not listed: over {LIST_AT_MOST:,})", markup=False
+        )
         return
     trials = make_sweeper(spec).known()  # a TPE sweep: its probes validated, none known
     if not trials:
-        out.print(f"{spec.name}: {spec.size:,} trials (chosen by {spec.search.upper()} as "
-                  "it runs)", markup=False)
+        out.print(
+            f"{spec.name}: {spec.size:,} trials (chosen by {spec.search.upper()} as it runs)",
+            markup=False,
+        )
         return
 
-    columns = [Column("#"), Column("trial", justify="left"),
-               Column("point", justify="left", wrap=True), Column("epochs")]
-    rows = [[str(trial.index), trial.id, point_label(trial.point) +
-             (f" seed={trial.config.seed}" if "seed" in trial.point else ""),
-             str(trial.config.epochs)] for trial in trials]
+    columns = [
+        Column("#"),
+        Column("trial", justify="left"),
+        Column("point", justify="left", wrap=True),
+        Column("epochs"),
+    ]
+    rows = [
+        [
+            str(trial.index),
+            trial.id,
+            point_label(trial.point)
+            + (f" seed={trial.config.seed}" if "seed" in trial.point else ""),
+            str(trial.config.epochs),
+        ]
+        for trial in trials
+    ]
     out.print(fit(out, columns, rows, f"{spec.name}: {len(trials)} trials")[0])

@@ -20,28 +20,44 @@ from .common import interrupt_point
 from .display import cell
 from .tables import Column, decimals, fit, left_out_note, more_note
 
-STATUS_STYLE = {"completed": "green", "diverged": "yellow", "pruned": "cyan", "failed": "red",
-                "interrupted": "red"}
+STATUS_STYLE = {
+    "completed": "green",
+    "diverged": "yellow",
+    "pruned": "cyan",
+    "failed": "red",
+    "interrupted": "red",
+}
 
 
 def fmt(value: Any, digits: int = 4) -> str:
     return cell(value, f"{{:.{digits}f}}")
 
 
-def leaderboard_table(console, sweep: SweepRun, top: int = 5, title: str = "leaderboard",
-                      final: bool = False) -> Group:
+def leaderboard_table(
+    console, sweep: SweepRun, top: int = 5, title: str = "leaderboard", final: bool = False
+) -> Group:
     """Top points by the selection metric, each with its best trial's id, fitted to the
     console's width; the final table adds how test accuracy moved."""
     seeds = len(sweep.spec.seeds) > 1
     ranked = leaderboard(sweep, top=None)
     rows = ranked[:top]
-    columns = [Column("#", 0), Column("trial", 0, "left"), Column("point", 0, "left", True),
-               Column(sweep.spec.metric.replace("_", " ") + (" ± sd" if seeds else ""), 0),
-               Column("test@best", 1)]
+    columns = [
+        Column("#", 0),
+        Column("trial", 0, "left"),
+        Column("point", 0, "left", True),
+        Column(sweep.spec.metric.replace("_", " ") + (" ± sd" if seeds else ""), 0),
+        Column("test@best", 1),
+    ]
     scores = decimals([r["score"] for r in rows])
-    values = [[str(rank), row["trial_id"], row["point"],
-               score + (f" ± {fmt(row['spread'], 3)}" if seeds else "")]
-              for rank, (row, score) in enumerate(zip(rows, scores), 1)]
+    values = [
+        [
+            str(rank),
+            row["trial_id"],
+            row["point"],
+            score + (f" ± {fmt(row['spread'], 3)}" if seeds else ""),
+        ]
+        for rank, (row, score) in enumerate(zip(rows, scores), 1)
+    ]
     extra = [("test_acc", "test@best")]
     if final:
         extra += [("peak_test_acc", "test peak"), ("final_test_acc", "test end")]
@@ -57,8 +73,9 @@ def leaderboard_table(console, sweep: SweepRun, top: int = 5, title: str = "lead
     columns.append(Column("status", 4 if same else 2, "left"))
     for cells, row in zip(values, rows):
         cells.append(row["status"])
-    table, left_out = fit(console, columns, values,
-                          f"{title} (by {sweep.spec.metric}, {sweep.spec.mode})")
+    table, left_out = fit(
+        console, columns, values, f"{title} (by {sweep.spec.metric}, {sweep.spec.mode})"
+    )
     notes = [more_note(len(rows), len(ranked), "softmax compare " + str(sweep.path))]
     if same and rows and columns[-1] in left_out:
         left_out.remove(columns[-1])
@@ -82,9 +99,14 @@ class SweepDisplay(SweepObserver):
         self.board: Optional[Group] = None
         self.board_done, self.board_at = -1, 0.0
         self.live: Optional[Live] = None
-        self.progress = Progress(TextColumn("trials"), BarColumn(bar_width=30),
-                                 MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                 console=console)
+        self.progress = Progress(
+            TextColumn("trials"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
         self.task = self.progress.add_task("trials", total=1)
 
     def __enter__(self) -> SweepDisplay:
@@ -103,10 +125,14 @@ class SweepDisplay(SweepObserver):
         if self.quiet:
             return
         going_on = sum(1 for r in sweep.records.values() if r.resume_epoch)
-        self.console.print(f"sweep {sweep.spec.name}: {total} trials, {skipped} already "
-                           f"finished, {total - skipped} to run"
-                           + (f" ({going_on} from a checkpoint)" if going_on else "")
-                           + f" -> {sweep.path}", markup=False, soft_wrap=True)
+        self.console.print(
+            f"sweep {sweep.spec.name}: {total} trials, {skipped} already "
+            f"finished, {total - skipped} to run"
+            + (f" ({going_on} from a checkpoint)" if going_on else "")
+            + f" -> {sweep.path}",
+            markup=False,
+            soft_wrap=True,
+        )
         if self.console.is_terminal:
             self.live = Live(self._render(), console=self.console, refresh_per_second=4)
             self.live.__enter__()
@@ -137,13 +163,17 @@ class SweepDisplay(SweepObserver):
     def _print_finished(self, record: TrialRecord) -> None:
         info = record.info
         best = info.get("best") or {}
-        line = (f"[{self.done}/{self.progress.tasks[0].total}] {record.status:<9} "
-                f"{record.trial.id} {point_label(record.trial.point)}")
+        line = (
+            f"[{self.done}/{self.progress.tasks[0].total}] {record.status:<9} "
+            f"{record.trial.id} {point_label(record.trial.point)}"
+        )
         if record.status in ("failed", "interrupted"):
             line += f": {info.get('error') or info.get('stop_reason') or record.status}"
         else:
-            line += (f" best epoch {info.get('best_epoch')} val_acc {fmt(best.get('val_acc'))} "
-                     f"test_acc {fmt(best.get('test_acc'))}")
+            line += (
+                f" best epoch {info.get('best_epoch')} val_acc {fmt(best.get('val_acc'))} "
+                f"test_acc {fmt(best.get('test_acc'))}"
+            )
         target = self.live.console if self.live is not None else self.console
         target.print(line, style=STATUS_STYLE.get(record.status), markup=False, soft_wrap=True)
 
@@ -153,8 +183,11 @@ class SweepDisplay(SweepObserver):
 
     def _leaderboard(self, final: bool) -> Group:
         now = time.monotonic()
-        if final or self.board is None or (self.done != self.board_done and
-                                           now - self.board_at >= self.BOARD_EVERY):
+        if (
+            final
+            or self.board is None
+            or (self.done != self.board_done and now - self.board_at >= self.BOARD_EVERY)
+        ):
             self.board = leaderboard_table(self.console, self.sweep)
             self.board_done, self.board_at = self.done, now
         return self.board
@@ -162,14 +195,23 @@ class SweepDisplay(SweepObserver):
     def _render(self, final: bool = False) -> Group:
         parts: list[Any] = [self.progress]
         if self.running:
-            columns = [Column("trial", 0, "left"), Column("point", 0, "left", True),
-                       Column("epoch", 0), Column("val acc", 0)]
+            columns = [
+                Column("trial", 0, "left"),
+                Column("point", 0, "left", True),
+                Column("epoch", 0),
+                Column("val acc", 0),
+            ]
             rows = []
             for record in self.running.values():
                 last = record.rows[-1] if record.rows else {}
-                rows.append([record.trial.id, point_label(record.trial.point),
-                             f"{len(record.rows)}/{record.trial.config.epochs}",
-                             fmt(last.get("val_acc"))])
+                rows.append(
+                    [
+                        record.trial.id,
+                        point_label(record.trial.point),
+                        f"{len(record.rows)}/{record.trial.config.epochs}",
+                        fmt(last.get("val_acc")),
+                    ]
+                )
             parts.append(fit(self.console, columns, rows, "running")[0])
         if self.sweep is not None:
             parts.append(self._leaderboard(final))

@@ -47,8 +47,9 @@ def shortest(values: Sequence[Any], most: int = 4) -> list[str]:
     digits = most
     while digits < 10 and _collide(numbers, lambda v, d=digits: _significant(v, d)):
         digits += 1
-    return [EMPTY if is_missing(v) else _integral(v) or _significant(float(v), digits)
-            for v in values]
+    return [
+        EMPTY if is_missing(v) else _integral(v) or _significant(float(v), digits) for v in values
+    ]
 
 
 def _significant(value: float, most: int) -> str:
@@ -61,8 +62,9 @@ def _significant(value: float, most: int) -> str:
 def _integral(value: Any) -> Optional[str]:
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()
-                                  and abs(value) < 1e7):
+    if isinstance(value, int) or (
+        isinstance(value, float) and value.is_integer() and abs(value) < 1e7
+    ):
         return str(int(value))
     return None
 
@@ -77,29 +79,46 @@ def _collide(numbers: list[float], show) -> bool:
     return False
 
 
-def fit(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[str]],
-        title: Optional[str] = None, width: Optional[int] = None
-        ) -> tuple[Table, list[Column]]:
+def fit(
+    console: Console,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    title: Optional[str] = None,
+    width: Optional[int] = None,
+) -> tuple[Table, list[Column]]:
     """A table of the columns that fit `width` (the console's by default), chosen by
     priority and shown in their given order; returns it and the columns left out."""
     width = console.width if width is None else width
     kept = [i for i, c in enumerate(columns) if c.priority == 0]
     for index in sorted(range(len(columns)), key=lambda i: columns[i].priority):
-        if index not in kept and _measure(console, _table(columns, rows, sorted(kept + [index]),
-                                                          title)) <= width:
+        if (
+            index not in kept
+            and _measure(console, _table(columns, rows, sorted(kept + [index]), title)) <= width
+        ):
             kept = sorted(kept + [index])
     left_out = [columns[i] for i in range(len(columns)) if i not in kept]
     return _table(columns, rows, kept, title), left_out
 
 
-def _table(columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[int],
-           title: Optional[str]) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  padding=(0, 1, 0, 0), show_edge=False)
+def _table(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[int], title: Optional[str]
+) -> Table:
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+        show_edge=False,
+    )
     for i in keep:
         column = columns[i]
-        table.add_column(column.header, justify=column.justify, no_wrap=not column.wrap,
-                         overflow="fold" if column.wrap else "ellipsis")
+        table.add_column(
+            column.header,
+            justify=column.justify,
+            no_wrap=not column.wrap,
+            overflow="fold" if column.wrap else "ellipsis",
+        )
     for row in rows:
         table.add_row(*(row[i] for i in keep))
     return table

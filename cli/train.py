@@ -15,35 +15,46 @@ CONFIG_HELP = "YAML file of settings (see configs/default.yaml); options below o
 
 @domain_errors
 def train(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", metavar="FILE",
-                                          help=CONFIG_HELP),
-    lr: Optional[float] = typer.Option(None, "--lr", metavar="FLOAT",
-                                       help=with_default("SGD learning rate.", 0.1)),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", metavar="N",
-                                             help=with_default("Minibatch size.", 256)),
-    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N",
-                                         help=with_default("Passes over the training set.",
-                                                           10)),
-    seed: Optional[int] = typer.Option(None, "--seed", metavar="N",
-                                       help=with_default("Seeds initialisation and "
-                                                         "shuffling.", 0)),
-    ctx: Optional[str] = typer.Option(None, "--ctx", metavar="CTX",
-                                      help=with_default("cpu, gpu or gpu:N.", "cpu")),
-    settings: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", show_default=False,
-                                       help="Any setting (repeatable), e.g. --set "
-                                       "weight_decay=1e-4; see the README's Settings."),
-    out_dir: Path = typer.Option(Path("runs"), "--out", metavar="DIR",
-                                 help="Where run directories go."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SOFTMAX_DATA_DIR",
-                                            metavar="DIR", help=DATA_DIR_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", metavar="FILE", help=CONFIG_HELP),
+    lr: Optional[float] = typer.Option(
+        None, "--lr", metavar="FLOAT", help=with_default("SGD learning rate.", 0.1)
+    ),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", metavar="N", help=with_default("Minibatch size.", 256)
+    ),
+    epochs: Optional[int] = typer.Option(
+        None, "--epochs", metavar="N", help=with_default("Passes over the training set.", 10)
+    ),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", metavar="N", help=with_default("Seeds initialisation and shuffling.", 0)
+    ),
+    ctx: Optional[str] = typer.Option(
+        None, "--ctx", metavar="CTX", help=with_default("cpu, gpu or gpu:N.", "cpu")
+    ),
+    settings: List[str] = typer.Option(
+        [],
+        "--set",
+        metavar="KEY=VALUE",
+        show_default=False,
+        help="Any setting (repeatable), e.g. --set weight_decay=1e-4; see the README's Settings.",
+    ),
+    out_dir: Path = typer.Option(
+        Path("runs"), "--out", metavar="DIR", help="Where run directories go."
+    ),
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", envvar="SOFTMAX_DATA_DIR", metavar="DIR", help=DATA_DIR_HELP
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and stop."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing "
-                                 "else."),
-    resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR",
-                                          help="Go on with an interrupted run from its last "
-                                          "finished epoch, or extend a finished one "
-                                          "(with --epochs)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else."),
+    resume: Optional[Path] = typer.Option(
+        None,
+        "--resume",
+        metavar="RUN_DIR",
+        help="Go on with an interrupted run from its last "
+        "finished epoch, or extend a finished one "
+        "(with --epochs).",
+    ),
 ) -> None:
     """Train the chapter's softmax regression and record it in a run directory.
 
@@ -55,12 +66,23 @@ def train(
     from .display import TrainDisplay
 
     if resume is not None:
-        given = [flag for flag, value in (("--config", config), ("--lr", lr), ("--seed", seed),
-                                          ("--batch-size", batch_size), ("--ctx", ctx),
-                                          ("--set", settings)) if value]
+        given = [
+            flag
+            for flag, value in (
+                ("--config", config),
+                ("--lr", lr),
+                ("--seed", seed),
+                ("--batch-size", batch_size),
+                ("--ctx", ctx),
+                ("--set", settings),
+            )
+            if value
+        ]
         if given:
-            raise fail(f"--resume {resume}: {given[0]} cannot change a run it resumes; give "
-                       "only --epochs (to extend it), or start a new run")
+            raise fail(
+                f"--resume {resume}: {given[0]} cannot change a run it resumes; give "
+                "only --epochs (to extend it), or start a new run"
+            )
         _resume(resume, epochs, data_dir, quiet or as_json, as_json)
         return
     overrides, where = {}, {}
@@ -89,8 +111,9 @@ def train(
     _summary(result)
 
 
-def _resume(run: Path, epochs: Optional[int], data_dir: Optional[Path], quiet: bool,
-            as_json: bool) -> None:
+def _resume(
+    run: Path, epochs: Optional[int], data_dir: Optional[Path], quiet: bool, as_json: bool
+) -> None:
     from softmax_exp.config import load_train_config
     from softmax_exp.experiment import resume_train
 
@@ -121,14 +144,21 @@ def _summary(result) -> None:
     info = result.info
     final, best = info["final"] or {}, info["best"] or {}
     epochs = info["epochs_run"]
-    out.print(f"[bold]{info['status']}[/] after {epochs} epoch{'s' * (epochs != 1)} "
-              f"({info['stop_reason']}) in {info['wall_seconds']:.1f} s")
+    out.print(
+        f"[bold]{info['status']}[/] after {epochs} epoch{'s' * (epochs != 1)} "
+        f"({info['stop_reason']}) in {info['wall_seconds']:.1f} s"
+    )
     if info["best_epoch"] is not None:
-        out.print(f"final test acc {_acc(final)}; best epoch {info['best_epoch']} "
-                  f"(test acc {_acc(best)})", markup=False)
+        out.print(
+            f"final test acc {_acc(final)}; best epoch {info['best_epoch']} "
+            f"(test acc {_acc(best)})",
+            markup=False,
+        )
     if info["status"] == "diverged":
-        out.print(f"the training loss became NaN or inf in epoch {epochs}; try a smaller "
-                  "--lr", markup=False)
+        out.print(
+            f"the training loss became NaN or inf in epoch {epochs}; try a smaller --lr",
+            markup=False,
+        )
     out.print(f"run directory: {result.path}", markup=False, soft_wrap=True)
     if info["status"] == "diverged":
         raise typer.Exit(1)

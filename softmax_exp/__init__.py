@@ -18,14 +18,26 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "TrainConfig": "config", "load_train_config": "config", "config_id": "config",
-    "run_train": "experiment", "RunResult": "experiment",
-    "run_sweep": "sweep.runner", "SweepRun": "sweep.runner",
-    "load": "results", "compare": "results", "Results": "results",
-    "evaluate_run": "evaluation", "plot": "plots",
-    "write_report": "report", "export_study": "report",
-    "load_dataset": "data", "SoftmaxExpError": "errors", "ConfigError": "errors",
-    "DataError": "errors", "DeviceError": "errors", "RunError": "errors",
+    "TrainConfig": "config",
+    "load_train_config": "config",
+    "config_id": "config",
+    "run_train": "experiment",
+    "RunResult": "experiment",
+    "run_sweep": "sweep.runner",
+    "SweepRun": "sweep.runner",
+    "load": "results",
+    "compare": "results",
+    "Results": "results",
+    "evaluate_run": "evaluation",
+    "plot": "plots",
+    "write_report": "report",
+    "export_study": "report",
+    "load_dataset": "data",
+    "SoftmaxExpError": "errors",
+    "ConfigError": "errors",
+    "DataError": "errors",
+    "DeviceError": "errors",
+    "RunError": "errors",
 }
 __all__ = sorted(_EXPORTS)
 

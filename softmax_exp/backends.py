@@ -110,7 +110,7 @@ class _Backend:
         rows = width(blocks)
         padded_weight = np.zeros((rows, NUM_INPUTS), np.float32)
         padded_bias = np.zeros(rows, np.float32)
-        padded_weight[:len(weight)], padded_bias[:len(bias)] = weight, bias
+        padded_weight[: len(weight)], padded_bias[: len(bias)] = weight, bias
         return padded_weight, padded_bias
 
 
@@ -146,14 +146,20 @@ class NativeBackend(_Backend):
 
     def set_rates(self, lrs, decays):
         columns = np.zeros(self.net[0].weight.shape[1], np.float32)
-        columns[:NUM_CLASSES * len(decays)] = np.repeat(decays, NUM_CLASSES)
+        columns[: NUM_CLASSES * len(decays)] = np.repeat(decays, NUM_CLASSES)
         self.optimizer.set_decay(columns, self.ctx)
 
     def objective(self, blocks: int, predictions: bool = False):
         def forward(F, net, loss, all_images, all_labels, index, lr):  # noqa: N803
             x = F.gather_pixels(all_images, index)  # raw pixels, as floats
-            return F.stacked_xent(net(x), F.take(all_labels, index), lr, blocks=blocks,
-                                  scale=PIXEL_SCALE, predictions=int(predictions))
+            return F.stacked_xent(
+                net(x),
+                F.take(all_labels, index),
+                lr,
+                blocks=blocks,
+                scale=PIXEL_SCALE,
+                predictions=int(predictions),
+            )
 
         return objective_class()(self.net, forward)
 
@@ -209,8 +215,9 @@ def pixel_dense_class():
 
     class PixelDense(nn.Dense):
         def hybrid_forward(self, F, x, weight, bias):  # noqa: N803
-            scores = F.FullyConnected(x, weight, bias * 255.0, num_hidden=self._units,
-                                      flatten=self._flatten, name="fwd")
+            scores = F.FullyConnected(
+                x, weight, bias * 255.0, num_hidden=self._units, flatten=self._flatten, name="fwd"
+            )
             return scores * PIXEL_SCALE
 
     return PixelDense
@@ -265,13 +272,14 @@ class MxnetBackend(_Backend):
         # trainer divides by it).
         nd = self.mx.nd
         rows = np.zeros((self.net[0].weight.shape[0], 1), dtype=np.float32)
-        rows[:NUM_CLASSES * len(decays), 0] = np.repeat(decays, NUM_CLASSES)
+        rows[: NUM_CLASSES * len(decays), 0] = np.repeat(decays, NUM_CLASSES)
         self.shrink = self.decay_rows = None
         if decays.any() and not self.momentum:
             self.shrink = nd.array(1.0 - rows, ctx=self.ctx)
         elif decays.any():
-            self.decay_rows = {count: nd.array(rows * count, ctx=self.ctx)
-                               for count in self.batch_sizes}
+            self.decay_rows = {
+                count: nd.array(rows * count, ctx=self.ctx) for count in self.batch_sizes
+            }
 
     def before_step(self, count: int) -> None:
         weight = self.net[0].weight

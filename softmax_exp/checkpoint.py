@@ -56,12 +56,14 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
     from .model import save_params
 
     path = Path(path)
-    arrays = {name: getattr(checkpoint, name) for name in ARRAYS
-              if getattr(checkpoint, name) is not None}
+    arrays = {
+        name: getattr(checkpoint, name) for name in ARRAYS if getattr(checkpoint, name) is not None
+    }
     params = f"checkpoint-{checkpoint.epoch}.params"
     save_params(path / params, {**arrays, "epoch": np.array([checkpoint.epoch])})
-    state = {k: v for k, v in asdict(checkpoint).items()
-             if k not in (*ARRAYS, "history", "best_params")}
+    state = {
+        k: v for k, v in asdict(checkpoint).items() if k not in (*ARRAYS, "history", "best_params")
+    }
     write_json(path / STATE_FILE, {"format": FORMAT, "params": params, **state})
     remove(path, keep=params)
 
@@ -98,12 +100,16 @@ def load(path: Path) -> Checkpoint:
         if state.pop("format", 1) == 1:
             arrays = _stacked_to_block(arrays, (path / STATES_FILE).read_bytes())
     except (OSError, ValueError, KeyError, TypeError, mx.base.MXNetError):
-        raise RunError(f"{path}: no usable checkpoint (checkpoint.json and the arrays it "
-                       "names); it was written by an older softmax-exp or never finished an "
-                       "epoch: train it again") from None
+        raise RunError(
+            f"{path}: no usable checkpoint (checkpoint.json and the arrays it "
+            "names); it was written by an older softmax-exp or never finished an "
+            "epoch: train it again"
+        ) from None
     if int(arrays["epoch"][0]) != state["epoch"]:
-        raise RunError(f"{path}: checkpoint files disagree (epoch {state['epoch']} against "
-                       f"{int(arrays['epoch'][0])}); train it again")
+        raise RunError(
+            f"{path}: checkpoint files disagree (epoch {state['epoch']} against "
+            f"{int(arrays['epoch'][0])}); train it again"
+        )
     return Checkpoint(**state, **{name: arrays.get(name) for name in ARRAYS})
 
 
@@ -114,8 +120,11 @@ def _stacked_to_block(arrays: dict, states: bytes) -> dict:
     layout its backend stores (the native one's weight transposed, (784, 16))."""
     import pickle
 
-    block = {"epoch": arrays["epoch"], "weight": arrays["weight"][:NUM_CLASSES],
-             "bias": arrays["bias"][:NUM_CLASSES]}
+    block = {
+        "epoch": arrays["epoch"],
+        "weight": arrays["weight"][:NUM_CLASSES],
+        "bias": arrays["bias"][:NUM_CLASSES],
+    }
     for state in pickle.loads(states).values():
         if state is None:
             continue
@@ -130,4 +139,3 @@ def _stacked_to_block(arrays: dict, states: bytes) -> dict:
 
 def rng_state(rng: np.random.Generator) -> dict:
     return json.loads(json.dumps(rng.bit_generator.state))
-

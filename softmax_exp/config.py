@@ -31,33 +31,55 @@ class TrainConfig(BaseModel):
     epochs: int = Field(10, ge=1, le=100_000, description="passes over the training set")
     seed: int = Field(0, ge=0, lt=2**31, description="seeds initialisation and shuffling")
     ctx: str = Field("cpu", description="MXNet context: cpu, gpu or gpu:N")
-    init_sigma: float = Field(0.01, gt=0, allow_inf_nan=False,
-                              description="std of the Normal weight initialiser")
+    init_sigma: float = Field(
+        0.01, gt=0, allow_inf_nan=False, description="std of the Normal weight initialiser"
+    )
     momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (0 = plain SGD)")
-    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False,
-                                description="L2 penalty on the weights (not the bias)")
-    val_fraction: float = Field(0.0, ge=0, lt=1,
-                                description="share of training images held out, stratified")
+    weight_decay: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="L2 penalty on the weights (not the bias)"
+    )
+    val_fraction: float = Field(
+        0.0, ge=0, lt=1, description="share of training images held out, stratified"
+    )
     val_seed: int = Field(0, ge=0, lt=2**31, description="seeds the validation split")
-    train_subset: Optional[int] = Field(None, ge=1,
-                                        description="train on only this many images")
-    subset_seed: Optional[int] = Field(None, ge=0, lt=2**31,
-                                       description="sample the subset with this seed "
-                                                   "(unset: the first N images)")
-    patience: Optional[int] = Field(None, ge=1,
-                                    description="early stopping: epochs without val_acc gain")
-    min_delta: float = Field(0.0, ge=0, allow_inf_nan=False,
-                             description="early stopping: smallest val_acc gain that counts")
+    train_subset: Optional[int] = Field(None, ge=1, description="train on only this many images")
+    subset_seed: Optional[int] = Field(
+        None,
+        ge=0,
+        lt=2**31,
+        description="sample the subset with this seed (unset: the first N images)",
+    )
+    patience: Optional[int] = Field(
+        None, ge=1, description="early stopping: epochs without val_acc gain"
+    )
+    min_delta: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="early stopping: smallest val_acc gain that counts",
+    )
     lr_schedule: Literal["constant", "step", "cosine"] = Field(
-        "constant", description="learning-rate schedule: constant, step or cosine")
-    lr_step_epochs: int = Field(10, ge=1, le=100_000,
-                                description="step schedule: epochs between decays")
-    lr_step_factor: float = Field(0.1, gt=0, le=1, allow_inf_nan=False,
-                                  description="step schedule: factor applied at each decay")
-    lr_min: float = Field(0.0, ge=0, allow_inf_nan=False,
-                          description="cosine schedule: the rate it decays to, below lr")
-    warmup_epochs: int = Field(0, ge=0, le=100_000,
-                               description="epochs of linear warm-up from 0 to lr")
+        "constant", description="learning-rate schedule: constant, step or cosine"
+    )
+    lr_step_epochs: int = Field(
+        10, ge=1, le=100_000, description="step schedule: epochs between decays"
+    )
+    lr_step_factor: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="step schedule: factor applied at each decay",
+    )
+    lr_min: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="cosine schedule: the rate it decays to, below lr",
+    )
+    warmup_epochs: int = Field(
+        0, ge=0, le=100_000, description="epochs of linear warm-up from 0 to lr"
+    )
 
     @field_validator("ctx")
     @classmethod
@@ -69,14 +91,17 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _check_combination(self) -> TrainConfig:
         if self.patience is not None and self.val_fraction == 0:
-            raise ValueError("patience needs a validation split: set val_fraction "
-                             "(for example 0.1)")
+            raise ValueError(
+                "patience needs a validation split: set val_fraction (for example 0.1)"
+            )
         if self.warmup_epochs >= self.epochs:
-            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs "
-                             f"({self.epochs})")
+            raise ValueError(
+                f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs})"
+            )
         if self.lr_schedule == "cosine" and self.lr_min >= self.lr:
-            raise ValueError(f"lr_min ({self.lr_min}) must be below lr ({self.lr}) for the "
-                             f"cosine schedule")
+            raise ValueError(
+                f"lr_min ({self.lr_min}) must be below lr ({self.lr}) for the cosine schedule"
+            )
         return self
 
 
@@ -118,10 +143,12 @@ def build_config(layers: list[tuple[str, Mapping[str, Any], yamlio.KeyLines]]) -
         raise ConfigError(describe_validation_error(exc, origin)) from None
 
 
-def load_train_config(path: Optional[Path] = None,
-                      overrides: Optional[Mapping[str, Any]] = None,
-                      override_where: Union[str, Mapping[str, str]] = "command line",
-                      explicit: Sequence[str] = ()) -> TrainConfig:
+def load_train_config(
+    path: Optional[Path] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+    override_where: Union[str, Mapping[str, str]] = "command line",
+    explicit: Sequence[str] = (),
+) -> TrainConfig:
     """Defaults <- YAML file <- overrides (None values mean 'not given', except for the
     keys in `explicit`, set to null on purpose: `--set patience=null`).
 
@@ -134,8 +161,11 @@ def load_train_config(path: Optional[Path] = None,
         layers.append((str(path), values, lines))
     for key, value in (overrides or {}).items():
         if value is not None or key in explicit:
-            where = override_where if isinstance(override_where, str) else \
-                override_where.get(key, "command line")
+            where = (
+                override_where
+                if isinstance(override_where, str)
+                else override_where.get(key, "command line")
+            )
             layers.append((where, {key: value}, {}))
     return build_config(layers)
 
@@ -174,14 +204,17 @@ def describe_validation_error(exc: ValidationError, origin: Mapping[str, str]) -
     message = error["msg"].removeprefix("Value error, ")
     if not key:  # a rule over several settings: point at the first one it names
         found = {name: re.search(rf"\b{name}\b", message) for name in origin}
-        named = sorted((name for name in origin if found[name]),
-                       key=lambda name: found[name].start())  # the first one named
+        named = sorted(
+            (name for name in origin if found[name]), key=lambda name: found[name].start()
+        )  # the first one named
         return f"{origin[named[0]] if named else 'config'}: {message}"
     got = error.get("input")
     if error["type"] == "literal_error":
         return f"{where}: '{key}' is {got!r}, not a choice; {_choices(error, got)}"
-    return f"{where}: '{key}' {_explain(error['type'], message)} (got {got!r}); " \
-           f"fix '{key}' ({TrainConfig.model_fields[key].description})"
+    return (
+        f"{where}: '{key}' {_explain(error['type'], message)} (got {got!r}); "
+        f"fix '{key}' ({TrainConfig.model_fields[key].description})"
+    )
 
 
 def _choices(error: Mapping[str, Any], got: Any) -> str:
@@ -210,8 +243,7 @@ def _coerce(key: str, value: Any) -> Any:
     if expected is float and isinstance(value, str):
         # '1e-3' written without a dot is a str to YAML 1.1; users mean a number.
         try:
-            return float(value) if re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value) \
-                else value
+            return float(value) if re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value) else value
         except ValueError:
             return value
     return value

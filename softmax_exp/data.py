@@ -25,12 +25,24 @@ from .errors import DataError
 from .fileio import atomic_path, atomic_writer, write_json
 from .paths import cache_root  # noqa: F401 - also data.cache_root, as before
 
-CLASS_NAMES = ("t-shirt", "trouser", "pullover", "dress", "coat",
-               "sandal", "shirt", "sneaker", "bag", "ankle boot")
+CLASS_NAMES = (
+    "t-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+)
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 UPSTREAM_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-HOW_TO_GET = ("install Debian's package (apt-get install dataset-fashion-mnist), "
-              "or name a data directory holding the four IDX .gz files (SOFTMAX_DATA_DIR)")
+HOW_TO_GET = (
+    "install Debian's package (apt-get install dataset-fashion-mnist), "
+    "or name a data directory holding the four IDX .gz files (SOFTMAX_DATA_DIR)"
+)
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801
 CACHE_FORMAT = 1
 
@@ -57,16 +69,35 @@ class DatasetSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-FASHION_MNIST = DatasetSpec("fashion-mnist", (
-    FileSpec("train_images", "train-images-idx3-ubyte",
-             "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", 60000),
-    FileSpec("train_labels", "train-labels-idx1-ubyte",
-             "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", 60000),
-    FileSpec("test_images", "t10k-images-idx3-ubyte",
-             "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", 10000),
-    FileSpec("test_labels", "t10k-labels-idx1-ubyte",
-             "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10000),
-))
+FASHION_MNIST = DatasetSpec(
+    "fashion-mnist",
+    (
+        FileSpec(
+            "train_images",
+            "train-images-idx3-ubyte",
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            60000,
+        ),
+        FileSpec(
+            "train_labels",
+            "train-labels-idx1-ubyte",
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            60000,
+        ),
+        FileSpec(
+            "test_images",
+            "t10k-images-idx3-ubyte",
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            10000,
+        ),
+        FileSpec(
+            "test_labels",
+            "t10k-labels-idx1-ubyte",
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            10000,
+        ),
+    ),
+)
 
 
 @dataclass
@@ -98,30 +129,36 @@ def parse_idx(raw: bytes, where: str, spec: FileSpec, dataset: DatasetSpec) -> n
     magic, dims = (IMAGES_MAGIC, 3) if is_images else (LABELS_MAGIC, 1)
     header = 4 + 4 * dims
     if len(raw) < header:
-        raise DataError(f"{where}: truncated: {len(raw)} bytes, shorter than the IDX header; "
-                        f"{HOW_TO_GET}")
+        raise DataError(
+            f"{where}: truncated: {len(raw)} bytes, shorter than the IDX header; {HOW_TO_GET}"
+        )
     found = int.from_bytes(raw[:4], "big")
     if found != magic:
-        raise DataError(f"{where}: not an IDX {'image' if is_images else 'label'} file "
-                        f"(magic number 0x{found:08x}, expected 0x{magic:08x}); {HOW_TO_GET}")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+        raise DataError(
+            f"{where}: not an IDX {'image' if is_images else 'label'} file "
+            f"(magic number 0x{found:08x}, expected 0x{magic:08x}); {HOW_TO_GET}"
+        )
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
     expected = (spec.count, dataset.rows, dataset.cols)[:dims]
     if shape != expected:
         raise DataError(f"{where}: header shape {shape}, expected {expected}; {HOW_TO_GET}")
     size = int(np.prod(shape))
     if len(raw) != header + size:
         state = "truncated" if len(raw) < header + size else "has trailing bytes"
-        raise DataError(f"{where}: {state}: {len(raw) - header} data bytes, header says {size}; "
-                        f"{HOW_TO_GET}")
+        raise DataError(
+            f"{where}: {state}: {len(raw) - header} data bytes, header says {size}; {HOW_TO_GET}"
+        )
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
     if not is_images and data.size and int(data.max()) >= dataset.classes:
-        raise DataError(f"{where}: label {int(data.max())} out of range 0..{dataset.classes - 1};"
-                        f" {HOW_TO_GET}")
+        raise DataError(
+            f"{where}: label {int(data.max())} out of range 0..{dataset.classes - 1}; {HOW_TO_GET}"
+        )
     return data.reshape(spec.count, -1) if is_images else data.copy()
 
 
-def read_file(path: Path, spec: FileSpec, dataset: DatasetSpec,
-              compressed: Optional[bool] = None) -> np.ndarray:
+def read_file(
+    path: Path, spec: FileSpec, dataset: DatasetSpec, compressed: Optional[bool] = None
+) -> np.ndarray:
     """Read, decompress (by default when the name ends in .gz), parse and checksum one file."""
     try:
         raw = _read_bytes(path, path.suffix == ".gz" if compressed is None else compressed)
@@ -132,8 +169,10 @@ def read_file(path: Path, spec: FileSpec, dataset: DatasetSpec,
     array = parse_idx(raw, str(path), spec, dataset)
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256:
-        raise DataError(f"{path}: corrupt: sha256 of its content is {digest[:12]}..., expected "
-                        f"{spec.sha256[:12]}...; delete it and {HOW_TO_GET}")
+        raise DataError(
+            f"{path}: corrupt: sha256 of its content is {digest[:12]}..., expected "
+            f"{spec.sha256[:12]}...; delete it and {HOW_TO_GET}"
+        )
     return array
 
 
@@ -156,14 +195,17 @@ def find_files(kind: str, directory: Path, dataset: DatasetSpec) -> Source:
     return source
 
 
-def candidate_sources(data_dir: Optional[Path] = None,
-                      dataset: DatasetSpec = FASHION_MNIST) -> list[Source]:
+def candidate_sources(
+    data_dir: Optional[Path] = None, dataset: DatasetSpec = FASHION_MNIST
+) -> list[Source]:
     """Where data is looked for, in order. An explicit directory is the only candidate."""
     explicit = data_dir or os.environ.get("SOFTMAX_DATA_DIR")
     if explicit:
         return [find_files("data-dir", Path(explicit).expanduser(), dataset)]
-    return [find_files("cache", cache_root() / dataset.name, dataset),
-            find_files("debian", DEBIAN_DIR, dataset)]
+    return [
+        find_files("cache", cache_root() / dataset.name, dataset),
+        find_files("debian", DEBIAN_DIR, dataset),
+    ]
 
 
 def download(dataset: DatasetSpec, directory: Path, url: Optional[str] = None) -> Source:
@@ -177,42 +219,55 @@ def download(dataset: DatasetSpec, directory: Path, url: Optional[str] = None) -
         address = f"{base}{spec.name}.gz"
         try:
             with atomic_path(target) as tmp:
-                with urllib.request.urlopen(address, timeout=60) as response, \
-                        open(tmp, "wb") as handle:
+                with (
+                    urllib.request.urlopen(address, timeout=60) as response,
+                    open(tmp, "wb") as handle,
+                ):
                     shutil.copyfileobj(response, handle)
                 read_file(tmp, spec, dataset, compressed=True)
         except urllib.error.HTTPError as exc:
-            raise DataError(f"cannot download {address}: HTTP {exc.code} {exc.reason}; "
-                            f"{HOW_TO_GET}") from None
+            raise DataError(
+                f"cannot download {address}: HTTP {exc.code} {exc.reason}; {HOW_TO_GET}"
+            ) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise DataError(f"cannot download {address}: {reason}; {HOW_TO_GET}") from None
         except DataError as exc:
             problem = _problem(exc)
-            raise DataError(f"cannot download {address}: the file is {problem}; try again "
-                            f"later or another SOFTMAX_DATA_URL, or {HOW_TO_GET}") from None
+            raise DataError(
+                f"cannot download {address}: the file is {problem}; try again "
+                f"later or another SOFTMAX_DATA_URL, or {HOW_TO_GET}"
+            ) from None
     return find_files("download", directory, dataset)
 
 
-def locate(data_dir: Optional[Path] = None, dataset: DatasetSpec = FASHION_MNIST,
-           allow_download: bool = True) -> Source:
+def locate(
+    data_dir: Optional[Path] = None,
+    dataset: DatasetSpec = FASHION_MNIST,
+    allow_download: bool = True,
+) -> Source:
     candidates = candidate_sources(data_dir, dataset)
     for source in candidates:
         if source.complete:
             return source
     if candidates[0].kind == "data-dir":
         source = candidates[0]
-        raise DataError(f"{source.directory}: missing {', '.join(source.missing)}; put the "
-                        "four IDX .gz files there, or name no data directory (nor "
-                        "SOFTMAX_DATA_DIR) to use the cache, Debian's package or a download")
+        raise DataError(
+            f"{source.directory}: missing {', '.join(source.missing)}; put the "
+            "four IDX .gz files there, or name no data directory (nor "
+            "SOFTMAX_DATA_DIR) to use the cache, Debian's package or a download"
+        )
     if not allow_download:
         looked = ", ".join(str(s.directory) for s in candidates)
         raise DataError(f"{dataset.name} not found (looked in {looked}); {HOW_TO_GET}")
     return download(dataset, candidates[0].directory)
 
 
-def load_dataset(data_dir: Optional[Path] = None, dataset: DatasetSpec = FASHION_MNIST,
-                 allow_download: bool = True) -> Dataset:
+def load_dataset(
+    data_dir: Optional[Path] = None,
+    dataset: DatasetSpec = FASHION_MNIST,
+    allow_download: bool = True,
+) -> Dataset:
     """Find the files, then load the decoded cache if it was built from these very files."""
     source = locate(data_dir, dataset, allow_download)
     cache = cache_root() / dataset.name
@@ -222,8 +277,9 @@ def load_dataset(data_dir: Optional[Path] = None, dataset: DatasetSpec = FASHION
         loaded = _load_decoded(decoded, source)
         if loaded is not None:
             return loaded
-    arrays = {spec.role: read_file(source.paths[spec.role], spec, dataset)
-              for spec in dataset.files}
+    arrays = {
+        spec.role: read_file(source.paths[spec.role], spec, dataset) for spec in dataset.files
+    }
     _save_decoded(cache, decoded, arrays, fingerprint)
     return Dataset(**arrays, source=f"{source.kind}: {source.directory}")
 
@@ -267,8 +323,10 @@ def _verified(cache: Path) -> set[str]:
 def _load_decoded(path: Path, source: Source) -> Optional[Dataset]:
     try:
         with np.load(path) as archive:
-            arrays = {role: archive[role] for role in
-                      ("train_images", "train_labels", "test_images", "test_labels")}
+            arrays = {
+                role: archive[role]
+                for role in ("train_images", "train_labels", "test_images", "test_labels")
+            }
     except Exception:  # noqa: BLE001 - any damage (zip, pickle, short file): rebuild it
         return None
     if any(a.dtype != np.uint8 for a in arrays.values()):
@@ -276,8 +334,9 @@ def _load_decoded(path: Path, source: Source) -> Optional[Dataset]:
     return Dataset(**arrays, source=f"{source.kind}: {source.directory}")
 
 
-def _save_decoded(cache: Path, decoded: Path, arrays: dict[str, np.ndarray],
-                  fingerprint: str) -> None:
+def _save_decoded(
+    cache: Path, decoded: Path, arrays: dict[str, np.ndarray], fingerprint: str
+) -> None:
     """Best effort: a cache that cannot be written only costs speed next time."""
     try:
         cache.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,10 @@ from . import kernels
 from .config import CTX_PATTERN
 from .errors import DeviceError
 
-CUDA_HINT = ("install a CUDA build of MXNet matching your driver (pip install mxnet-cu112, "
-             "for example) or use ctx cpu")
+CUDA_HINT = (
+    "install a CUDA build of MXNet matching your driver (pip install mxnet-cu112, "
+    "for example) or use ctx cpu"
+)
 
 
 def resolve_context(name: str):
@@ -25,13 +27,16 @@ def resolve_context(name: str):
         return mx.cpu()
     index = int(name.partition(":")[2] or 0)
     if not cuda_enabled():
-        raise DeviceError(f"ctx {name}: this MXNet ({mx.__version__}) was built without CUDA; "
-                          f"{CUDA_HINT}", "ctx")
+        raise DeviceError(
+            f"ctx {name}: this MXNet ({mx.__version__}) was built without CUDA; {CUDA_HINT}", "ctx"
+        )
     count = gpu_count()
     if index >= count:
         seen = f"sees {count} GPU{'s' if count != 1 else ''}" if count else "sees no GPU"
-        raise DeviceError(f"ctx {name}: MXNet {seen}; check nvidia-smi and "
-                          f"CUDA_VISIBLE_DEVICES, or {CUDA_HINT}", "ctx")
+        raise DeviceError(
+            f"ctx {name}: MXNet {seen}; check nvidia-smi and CUDA_VISIBLE_DEVICES, or {CUDA_HINT}",
+            "ctx",
+        )
     return mx.gpu(index)
 
 

@@ -40,8 +40,7 @@ class ClusterError(SoftmaxExpError):
     def __init__(self, address, reason: str):
         self.address, self.reason = address, reason
         where = f"Ray cluster address {address}" if address else "local Ray instance"
-        super().__init__(f"{where}: {reason}", "address" if address else "",
-                         "Ray cluster address")
+        super().__init__(f"{where}: {reason}", "address" if address else "", "Ray cluster address")
 
 
 class RunError(SoftmaxExpError):
@@ -51,8 +50,11 @@ class RunError(SoftmaxExpError):
 def reason(exc: BaseException) -> str:
     """What went wrong, in one line. MXNet's errors carry their C++ stack as text that
     starts with "Traceback (most recent call last):"; the reason is its last line."""
-    lines = [line.strip() for line in str(exc).splitlines()
-             if line.strip() and not line.startswith((" ", "\t", "Traceback ", "Stack trace"))]
+    lines = [
+        line.strip()
+        for line in str(exc).splitlines()
+        if line.strip() and not line.startswith((" ", "\t", "Traceback ", "Stack trace"))
+    ]
     if not lines:
         return type(exc).__name__
     text = lines[-1].removeprefix("MXNetError: ")

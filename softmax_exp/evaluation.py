@@ -30,8 +30,9 @@ class Evaluation:
         return np.diag(self.confusion) / self.confusion.sum(axis=1)
 
 
-def evaluate_run(run: Path, which: str = "best", data_dir: Optional[Path] = None,
-                 ctx_name: str = "cpu") -> Evaluation:
+def evaluate_run(
+    run: Path, which: str = "best", data_dir: Optional[Path] = None, ctx_name: str = "cpu"
+) -> Evaluation:
     """Evaluate `best.params` (or `final.params`) of a run directory on the test set."""
     from .data import load_dataset
     from .device import resolve_context
@@ -40,14 +41,15 @@ def evaluate_run(run: Path, which: str = "best", data_dir: Optional[Path] = None
     run = Path(run)
     params_path = run / (BEST_PARAMS if which == "best" else FINAL_PARAMS)
     if not params_path.is_file():
-        raise RunError(f"{params_path}: no such file; pass a finished run directory "
-                       "(softmax train or a sweep's trials/<id>)")
+        raise RunError(
+            f"{params_path}: no such file; pass a finished run directory "
+            "(softmax train or a sweep's trials/<id>)"
+        )
     info = read_run_info(run) or {}
     ctx = resolve_context(ctx_name)
     params = load_params(params_path)
     dataset = load_dataset(data_dir)
-    loss, acc, predictions = evaluate_params(params, dataset.test_images, dataset.test_labels,
-                                             ctx)
+    loss, acc, predictions = evaluate_params(params, dataset.test_images, dataset.test_labels, ctx)
     confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
     np.add.at(confusion, (dataset.test_labels.astype(np.int64), predictions), 1)
     recorded = info.get("best" if which == "best" else "final") or {}

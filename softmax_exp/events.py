@@ -75,5 +75,14 @@ class JobFailed:
     trace: str = ""
 
 
-Event = Union[TrialStarted, EpochStarted, BatchesDone, EpochEnded, CheckpointTaken, TrialEnded,
-              GroupEpochEnded, JobRetried, JobFailed]
+Event = Union[
+    TrialStarted,
+    EpochStarted,
+    BatchesDone,
+    EpochEnded,
+    CheckpointTaken,
+    TrialEnded,
+    GroupEpochEnded,
+    JobRetried,
+    JobFailed,
+]

@@ -58,8 +58,13 @@ def new_run_path(out: Path, config: TrainConfig) -> Path:
     return path
 
 
-def run_train(config: TrainConfig, out: Path = Path("runs"), data_dir: Optional[Path] = None,
-              observer: Optional[TrainHooks] = None, path: Optional[Path] = None) -> RunResult:
+def run_train(
+    config: TrainConfig,
+    out: Path = Path("runs"),
+    data_dir: Optional[Path] = None,
+    observer: Optional[TrainHooks] = None,
+    path: Optional[Path] = None,
+) -> RunResult:
     """Train one config and leave a complete run directory behind.
 
     Every input is checked (context, data, split) before the directory exists.
@@ -74,8 +79,12 @@ def run_train(config: TrainConfig, out: Path = Path("runs"), data_dir: Optional[
     return _train(recorder, config, data, ctx, observer)
 
 
-def resume_train(run: Path, epochs: Optional[int] = None, data_dir: Optional[Path] = None,
-                 observer: Optional[TrainHooks] = None) -> RunResult:
+def resume_train(
+    run: Path,
+    epochs: Optional[int] = None,
+    data_dir: Optional[Path] = None,
+    observer: Optional[TrainHooks] = None,
+) -> RunResult:
     """Go on with a run from its last finished epoch, to its epochs or to `epochs` (more
     than it had: a finished run is extended). The per-epoch metrics are those of an
     uninterrupted run of that length (a cosine schedule excepted when extended: it
@@ -88,15 +97,18 @@ def resume_train(run: Path, epochs: Optional[int] = None, data_dir: Optional[Pat
 
     run = Path(run)
     if not (run / CONFIG_FILE).is_file():
-        raise RunError(f"{run}: not a run directory (no {CONFIG_FILE}); give one that "
-                       "softmax train wrote")
+        raise RunError(
+            f"{run}: not a run directory (no {CONFIG_FILE}); give one that softmax train wrote"
+        )
     config = load_train_config(run / CONFIG_FILE)
     start = resume_point(run)
     if epochs is not None:
         config = load_train_config(run / CONFIG_FILE, {"epochs": epochs}, "epochs")
     if config.epochs <= start.epoch:
-        raise RunError(f"{run}: already trained {start.epoch} of {config.epochs} epochs; "
-                       "give more epochs to extend it")
+        raise RunError(
+            f"{run}: already trained {start.epoch} of {config.epochs} epochs; "
+            "give more epochs to extend it"
+        )
     ctx = resolve_context(config.ctx)
     data = split_dataset(load_dataset(data_dir), config)
     recorder = RunRecorder(run, config, config.ctx).reopen(start.epoch)

@@ -18,8 +18,10 @@ os.umask(_UMASK)
 
 
 def disk_error(path: Path, exc: OSError) -> RunError:
-    return RunError(f"cannot write {path}: {exc.strerror or exc}; free some disk space, "
-                    "check permissions, or choose another output directory")
+    return RunError(
+        f"cannot write {path}: {exc.strerror or exc}; free some disk space, "
+        "check permissions, or choose another output directory"
+    )
 
 
 @contextlib.contextmanager

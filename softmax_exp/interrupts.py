@@ -25,8 +25,9 @@ def signals_held() -> Iterator[None]:
         yield
         return
     held: list[int] = []
-    previous = {number: signal.signal(number, lambda number, _: held.append(number))
-                for number in HELD}
+    previous = {
+        number: signal.signal(number, lambda number, _: held.append(number)) for number in HELD
+    }
     try:
         yield
     finally:

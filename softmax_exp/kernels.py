@@ -47,8 +47,10 @@ FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fopenmp
 def flags() -> tuple[str, ...]:
     arch = os.environ.get(ARCH_ENV, "").strip() or "native"
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", arch):
-        raise KernelError(f"{ARCH_ENV}={arch}: not a CPU name; use native, x86-64-v2, "
-                          f"x86-64-v3, x86-64-v4 or another of the compiler's -march names")
+        raise KernelError(
+            f"{ARCH_ENV}={arch}: not a CPU name; use native, x86-64-v2, "
+            f"x86-64-v3, x86-64-v4 or another of the compiler's -march names"
+        )
     return (*FLAGS, f"-march={arch}")
 
 
@@ -84,10 +86,13 @@ def use_native(ctx) -> bool:
 
 @functools.cache
 def _warn_once(reason: str) -> None:
-    warnings.warn(f"{reason}; training uses MXNet's own operators (slower for fused sweeps). "
-                  f"Install a C++ compiler (apt-get install g++) to use the fused kernels, or "
-                  f"set {CHOICE_ENV}=mxnet to choose MXNet's operators without this warning",
-                  KernelWarning, stacklevel=3)
+    warnings.warn(
+        f"{reason}; training uses MXNet's own operators (slower for fused sweeps). "
+        f"Install a C++ compiler (apt-get install g++) to use the fused kernels, or "
+        f"set {CHOICE_ENV}=mxnet to choose MXNet's operators without this warning",
+        KernelWarning,
+        stacklevel=3,
+    )
 
 
 def load() -> Path:
@@ -116,8 +121,10 @@ def _build_and_load() -> Path:
     try:
         _load_library(path)
     except mx.base.MXNetError as exc:
-        raise KernelError(f"cannot load {path}: {str(exc).strip().splitlines()[-1]}; "
-                          f"delete {path.parent} to rebuild it") from None
+        raise KernelError(
+            f"cannot load {path}: {str(exc).strip().splitlines()[-1]}; "
+            f"delete {path.parent} to rebuild it"
+        ) from None
     return path
 
 
@@ -138,8 +145,10 @@ def _load_library(path: Path) -> None:
     for name in OPERATORS:
         handle = base.OpHandle()
         base.check_call(base._LIB.NNGetOpHandle(base.c_str(name), ctypes.byref(handle)))
-        for module, make in ((mx.ndarray, _make_ndarray_function),
-                             (mx.symbol, _make_symbol_function)):
+        for module, make in (
+            (mx.ndarray, _make_ndarray_function),
+            (mx.symbol, _make_symbol_function),
+        ):
             function = make(handle, name, name)
             setattr(module, name, function)
             setattr(module.op, name, function)
@@ -162,8 +171,15 @@ def build(path: Path, timeout: float = 600) -> None:
     """Compile kernels.cc and MXNet's lib_api.cc into `path` (written, then renamed)."""
     header, api_source = _api_files()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    command = [_compiler(), *flags(), str(SOURCE), str(api_source),
-               f"-I{header.parent.parent}", "-o", str(tmp)]
+    command = [
+        _compiler(),
+        *flags(),
+        str(SOURCE),
+        str(api_source),
+        f"-I{header.parent.parent}",
+        "-o",
+        str(tmp),
+    ]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -174,8 +190,9 @@ def build(path: Path, timeout: float = 600) -> None:
     except subprocess.TimeoutExpired:
         raise KernelError(f"building the fused kernels took over {timeout:.0f} s") from None
     except OSError as exc:  # an unwritable cache directory, say
-        raise KernelError(f"cannot build the fused kernels into {path.parent}: "
-                          f"{exc.strerror or exc}") from None
+        raise KernelError(
+            f"cannot build the fused kernels into {path.parent}: {exc.strerror or exc}"
+        ) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -241,8 +258,15 @@ def stacked_sgd_class():
         def update(self, index, weight, grad, state):
             decay = self.decay if weight.ndim == 2 else self.no_decay  # biases never decay
             extra = [] if state is None else [state]
-            mx.nd.stacked_sgd(weight, grad, decay, *extra, rescale=self.rescale_grad,
-                              momentum=self.momentum, out=weight)
+            mx.nd.stacked_sgd(
+                weight,
+                grad,
+                decay,
+                *extra,
+                rescale=self.rescale_grad,
+                momentum=self.momentum,
+                out=weight,
+            )
 
     return StackedSGD
 

@@ -28,11 +28,15 @@ class DirectoryLock:
             holder = self._holder()
             os.close(self.fd)
             self.fd = None
-            raise RunError(f"{self.path.parent} is in use by {holder}; wait for it to finish, "
-                           "stop it, or choose another output directory") from None
+            raise RunError(
+                f"{self.path.parent} is in use by {holder}; wait for it to finish, "
+                "stop it, or choose another output directory"
+            ) from None
         os.ftruncate(self.fd, 0)
-        os.write(self.fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                      "what": what}).encode())
+        os.write(
+            self.fd,
+            json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what}).encode(),
+        )
         return self
 
     def _holder(self) -> str:

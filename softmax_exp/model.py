@@ -69,8 +69,10 @@ def save_params(path: Path, params: dict[str, np.ndarray]) -> None:
         with atomic_path(path, check=lambda done: _check_params(done, path, params)) as tmp:
             mx.nd.save(str(tmp), {k: mx.nd.array(v) for k, v in params.items()})
     except mx.base.MXNetError as exc:
-        raise RunError(f"cannot write {path}: {reason(exc)}; free some disk space, check "
-                       "permissions, or choose another output directory") from None
+        raise RunError(
+            f"cannot write {path}: {reason(exc)}; free some disk space, check "
+            "permissions, or choose another output directory"
+        ) from None
 
 
 def _check_params(written: Path, path: Path, params: dict) -> None:
@@ -82,16 +84,19 @@ def _check_params(written: Path, path: Path, params: dict) -> None:
     try:
         loaded = mx.nd.load(str(written))
         whole = set(loaded) == set(params) and all(
-            loaded[k].shape == tuple(np.shape(v)) for k, v in params.items())
+            loaded[k].shape == tuple(np.shape(v)) for k, v in params.items()
+        )
     except Exception as exc:  # noqa: BLE001 - MXNetError: a torn file
         whole, problem = False, reason(exc)
     else:
         problem = "not every parameter was written"
     if not whole:
         size = written.stat().st_size if written.exists() else 0
-        raise RunError(f"cannot write {path}: it came out incomplete ({size} bytes; "
-                       f"{problem}); the disk may be full: free some space, or choose "
-                       "another output directory")
+        raise RunError(
+            f"cannot write {path}: it came out incomplete ({size} bytes; "
+            f"{problem}); the disk may be full: free some space, or choose "
+            "another output directory"
+        )
 
 
 def load_params(path: Path) -> dict[str, np.ndarray]:
@@ -103,8 +108,10 @@ def load_params(path: Path) -> dict[str, np.ndarray]:
     try:
         loaded = mx.nd.load(str(path))
     except Exception as exc:  # noqa: BLE001 - MXNetError and friends: an unreadable file
-        raise RunError(f"{path}: cannot load parameters ({reason(exc)}); "
-                       "the run may not have finished; try its final.params") from None
+        raise RunError(
+            f"{path}: cannot load parameters ({reason(exc)}); "
+            "the run may not have finished; try its final.params"
+        ) from None
     if not isinstance(loaded, dict) or set(loaded) != {"0.weight", "0.bias"}:
         raise RunError(f"{path}: not a softmax-exp parameter file")
     return {k: v.asnumpy() for k, v in loaded.items()}

@@ -31,8 +31,9 @@ def save(figure, stem: Path, extra: Optional[list] = None) -> list[Path]:
         for fmt in ("png", "svg"):
             target = stem.with_suffix(f".{fmt}")
             with atomic_path(target) as tmp:
-                figure.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight",
-                               bbox_extra_artists=extra)
+                figure.savefig(
+                    tmp, format=fmt, dpi=DPI, bbox_inches="tight", bbox_extra_artists=extra
+                )
             written.append(target)
     finally:
         _pyplot().close(figure)
@@ -55,12 +56,18 @@ def plot_run(epochs, stem: Path) -> list[Path]:
     accuracies (train, test, and validation when there is a split) against epoch."""
     plt = _pyplot()
     figure, (losses, accuracies) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 2, FIGSIZE[1]))
-    for axes, columns in ((losses, ("train_loss", "val_loss", "test_loss")),
-                          (accuracies, ("train_acc", "val_acc", "test_acc"))):
+    for axes, columns in (
+        (losses, ("train_loss", "val_loss", "test_loss")),
+        (accuracies, ("train_acc", "val_acc", "test_acc")),
+    ):
         for column in columns:
             if epochs[column].notna().any():
-                axes.plot(epochs["epoch"], epochs[column], label=column.replace("_", " "),
-                          color=SPLIT_COLOURS[column.split("_")[0]])
+                axes.plot(
+                    epochs["epoch"],
+                    epochs[column],
+                    label=column.replace("_", " "),
+                    color=SPLIT_COLOURS[column.split("_")[0]],
+                )
         axes.set_ylabel("loss (cross-entropy)" if axes is losses else "accuracy")
         axes.set_xlabel("epoch")
         axes.grid(alpha=0.3)
@@ -69,8 +76,12 @@ def plot_run(epochs, stem: Path) -> list[Path]:
 
 
 SPLIT_COLOURS = {"train": "tab:blue", "val": "tab:green", "test": "tab:red"}
-PANELS = (("train_loss", "train loss"), ("test_loss", "test loss"),
-          ("val_acc", "validation accuracy"), ("test_acc", "test accuracy"))
+PANELS = (
+    ("train_loss", "train loss"),
+    ("test_loss", "test loss"),
+    ("val_acc", "validation accuracy"),
+    ("test_acc", "test accuracy"),
+)
 LINESTYLES = ("-", "--", ":", "-.")
 END_MARKERS = {"diverged": "x", "failed": "x", "interrupted": "x", "pruned": "v"}  # at the end
 
@@ -87,11 +98,12 @@ def trial_styles(count: int) -> list[dict]:
 
     if count <= 10 * len(LINESTYLES):
         palette = matplotlib.colormaps["tab10"].colors
-        return [{"color": palette[i % 10], "linestyle": LINESTYLES[i // 10]}
-                for i in range(count)]
+        return [{"color": palette[i % 10], "linestyle": LINESTYLES[i // 10]} for i in range(count)]
     spread = matplotlib.colormaps["turbo"]
-    return [{"color": spread(i / (count - 1)), "linestyle": LINESTYLES[i % len(LINESTYLES)]}
-            for i in range(count)]
+    return [
+        {"color": spread(i / (count - 1)), "linestyle": LINESTYLES[i % len(LINESTYLES)]}
+        for i in range(count)
+    ]
 
 
 def _sweep_curves(results, stem: Path) -> list[Path]:
@@ -102,8 +114,9 @@ def _sweep_curves(results, stem: Path) -> list[Path]:
     epochs, trials = results.epochs, results.trials
     panels = [(c, label) for c, label in PANELS if epochs[c].notna().any()]
     labels = trial_labels(trials)
-    figure, axes_grid = plt.subplots(2, 2, figsize=(FIGSIZE[0] * 2, FIGSIZE[1] * 1.6),
-                                     sharex=True, squeeze=False)
+    figure, axes_grid = plt.subplots(
+        2, 2, figsize=(FIGSIZE[0] * 2, FIGSIZE[1] * 1.6), sharex=True, squeeze=False
+    )
     axes_list = list(axes_grid.flat)
     groups = list(epochs.groupby("trial_id", sort=False))
     for (trial_id, rows), style in zip(groups, trial_styles(len(groups))):
@@ -115,19 +128,33 @@ def _sweep_curves(results, stem: Path) -> list[Path]:
         elif last < int(rows["epochs"].iloc[0]):  # early stopping ended it: mark where
             label, marker = label + f" (stopped at {last})", "o"
         for axes, (column, _) in zip(axes_list, panels):
-            axes.plot(rows["epoch"], rows[column], linewidth=1, label=label, **style,
-                      marker=marker, markevery=[len(rows) - 1], markersize=5)
+            axes.plot(
+                rows["epoch"],
+                rows[column],
+                linewidth=1,
+                label=label,
+                **style,
+                marker=marker,
+                markevery=[len(rows) - 1],
+                markersize=5,
+            )
     for axes, (_, name) in zip(axes_list, panels):
         axes.set_ylabel(name)
         axes.set_xlabel("epoch")
         axes.tick_params(labelbottom=True)
         axes.grid(alpha=0.3)
-    for axes in axes_list[len(panels):]:
+    for axes in axes_list[len(panels) :]:
         axes.set_visible(False)
     handles, names = axes_list[0].get_legend_handles_labels()
-    legend = figure.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5),
-                           fontsize=8, title=", ".join(varying_settings(trials)) or None,
-                           ncols=1 if len(names) <= 30 else 2)
+    legend = figure.legend(
+        handles,
+        names,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=8,
+        title=", ".join(varying_settings(trials)) or None,
+        ncols=1 if len(names) <= 30 else 2,
+    )
     return save(figure, stem, extra=[legend])
 
 
@@ -140,8 +167,9 @@ def _by_setting(results, stem: Path) -> list[Path]:
     trials = results.trials
     metric = "best_val_acc" if trials["best_val_acc"].notna().any() else "final_test_acc"
     settings = varying_settings(trials) or ["lr"]
-    figure, axes_list = plt.subplots(1, len(settings), squeeze=False,
-                                     figsize=(FIGSIZE[0] * len(settings), FIGSIZE[1]))
+    figure, axes_list = plt.subplots(
+        1, len(settings), squeeze=False, figsize=(FIGSIZE[0] * len(settings), FIGSIZE[1])
+    )
     for axes, setting in zip(axes_list[0], settings):
         values = list(trials[setting])
         categories = _categories(values)
@@ -157,8 +185,13 @@ def _by_setting(results, stem: Path) -> list[Path]:
                 axes.set_xscale("log")
         for status in dict.fromkeys(trials["status"]):
             chosen = [i for i, s in enumerate(trials["status"]) if s == status]
-            axes.scatter([x[i] for i in chosen], trials[metric].iloc[chosen], label=status,
-                         marker="o" if status == "completed" else "x", alpha=0.8)
+            axes.scatter(
+                [x[i] for i in chosen],
+                trials[metric].iloc[chosen],
+                label=status,
+                marker="o" if status == "completed" else "x",
+                alpha=0.8,
+            )
         axes.set_xlabel(setting)
         axes.set_ylabel(metric.replace("_", " "))
         axes.grid(alpha=0.3)
@@ -178,8 +211,9 @@ def _spread(positions: list[int], width: float = 0.3) -> list[float]:
     spread = []
     for p in positions:
         j = seen[p] = seen.get(p, -1) + 1
-        spread.append(p + (j - (counts[p] - 1) / 2) * width / max(counts[p] - 1, 1)
-                      if counts[p] > 1 else p)
+        spread.append(
+            p + (j - (counts[p] - 1) / 2) * width / max(counts[p] - 1, 1) if counts[p] > 1 else p
+        )
     return spread
 
 
@@ -190,9 +224,14 @@ def _categories(values: list) -> Optional[list[str]]:
     numeric = [v for v in texts.values() if not _missing(v) and isinstance(v, (int, float))]
     if len(numeric) == len(texts) and len(texts) > MAX_CATEGORIES:
         return None
-    ordered = sorted((t for t, v in texts.items() if not _missing(v)),
-                     key=lambda t: (not isinstance(texts[t], (int, float)), texts[t]
-                                    if isinstance(texts[t], (int, float)) else 0, t))
+    ordered = sorted(
+        (t for t, v in texts.items() if not _missing(v)),
+        key=lambda t: (
+            not isinstance(texts[t], (int, float)),
+            texts[t] if isinstance(texts[t], (int, float)) else 0,
+            t,
+        ),
+    )
     return ordered + (["off"] if "off" in texts else [])
 
 

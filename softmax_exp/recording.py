@@ -37,8 +37,13 @@ class EventHooks(TrainHooks):
     the group's order). `progress`: also the display-only events. `checkpoints(epoch)`
     says after which epochs the trainer hands over checkpoints."""
 
-    def __init__(self, trial_ids: Sequence[str], emit: Emit, progress: bool = False,
-                 checkpoints: Callable[[int], bool] = never):
+    def __init__(
+        self,
+        trial_ids: Sequence[str],
+        emit: Emit,
+        progress: bool = False,
+        checkpoints: Callable[[int], bool] = never,
+    ):
         self.trial_ids, self.emit, self.progress = list(trial_ids), emit, progress
         self.checkpoints = checkpoints
 
@@ -97,8 +102,9 @@ class Recording:
         else:
             self.on_other(event)
 
-    def finish(self, trial_id: str, outcome: Optional[TrialOutcome], status: str = "",
-               error: str = "") -> dict:
+    def finish(
+        self, trial_id: str, outcome: Optional[TrialOutcome], status: str = "", error: str = ""
+    ) -> dict:
         """Write the trial's end (parameters, run.json); returns its run.json content."""
         recorder = self.recorders.get(trial_id)
         if recorder is None:  # failed before it started: give it a directory anyway

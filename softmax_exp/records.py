@@ -9,8 +9,17 @@ from typing import Optional
 
 from .config import TrainConfig
 
-METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
-                  "test_acc", "epoch_seconds", "samples_per_second")
+METRIC_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "epoch_seconds",
+    "samples_per_second",
+)
 TIMING_COLUMNS = ("epoch_seconds", "samples_per_second")
 
 

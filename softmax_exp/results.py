@@ -1,9 +1,9 @@
 """Results as pandas DataFrames: the one place runs and sweeps become tables.
 
-    from softmax_exp.results import load
-    res = load("runs/sweep-grid")        # or a single run directory
-    res.trials                           # one row per trial (or run)
-    res.epochs                           # long format: one row per trial and epoch
+from softmax_exp.results import load
+res = load("runs/sweep-grid")        # or a single run directory
+res.trials                           # one row per trial (or run)
+res.epochs                           # long format: one row per trial and epoch
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def load(path: PathLike) -> Results:
     elif (path / METRICS_FILE).is_file():
         trials, epochs = _run_frames(path)
     else:
-        raise RunError(f"{path}: neither a run directory (metrics.csv) nor a sweep directory "
-                       "(trials.csv); pass a directory made by softmax train or softmax sweep")
+        raise RunError(
+            f"{path}: neither a run directory (metrics.csv) nor a sweep directory "
+            "(trials.csv); pass a directory made by softmax train or softmax sweep"
+        )
     for frame in (trials, epochs):
         frame.insert(0, "source", str(path))
     return Results(str(path), trials, epochs)
@@ -52,12 +54,15 @@ def _read_table(path: Path, columns: Sequence[str]):
     try:
         table = pd.read_csv(path)
     except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise RunError(f"{path}: unreadable ({str(exc).splitlines()[0]}); run the sweep "
-                       "command again to rewrite it") from None
+        raise RunError(
+            f"{path}: unreadable ({str(exc).splitlines()[0]}); run the sweep "
+            "command again to rewrite it"
+        ) from None
     missing = [c for c in ("trial_id", "status") if c in columns and c not in table]
     if missing:
-        raise RunError(f"{path}: no {', '.join(missing)} column; not a table written by "
-                       "softmax sweep")
+        raise RunError(
+            f"{path}: no {', '.join(missing)} column; not a table written by softmax sweep"
+        )
     return table
 
 
@@ -74,10 +79,13 @@ def _run_frames(path: Path):
     metric = "val_acc" if any(r.get("val_acc") is not None for r in rows) else "train_loss"
     mode = "max" if metric == "val_acc" else "min"
     status = info.get("status", "unknown")
-    trials = pd.DataFrame([trial_row(path.name, status, settings, rows, info, metric, mode, ".")],
-                          columns=list(TRIAL_COLUMNS))
-    epochs = pd.DataFrame(epoch_rows(path.name, status, settings, rows),
-                          columns=list(EPOCH_COLUMNS))
+    trials = pd.DataFrame(
+        [trial_row(path.name, status, settings, rows, info, metric, mode, ".")],
+        columns=list(TRIAL_COLUMNS),
+    )
+    epochs = pd.DataFrame(
+        epoch_rows(path.name, status, settings, rows), columns=list(EPOCH_COLUMNS)
+    )
     return trials, epochs
 
 
@@ -87,9 +95,11 @@ def load_many(paths: Sequence[PathLike]) -> Results:
     loaded = [load(p) for p in paths]
     with warnings.catch_warnings():  # all-empty columns (e.g. no val split) are expected
         warnings.simplefilter("ignore", FutureWarning)
-        return Results(", ".join(r.source for r in loaded),
-                       pd.concat([r.trials for r in loaded], ignore_index=True),
-                       pd.concat([r.epochs for r in loaded], ignore_index=True))
+        return Results(
+            ", ".join(r.source for r in loaded),
+            pd.concat([r.trials for r in loaded], ignore_index=True),
+            pd.concat([r.epochs for r in loaded], ignore_index=True),
+        )
 
 
 def varying_settings(trials) -> list[str]:
@@ -102,12 +112,20 @@ def default_metric(trials) -> str:
 
 
 # what sweep files call their selection metric, and the trials.csv column that holds it
-METRIC_ALIASES = {"val_acc": "best_val_acc", "val_loss": "best_val_loss",
-                  "test_acc": "test_acc_at_best", "test_loss": "test_loss_at_best"}
+METRIC_ALIASES = {
+    "val_acc": "best_val_acc",
+    "val_loss": "best_val_loss",
+    "test_acc": "test_acc_at_best",
+    "test_loss": "test_loss_at_best",
+}
 
 
-def compare(paths: Sequence[PathLike], metric: Optional[str] = None,
-            by: Optional[Sequence[str]] = None, ascending: Optional[bool] = None):
+def compare(
+    paths: Sequence[PathLike],
+    metric: Optional[str] = None,
+    by: Optional[Sequence[str]] = None,
+    ascending: Optional[bool] = None,
+):
     """A table sorted on `metric` (a trials.csv column, or a sweep file's metric name such
     as val_acc); grouped by `by` (mean and std over seeds) when given. Losses sort
     smallest first unless `ascending` says otherwise."""
@@ -115,16 +133,26 @@ def compare(paths: Sequence[PathLike], metric: Optional[str] = None,
     metric = METRIC_ALIASES.get(metric or "", metric) or default_metric(trials)
     if metric not in trials:
         numeric = [c for c in trials.columns if trials[c].dtype.kind == "f"]
-        raise RunError(f"metric {metric}: no such column; use one of "
-                       f"{', '.join([*METRIC_ALIASES, *numeric])}")
+        raise RunError(
+            f"metric {metric}: no such column; use one of {', '.join([*METRIC_ALIASES, *numeric])}"
+        )
     if ascending is None:
         ascending = "loss" in metric
     for key in by or ():
         if key not in trials:
             raise RunError(f"group by {key}: not a setting; use one of {', '.join(SETTINGS)}")
     if not by:
-        keep = ["source", "trial_id", "status", *varying_settings(trials), "best_epoch",
-                "best_val_acc", "test_acc_at_best", "final_test_acc", "epochs_run"]
+        keep = [
+            "source",
+            "trial_id",
+            "status",
+            *varying_settings(trials),
+            "best_epoch",
+            "best_val_acc",
+            "test_acc_at_best",
+            "final_test_acc",
+            "epochs_run",
+        ]
         keep += [metric] if metric not in keep else []
         table = trials[keep].sort_values(metric, ascending=ascending, na_position="last")
         return table.reset_index(drop=True), metric

@@ -39,8 +39,12 @@ def versions() -> dict[str, str]:
 
     from . import __version__
 
-    return {"python": platform.python_version(), "mxnet": mxnet.__version__,
-            "numpy": numpy.__version__, "softmax_exp": __version__}
+    return {
+        "python": platform.python_version(),
+        "mxnet": mxnet.__version__,
+        "numpy": numpy.__version__,
+        "softmax_exp": __version__,
+    }
 
 
 def csv_line(values: Sequence[Any]) -> str:
@@ -52,16 +56,28 @@ def csv_line(values: Sequence[Any]) -> str:
 class RunRecorder:
     """Writes one trial's run directory as it trains."""
 
-    def __init__(self, path: Path, config: TrainConfig, context: str,
-                 extra: Optional[dict[str, Any]] = None):
+    def __init__(
+        self, path: Path, config: TrainConfig, context: str, extra: Optional[dict[str, Any]] = None
+    ):
         self.path, self.config = Path(path), config
         self.started = time.time()
         self.info: dict[str, Any] = {
-            "id": config_id(config), "status": "running", "stop_reason": "",
-            "epochs_run": 0, "best_epoch": None, "best": None, "final": None,
-            "seed": config.seed, "context": context, "versions": versions(),
-            "host": socket.gethostname(), "pid": os.getpid(),
-            "started_at": now(), "ended_at": None, "wall_seconds": None, "error": None,
+            "id": config_id(config),
+            "status": "running",
+            "stop_reason": "",
+            "epochs_run": 0,
+            "best_epoch": None,
+            "best": None,
+            "final": None,
+            "seed": config.seed,
+            "context": context,
+            "versions": versions(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": now(),
+            "ended_at": None,
+            "wall_seconds": None,
+            "error": None,
             **(extra or {}),
         }
 
@@ -69,8 +85,10 @@ class RunRecorder:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise RunError(f"cannot create run directory {self.path}: {exc.strerror}; "
-                           "choose another output directory") from None
+            raise RunError(
+                f"cannot create run directory {self.path}: {exc.strerror}; "
+                "choose another output directory"
+            ) from None
         write_text(self.path / CONFIG_FILE, to_yaml(self.config))
         write_text(self.path / METRICS_FILE, csv_line(METRIC_COLUMNS) + "\n")
         write_json(self.path / RUN_FILE, self.info)
@@ -86,7 +104,7 @@ class RunRecorder:
         self.info["resumed_at_epoch"] = epochs_kept
         lines = (self.path / METRICS_FILE).read_text(encoding="utf-8").splitlines()
         write_text(self.path / CONFIG_FILE, to_yaml(self.config))
-        write_text(self.path / METRICS_FILE, "\n".join(lines[:1 + epochs_kept]) + "\n")
+        write_text(self.path / METRICS_FILE, "\n".join(lines[: 1 + epochs_kept]) + "\n")
         self.info["epochs_run"] = epochs_kept
         write_json(self.path / RUN_FILE, self.info)
         return self
@@ -105,8 +123,12 @@ class RunRecorder:
         append_line(self.path / METRICS_FILE, csv_line([_plain(row[c]) for c in METRIC_COLUMNS]))
         self.info["epochs_run"] = metrics.epoch
 
-    def finish(self, outcome: Optional[TrialOutcome], status: Optional[str] = None,
-               error: Optional[str] = None) -> dict[str, Any]:
+    def finish(
+        self,
+        outcome: Optional[TrialOutcome],
+        status: Optional[str] = None,
+        error: Optional[str] = None,
+    ) -> dict[str, Any]:
         """Save parameters (if any) and the final run.json; returns its content."""
         if outcome is not None:
             if outcome.final_params is not None:
@@ -126,11 +148,14 @@ class RunRecorder:
 
 def _summary(outcome: TrialOutcome) -> dict[str, Any]:
     by_epoch = {m.epoch: m.as_row() for m in outcome.history}
-    return {"stop_reason": outcome.stop_reason, "epochs_run": len(outcome.history),
-            "kernels": outcome.kernels,
-            "best_epoch": outcome.best_epoch,
-            "best": _clean(by_epoch.get(outcome.best_epoch)),
-            "final": _clean(outcome.history[-1].as_row()) if outcome.history else None}
+    return {
+        "stop_reason": outcome.stop_reason,
+        "epochs_run": len(outcome.history),
+        "kernels": outcome.kernels,
+        "best_epoch": outcome.best_epoch,
+        "best": _clean(by_epoch.get(outcome.best_epoch)),
+        "final": _clean(outcome.history[-1].as_row()) if outcome.history else None,
+    }
 
 
 def _clean(row: Optional[dict]) -> Optional[dict]:
@@ -155,8 +180,11 @@ def read_run_info(path: Path) -> Optional[dict[str, Any]]:
 
 def is_finished(path: Path) -> bool:
     info = read_run_info(path)
-    return info is not None and info.get("status") in FINISHED and \
-        (Path(path) / METRICS_FILE).is_file()
+    return (
+        info is not None
+        and info.get("status") in FINISHED
+        and (Path(path) / METRICS_FILE).is_file()
+    )
 
 
 def resume_point(path: Path, epoch: Optional[int] = None):
@@ -171,10 +199,12 @@ def resume_point(path: Path, epoch: Optional[int] = None):
     start = load(path)
     if epoch is not None and start.epoch != epoch:
         raise RunError(f"{path}: the checkpoint is at epoch {start.epoch}, not {epoch}")
-    rows = (read_metrics(path / METRICS_FILE) or [])[:start.epoch]
+    rows = (read_metrics(path / METRICS_FILE) or [])[: start.epoch]
     if len(rows) < start.epoch:
-        raise RunError(f"{path}: metrics.csv has {len(rows)} of the checkpoint's "
-                       f"{start.epoch} epochs; train it again")
+        raise RunError(
+            f"{path}: metrics.csv has {len(rows)} of the checkpoint's "
+            f"{start.epoch} epochs; train it again"
+        )
     start.history = [EpochMetrics(**row) for row in rows]
     if start.best_epoch is not None and (path / BEST_PARAMS).is_file():
         start.best_params = load_params(path / BEST_PARAMS)

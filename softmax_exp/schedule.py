@@ -23,10 +23,20 @@ def schedule_for(config: TrainConfig, batches_per_epoch: int) -> Schedule:
 
     if config.lr_schedule == "cosine":
         return lr_scheduler.CosineScheduler(
-            max_update=config.epochs * batches_per_epoch, base_lr=config.lr,
-            final_lr=config.lr_min, warmup_steps=warmup)
-    every = config.lr_step_epochs * batches_per_epoch if config.lr_schedule == "step" else \
-        config.epochs * batches_per_epoch + 1  # constant after its warm-up: never steps
-    return lr_scheduler.FactorScheduler(step=every, factor=config.lr_step_factor,
-                                        stop_factor_lr=0.0, base_lr=config.lr,
-                                        warmup_steps=warmup)
+            max_update=config.epochs * batches_per_epoch,
+            base_lr=config.lr,
+            final_lr=config.lr_min,
+            warmup_steps=warmup,
+        )
+    every = (
+        config.lr_step_epochs * batches_per_epoch
+        if config.lr_schedule == "step"
+        else config.epochs * batches_per_epoch + 1
+    )  # constant after its warm-up: never steps
+    return lr_scheduler.FactorScheduler(
+        step=every,
+        factor=config.lr_step_factor,
+        stop_factor_lr=0.0,
+        base_lr=config.lr,
+        warmup_steps=warmup,
+    )

@@ -45,16 +45,21 @@ def split_dataset(dataset: Dataset, config: TrainConfig) -> SplitData:
         images, labels = images[keep], labels[keep]
     if config.train_subset is not None:
         if config.train_subset > labels.size:
-            raise ConfigError(f"'train_subset' is {config.train_subset} but only {labels.size} "
-                              "training images remain after the validation split; lower it")
+            raise ConfigError(
+                f"'train_subset' is {config.train_subset} but only {labels.size} "
+                "training images remain after the validation split; lower it"
+            )
         if config.subset_seed is None:
             chosen = np.arange(config.train_subset)
         else:
             rng = np.random.default_rng(config.subset_seed)
-            chosen = np.sort(rng.permutation(labels.size)[:config.train_subset])
+            chosen = np.sort(rng.permutation(labels.size)[: config.train_subset])
         images, labels = images[chosen], labels[chosen]
     if config.batch_size > labels.size:
-        raise ConfigError(f"'batch_size' {config.batch_size} is larger than the {labels.size} "
-                          "training images; lower batch_size")
-    return SplitData(images, labels, val_images, val_labels,
-                     dataset.test_images, dataset.test_labels)
+        raise ConfigError(
+            f"'batch_size' {config.batch_size} is larger than the {labels.size} "
+            "training images; lower batch_size"
+        )
+    return SplitData(
+        images, labels, val_images, val_labels, dataset.test_images, dataset.test_labels
+    )

@@ -10,11 +10,29 @@ from typing import Any, Optional
 from .config import SETTINGS
 from .records import METRIC_COLUMNS
 
-SUMMARY_COLUMNS = ("selected_on", "best_epoch", "best_val_acc", "best_val_loss",
-                   "test_acc_at_best", "test_loss_at_best", "final_train_loss",
-                   "final_train_acc", "final_val_acc", "final_test_acc", "epochs_run")
-TRIAL_COLUMNS = ("trial_id", "status", *SETTINGS, *SUMMARY_COLUMNS, "wall_seconds",
-                 "stop_reason", "path", "error")
+SUMMARY_COLUMNS = (
+    "selected_on",
+    "best_epoch",
+    "best_val_acc",
+    "best_val_loss",
+    "test_acc_at_best",
+    "test_loss_at_best",
+    "final_train_loss",
+    "final_train_acc",
+    "final_val_acc",
+    "final_test_acc",
+    "epochs_run",
+)
+TRIAL_COLUMNS = (
+    "trial_id",
+    "status",
+    *SETTINGS,
+    *SUMMARY_COLUMNS,
+    "wall_seconds",
+    "stop_reason",
+    "path",
+    "error",
+)
 EPOCH_COLUMNS = ("trial_id", "status", *SETTINGS, *METRIC_COLUMNS)
 
 
@@ -47,14 +65,18 @@ def _number(text: Optional[str]) -> Optional[float]:
     if text == "":
         return None
     value = float(text)
-    return int(value) if value.is_integer() and abs(value) < 2**53 and "." not in text \
-        and "e" not in text.lower() else value
+    return (
+        int(value)
+        if value.is_integer() and abs(value) < 2**53 and "." not in text and "e" not in text.lower()
+        else value
+    )
 
 
 def best_row(rows: list[dict[str, Any]], metric: str, mode: str) -> Optional[dict[str, Any]]:
     """The first epoch with the best finite value of `metric` (NaN never wins)."""
-    usable = [r for r in rows if isinstance(r.get(metric), (int, float))
-              and math.isfinite(r[metric])]
+    usable = [
+        r for r in rows if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])
+    ]
     if not usable:
         return None
     pick = max if mode == "max" else min
@@ -65,25 +87,50 @@ def best_row(rows: list[dict[str, Any]], metric: str, mode: str) -> Optional[dic
 def summarize(rows: list[dict[str, Any]], metric: str, mode: str) -> dict[str, Any]:
     best = best_row(rows, metric, mode) or {}
     final = rows[-1] if rows else {}
-    return {"selected_on": metric, "best_epoch": best.get("epoch"),
-            "best_val_acc": best.get("val_acc"), "best_val_loss": best.get("val_loss"),
-            "test_acc_at_best": best.get("test_acc"), "test_loss_at_best": best.get("test_loss"),
-            "final_train_loss": final.get("train_loss"), "final_train_acc": final.get("train_acc"),
-            "final_val_acc": final.get("val_acc"), "final_test_acc": final.get("test_acc"),
-            "epochs_run": len(rows)}
+    return {
+        "selected_on": metric,
+        "best_epoch": best.get("epoch"),
+        "best_val_acc": best.get("val_acc"),
+        "best_val_loss": best.get("val_loss"),
+        "test_acc_at_best": best.get("test_acc"),
+        "test_loss_at_best": best.get("test_loss"),
+        "final_train_loss": final.get("train_loss"),
+        "final_train_acc": final.get("train_acc"),
+        "final_val_acc": final.get("val_acc"),
+        "final_test_acc": final.get("test_acc"),
+        "epochs_run": len(rows),
+    }
 
 
-def trial_row(trial_id: str, status: str, settings: dict[str, Any], rows: list[dict[str, Any]],
-              info: dict[str, Any], metric: str, mode: str, path: str) -> list:
+def trial_row(
+    trial_id: str,
+    status: str,
+    settings: dict[str, Any],
+    rows: list[dict[str, Any]],
+    info: dict[str, Any],
+    metric: str,
+    mode: str,
+    path: str,
+) -> list:
     """One trials.csv row, in TRIAL_COLUMNS order (for a sweep's trial or a lone run)."""
-    values = {"trial_id": trial_id, "status": status, **settings,
-              **summarize(rows, metric, mode), "wall_seconds": info.get("wall_seconds"),
-              "stop_reason": info.get("stop_reason"), "path": path, "error": info.get("error")}
+    values = {
+        "trial_id": trial_id,
+        "status": status,
+        **settings,
+        **summarize(rows, metric, mode),
+        "wall_seconds": info.get("wall_seconds"),
+        "stop_reason": info.get("stop_reason"),
+        "path": path,
+        "error": info.get("error"),
+    }
     return [values.get(c) for c in TRIAL_COLUMNS]
 
 
-def epoch_rows(trial_id: str, status: str, settings: dict[str, Any],
-               rows: list[dict[str, Any]]) -> list[list]:
+def epoch_rows(
+    trial_id: str, status: str, settings: dict[str, Any], rows: list[dict[str, Any]]
+) -> list[list]:
     """The epochs.csv rows of one trial, in EPOCH_COLUMNS order."""
-    return [[{"trial_id": trial_id, "status": status, **settings, **row}.get(c)
-             for c in EPOCH_COLUMNS] for row in rows]
+    return [
+        [{"trial_id": trial_id, "status": status, **settings, **row}.get(c) for c in EPOCH_COLUMNS]
+        for row in rows
+    ]

@@ -31,11 +31,21 @@ from .split import SplitData
 
 # Settings that fix the minibatch sequence and the optimizer: trials agreeing
 # on these can share one stacked model.
-FUSE_KEYS = ("batch_size", "seed", "ctx", "init_sigma", "momentum", "val_fraction", "val_seed",
-             "train_subset", "subset_seed")
+FUSE_KEYS = (
+    "batch_size",
+    "seed",
+    "ctx",
+    "init_sigma",
+    "momentum",
+    "val_fraction",
+    "val_seed",
+    "train_subset",
+    "subset_seed",
+)
 
 EVAL_CHUNK = 8192
 PROGRESS_EVERY = 16  # batches between progress callbacks
+
 
 class EarlyStopping:
     """Stop when val_acc has not risen by more than `min_delta` for `patience` epochs."""
@@ -48,12 +58,16 @@ class EarlyStopping:
 
     def update(self, epoch: int, value: Optional[float]) -> bool:
         """Record this epoch's value; True when training should stop now."""
-        if value is not None and not math.isnan(value) and (
-                self.best is None or value > self.best + self.min_delta):
+        if (
+            value is not None
+            and not math.isnan(value)
+            and (self.best is None or value > self.best + self.min_delta)
+        ):
             self.best, self.best_epoch, self.waited = value, epoch, 0
             return False
         self.waited += 1
         return self.patience is not None and self.waited >= self.patience
+
 
 class TrainHooks:
     """What the trainer tells the outside world. Override what you need."""
@@ -82,8 +96,7 @@ class TrainHooks:
     def epoch_ended(self, index: int, metrics: EpochMetrics) -> None:
         """Trial `index` finished an epoch."""
 
-    def should_prune(self, index: int, metrics: EpochMetrics,
-                     peers: list[EpochMetrics]) -> bool:
+    def should_prune(self, index: int, metrics: EpochMetrics, peers: list[EpochMetrics]) -> bool:
         """Asked once every trial of the group has ended the epoch; `peers` are their
         metrics (this trial's included). True stops trial `index` as pruned."""
         return False
@@ -93,6 +106,7 @@ class TrainHooks:
 
     def group_epoch_ended(self, epoch: int) -> None:
         """Every trial of the group is done with this epoch (and ended, if it did)."""
+
 
 @dataclass(frozen=True)
 class _Snapshot:
@@ -107,9 +121,14 @@ class _Snapshot:
 def fuse_key(config: TrainConfig) -> tuple:
     return tuple(getattr(config, key) for key in FUSE_KEYS)
 
-def train_group(configs: Sequence[TrainConfig], data: SplitData, ctx,
-                hooks: Optional[TrainHooks] = None,
-                start: Optional[Sequence] = None) -> list[TrialOutcome]:
+
+def train_group(
+    configs: Sequence[TrainConfig],
+    data: SplitData,
+    ctx,
+    hooks: Optional[TrainHooks] = None,
+    start: Optional[Sequence] = None,
+) -> list[TrialOutcome]:
     """Train every config (all sharing `fuse_key`) side by side; one outcome each.
     `start`: a Checkpoint (or None) per config to go on from, every one at the same
     epoch, whatever groups they were taken in; None, or all None, starts afresh."""
@@ -120,14 +139,24 @@ def train_group(configs: Sequence[TrainConfig], data: SplitData, ctx,
         raise ConfigError(f"{len(starts)} checkpoints for {len(configs)} trials")
     epochs = sorted({0 if c is None else c.epoch for c in starts})
     if len(epochs) > 1:
-        raise ConfigError(f"cannot train together: checkpoints at epochs {epochs} (0: none); "
-                          "trials share minibatches only from the same epoch")
-    return _GroupTrainer(list(configs), data, ctx, hooks or TrainHooks(),
-                         None if epochs == [0] else starts).run()
+        raise ConfigError(
+            f"cannot train together: checkpoints at epochs {epochs} (0: none); "
+            "trials share minibatches only from the same epoch"
+        )
+    return _GroupTrainer(
+        list(configs), data, ctx, hooks or TrainHooks(), None if epochs == [0] else starts
+    ).run()
+
 
 class _GroupTrainer:
-    def __init__(self, configs: list[TrainConfig], data: SplitData, ctx, hooks: TrainHooks,
-                 start: Optional[list] = None):
+    def __init__(
+        self,
+        configs: list[TrainConfig],
+        data: SplitData,
+        ctx,
+        hooks: TrainHooks,
+        start: Optional[list] = None,
+    ):
         import mxnet as mx
 
         self.mx, self.configs, self.ctx, self.hooks = mx, configs, ctx, hooks
@@ -137,8 +166,9 @@ class _GroupTrainer:
         self.outcomes = [TrialOutcome(c) for c in configs]
         self.stoppers = [EarlyStopping(c.patience, c.min_delta) for c in configs]
         self.train = self._to_device(data.train_images, data.train_labels)
-        self.val = None if data.val_images is None else \
-            self._to_device(data.val_images, data.val_labels)
+        self.val = (
+            None if data.val_images is None else self._to_device(data.val_images, data.val_labels)
+        )
         self.test = self._to_device(data.test_images, data.test_labels)
         self.backend = choose_backend(ctx)
         for outcome in self.outcomes:
@@ -148,7 +178,8 @@ class _GroupTrainer:
         self.objective.hybridize(static_alloc=True, static_shape=True)
         samples = self.train[1].shape[0]
         self.trainer = self.backend.trainer(
-            first.momentum, {self.batch_size, samples % self.batch_size} - {0})
+            first.momentum, {self.batch_size, samples % self.batch_size} - {0}
+        )
         batches = math.ceil(samples / self.batch_size)
         self.schedules = [schedule_for(c, batches) for c in configs]
         self.updates, self.applied = 0, None
@@ -171,8 +202,12 @@ class _GroupTrainer:
         """Each trial's learning rate for the next update, by its schedule (the rate scales
         the trial's loss: the optimizer's own rate is 1), and lr * weight decay; a
         finished trial's slot is frozen at rate 0. Sent to the device only on change."""
-        lrs = np.array([0.0 if outcome.done else schedule(self.updates + 1)
-                        for outcome, schedule in zip(self.outcomes, self.schedules)])
+        lrs = np.array(
+            [
+                0.0 if outcome.done else schedule(self.updates + 1)
+                for outcome, schedule in zip(self.outcomes, self.schedules)
+            ]
+        )
         if self.applied is not None and np.array_equal(lrs, self.applied):
             return
         self.applied = lrs
@@ -234,7 +269,7 @@ class _GroupTrainer:
         order = nd.array(self.rng.permutation(n), ctx=self.ctx, dtype="int32")
         metrics = []
         for batch, start in enumerate(range(0, n, size), 1):
-            index = order[start:start + size]
+            index = order[start : start + size]
             count = index.shape[0]
             with mx.autograd.record():
                 objective, batch_metrics = self.objective(images, labels, index, self.lr_nd)
@@ -248,7 +283,7 @@ class _GroupTrainer:
                 self.hooks.batches_done(batch)  # what is queued; the engine is close behind
             self.signals.safe_point()
         totals = _mean(nd.add_n(*metrics), n)
-        return totals[:self.k], totals[self.k:], time.perf_counter() - started
+        return totals[: self.k], totals[self.k :], time.perf_counter() - started
 
     def _evaluate(self, split) -> tuple[np.ndarray, np.ndarray]:
         loss, acc, _ = _evaluate_chunks(self.mx, self.objective, split, self.lr_nd, self.k)
@@ -263,24 +298,32 @@ class _GroupTrainer:
             if outcome.done:
                 continue
             live[k] = EpochMetrics(
-                epoch, float(loss[k]), float(acc[k]),
+                epoch,
+                float(loss[k]),
+                float(acc[k]),
                 None if val_loss is None else float(val_loss[k]),
                 None if val_acc is None else float(val_acc[k]),
-                float(test_loss[k]), float(test_acc[k]), seconds, samples / seconds)
+                float(test_loss[k]),
+                float(test_acc[k]),
+                seconds,
+                samples / seconds,
+            )
             self.outcomes[k].history.append(live[k])
             self.hooks.epoch_ended(k, live[k])
         peers = list(live.values())
         # The weights come off the device once per epoch, however many trials need them;
         # they are also what an interrupt in the next epoch keeps, and the checkpoint.
         self.last_params = self.backend.param_arrays()
-        ended = [self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers))
-                 for k, m in live.items()]
+        ended = [
+            self._judge(k, epoch, m, self.hooks.should_prune(k, m, peers)) for k, m in live.items()
+        ]
         if any(ended):
             self._set_rates()
         wanted = self.hooks.wants_checkpoint(epoch)
         if wanted or self.hooks.keeps_checkpoints():
-            self.snapshot = _Snapshot(epoch, self.updates, rng_state(self.rng),
-                                      self.backend.momentum_arrays(self.trainer))
+            self.snapshot = _Snapshot(
+                epoch, self.updates, rng_state(self.rng), self.backend.momentum_arrays(self.trainer)
+            )
         if wanted:
             self._checkpoint([k for k in live if self._resumable(k, epoch)])
         self.hooks.group_epoch_ended(epoch)
@@ -290,8 +333,9 @@ class _GroupTrainer:
         its epoch limit (a finished run can be extended). Not one that stopped early,
         was pruned or diverged."""
         outcome = self.outcomes[k]
-        return not outcome.done or (outcome.status == "completed" and
-                                    epoch == outcome.config.epochs)
+        return not outcome.done or (
+            outcome.status == "completed" and epoch == outcome.config.epochs
+        )
 
     def _checkpoint(self, trials: list[int]) -> None:
         """A Checkpoint of the last finished epoch for each of these trials: its block of
@@ -303,13 +347,27 @@ class _GroupTrainer:
             stopper, outcome = self.stoppers[k], self.outcomes[k]
             params = block_params(self.last_params, k)
             moments = block_params(snap.momentum, k) if snap.momentum is not None else {}
-            self.hooks.checkpoint(k, Checkpoint(
-                snap.epoch, snap.updates, snap.rng,
-                {"best": stopper.best, "best_epoch": stopper.best_epoch,
-                 "waited": stopper.waited},
-                outcome.best_epoch, self.backend.name, params["0.weight"], params["0.bias"],
-                moments.get("0.weight"), moments.get("0.bias"), list(outcome.history),
-                outcome.best_params))
+            self.hooks.checkpoint(
+                k,
+                Checkpoint(
+                    snap.epoch,
+                    snap.updates,
+                    snap.rng,
+                    {
+                        "best": stopper.best,
+                        "best_epoch": stopper.best_epoch,
+                        "waited": stopper.waited,
+                    },
+                    outcome.best_epoch,
+                    self.backend.name,
+                    params["0.weight"],
+                    params["0.bias"],
+                    moments.get("0.weight"),
+                    moments.get("0.bias"),
+                    list(outcome.history),
+                    outcome.best_params,
+                ),
+            )
         self.checkpointed = snap.epoch
 
     def _restore(self, starts: list) -> None:
@@ -319,25 +377,32 @@ class _GroupTrainer:
         first = starts[0]
         for k, (start, config) in enumerate(zip(starts, self.configs)):
             if start.kernels != self.backend.name:
-                raise ConfigError(f"the checkpoint was computed with the {start.kernels} "
-                                  f"kernels, this machine would use {self.backend.name}; set "
-                                  f"SOFTMAX_EXP_KERNELS={start.kernels} to resume it")
+                raise ConfigError(
+                    f"the checkpoint was computed with the {start.kernels} "
+                    f"kernels, this machine would use {self.backend.name}; set "
+                    f"SOFTMAX_EXP_KERNELS={start.kernels} to resume it"
+                )
             if (start.rng, start.updates) != (first.rng, first.updates):
-                raise ConfigError(f"checkpoints of trials 0 and {k} disagree on the shuffling "
-                                  "or the update count: they did not train on the same "
-                                  "minibatches")
+                raise ConfigError(
+                    f"checkpoints of trials 0 and {k} disagree on the shuffling "
+                    "or the update count: they did not train on the same "
+                    "minibatches"
+                )
             if (start.weight_momentum is None) != (config.momentum == 0):
-                raise ConfigError(f"trial {k}'s checkpoint does not match its momentum "
-                                  f"({config.momentum})")
+                raise ConfigError(
+                    f"trial {k}'s checkpoint does not match its momentum ({config.momentum})"
+                )
             if config.epochs <= start.epoch:
-                raise ConfigError(f"trial {k} already trained {start.epoch} of its "
-                                  f"{config.epochs} epochs")
+                raise ConfigError(
+                    f"trial {k} already trained {start.epoch} of its {config.epochs} epochs"
+                )
         fresh = self.backend.param_arrays()  # the layout, padding included
         self.backend.set_arrays(*_blocks_into(fresh, starts, "weight", "bias"))
         if first.weight_momentum is not None:
             zeros = tuple(np.zeros_like(array) for array in fresh)
-            self.backend.set_momentum_arrays(self.trainer, *_blocks_into(
-                zeros, starts, "weight_momentum", "bias_momentum"))
+            self.backend.set_momentum_arrays(
+                self.trainer, *_blocks_into(zeros, starts, "weight_momentum", "bias_momentum")
+            )
         self.rng.bit_generator.state = first.rng
         self.updates, self.first_epoch = first.updates, first.epoch + 1
         for start, stopper, outcome in zip(starts, self.stoppers, self.outcomes):
@@ -355,8 +420,7 @@ class _GroupTrainer:
         outcome, stopper = self.outcomes[k], self.stoppers[k]
         stop = stopper.update(epoch, metrics.val_acc)
         if stopper.best_epoch == epoch or metrics.val_acc is None:
-            outcome.best_epoch = epoch if math.isfinite(metrics.train_loss) else \
-                outcome.best_epoch
+            outcome.best_epoch = epoch if math.isfinite(metrics.train_loss) else outcome.best_epoch
             if math.isfinite(metrics.train_loss):
                 outcome.best_params = block_params(self.last_params, k)
         if not math.isfinite(metrics.train_loss):
@@ -374,8 +438,10 @@ class _GroupTrainer:
         self.hooks.trial_ended(k, outcome)
         return True
 
-def _blocks_into(stacked: tuple[np.ndarray, np.ndarray], starts: list, weight: str,
-                 bias: str) -> tuple[np.ndarray, np.ndarray]:
+
+def _blocks_into(
+    stacked: tuple[np.ndarray, np.ndarray], starts: list, weight: str, bias: str
+) -> tuple[np.ndarray, np.ndarray]:
     """`stacked` (`param_arrays`' layout) with each checkpoint's `weight` and `bias`
     arrays (named so) in its trial's rows; what else it held (the padding) is kept."""
     for k, start in enumerate(starts):
@@ -394,8 +460,9 @@ def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
     objective = backend.objective(1, predictions=True)
     objective.hybridize(static_alloc=True)
     rate = mx.nd.zeros(1, ctx=ctx)
-    loss, acc, guesses = _evaluate_chunks(mx, objective, to_device(mx, images, labels, ctx),
-                                          rate, 1)
+    loss, acc, guesses = _evaluate_chunks(
+        mx, objective, to_device(mx, images, labels, ctx), rate, 1
+    )
     predictions = [g.asnumpy()[:, 0].astype(np.int64) for g in guesses]
     return float(loss[0]), float(acc[0]), np.concatenate(predictions)
 
@@ -416,10 +483,14 @@ def to_device(mx, images: np.ndarray, labels: np.ndarray, ctx):
     MXNet marks those arrays read-only, which they are to us anyway.
     """
     n = len(labels)
-    chunks = [mx.nd.arange(start, min(start + EVAL_CHUNK, n), ctx=ctx, dtype="int32")
-              for start in range(0, n, EVAL_CHUNK)]
-    shared = [mx.nd.from_numpy(np.ascontiguousarray(a, dtype=np.uint8), zero_copy=True)
-              for a in (images, labels)]
+    chunks = [
+        mx.nd.arange(start, min(start + EVAL_CHUNK, n), ctx=ctx, dtype="int32")
+        for start in range(0, n, EVAL_CHUNK)
+    ]
+    shared = [
+        mx.nd.from_numpy(np.ascontiguousarray(a, dtype=np.uint8), zero_copy=True)
+        for a in (images, labels)
+    ]
     if ctx != mx.cpu():
         shared = [a.as_in_context(ctx) for a in shared]
     return shared[0], shared[1], chunks

@@ -28,8 +28,9 @@ def read_text(path: Path) -> str:
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc}); pass a readable UTF-8 YAML file") \
-            from None
+        raise ConfigError(
+            f"{path}: cannot read it ({exc}); pass a readable UTF-8 YAML file"
+        ) from None
 
 
 def parse_mapping(text: str, where: str) -> tuple[dict[str, Any], KeyLines]:
@@ -42,22 +43,28 @@ def parse_mapping(text: str, where: str) -> tuple[dict[str, Any], KeyLines]:
         last = max(1, len(text.splitlines()))
         line = f":{min(mark.line + 1, last)}" if mark is not None else ""
         problem = " ".join(str(exc.problem or exc.context or "malformed YAML").split())
-        raise ConfigError(f"{where}{line}: malformed YAML: {problem}; fix the syntax "
-                          "(indentation, colons, quotes)") from None
+        raise ConfigError(
+            f"{where}{line}: malformed YAML: {problem}; fix the syntax "
+            "(indentation, colons, quotes)"
+        ) from None
     except yaml.YAMLError as exc:  # e.g. a control character: no line to point at
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{where}: malformed YAML: {problem}; fix the syntax") from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of settings (key: value), "
-                          f"got a {type(data).__name__}; write one 'key: value' per line")
+        raise ConfigError(
+            f"{where}: expected a mapping of settings (key: value), "
+            f"got a {type(data).__name__}; write one 'key: value' per line"
+        )
     lines: KeyLines = {}
     _collect_lines(node, (), lines, where)
     for key in data:
         if not isinstance(key, str):
-            raise ConfigError(f"{where}:{lines.get((str(key),), '?')}: setting names must be "
-                              f"text, got {key!r}; quote it or rename it")
+            raise ConfigError(
+                f"{where}:{lines.get((str(key),), '?')}: setting names must be "
+                f"text, got {key!r}; quote it or rename it"
+            )
     return data, lines
 
 
@@ -67,9 +74,11 @@ def _collect_lines(node: yaml.Node, prefix: tuple[str, ...], lines: KeyLines, wh
     for key_node, value_node in node.value:
         key = (*prefix, str(key_node.value))
         if key in lines:
-            raise ConfigError(f"{where}:{key_node.start_mark.line + 1}: "
-                              f"'{'.'.join(key)}' is set twice (first on line {lines[key]}); "
-                              "keep one")
+            raise ConfigError(
+                f"{where}:{key_node.start_mark.line + 1}: "
+                f"'{'.'.join(key)}' is set twice (first on line {lines[key]}); "
+                "keep one"
+            )
         lines[key] = key_node.start_mark.line + 1
         _collect_lines(value_node, key, lines, where)
 

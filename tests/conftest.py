@@ -48,8 +48,14 @@ def idx_bytes(array: np.ndarray, magic: int) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-def make_tiny(directory: Path, n_train: int = 60, n_test: int = 20, seed: int = 0,
-              rows: int = 28, cols: int = 28):
+def make_tiny(
+    directory: Path,
+    n_train: int = 60,
+    n_test: int = 20,
+    seed: int = 0,
+    rows: int = 28,
+    cols: int = 28,
+):
     """Write four gzipped IDX files of random images; return (spec, arrays)."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
@@ -64,8 +70,9 @@ def make_tiny(directory: Path, n_train: int = 60, n_test: int = 20, seed: int = 
         array = arrays[spec.role]
         raw = idx_bytes(array, data.IMAGES_MAGIC if array.ndim == 3 else data.LABELS_MAGIC)
         (directory / f"{spec.name}.gz").write_bytes(gzip.compress(raw))
-        files.append(data.FileSpec(spec.role, spec.name, hashlib.sha256(raw).hexdigest(),
-                                   len(array)))
+        files.append(
+            data.FileSpec(spec.role, spec.name, hashlib.sha256(raw).hexdigest(), len(array))
+        )
     spec = data.DatasetSpec("tiny", tuple(files), rows=rows, cols=cols)
     return spec, arrays
 

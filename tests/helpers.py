@@ -24,7 +24,7 @@ def synthetic_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0) -> D
         rng.shuffle(labels)
         images = rng.integers(0, 120, (n, 784)).astype(np.uint8)
         for i, label in enumerate(labels):
-            images[i, label * 78:(label + 1) * 78] += 100
+            images[i, label * 78 : (label + 1) * 78] += 100
         return images, labels
 
     train_images, train_labels = make(n_train)
@@ -33,15 +33,20 @@ def synthetic_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0) -> D
 
 
 def without_timing(history):
-    return [(m.epoch, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.test_loss, m.test_acc)
-            for m in history]
+    return [
+        (m.epoch, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.test_loss, m.test_acc)
+        for m in history
+    ]
 
 
 def assert_same_metrics(history_a, history_b, atol=1e-5):
     """Equal epoch by epoch within atol, timing aside (None compares as NaN)."""
+
     def table(history):
-        return np.array([[np.nan if v is None else v for v in row]
-                         for row in without_timing(history)], dtype=float)
+        return np.array(
+            [[np.nan if v is None else v for v in row] for row in without_timing(history)],
+            dtype=float,
+        )
 
     a, b = table(history_a), table(history_b)
     assert a.shape == b.shape
@@ -117,8 +122,14 @@ random:
 """
 
 
-def write_fake_sweep(path, trials: int = 8, epochs: int = 5, name: str = "fake",
-                     statuses=("completed",), seed: int = 0):
+def write_fake_sweep(
+    path,
+    trials: int = 8,
+    epochs: int = 5,
+    name: str = "fake",
+    statuses=("completed",),
+    seed: int = 0,
+):
     """A sweep directory as `softmax sweep` leaves it (sweep.yaml, trials.csv, epochs.csv,
     commands.log), with made-up learning curves: reports and exports without training.
     Trials take `statuses` in turn: pruned ones stop at half time, diverged ones end in a
@@ -133,33 +144,54 @@ def write_fake_sweep(path, trials: int = 8, epochs: int = 5, name: str = "fake",
     (path / "trials").mkdir(parents=True, exist_ok=True)
     import json
 
-    (path / "sweep.yaml").write_text(FAKE_SWEEP.format(name=json.dumps(name), epochs=epochs,
-                                                       trials=trials))
+    (path / "sweep.yaml").write_text(
+        FAKE_SWEEP.format(name=json.dumps(name), epochs=epochs, trials=trials)
+    )
     (path / "commands.log").write_text("2026-11-30T10:00:00  softmax sweep fake.yaml\n")
     rng = np.random.default_rng(seed)
     trial_lines, epoch_lines = [csv_line(TRIAL_COLUMNS)], [csv_line(EPOCH_COLUMNS)]
     for index in range(trials):
         status = statuses[index % len(statuses)]
-        point = {"lr": float(f"{10 ** rng.uniform(-3, 0):.6g}"),
-                 "batch_size": int(rng.choice([64, 256, 1024])),
-                 "weight_decay": float(rng.choice([0.0, 0.0001]))}
+        point = {
+            "lr": float(f"{10 ** rng.uniform(-3, 0):.6g}"),
+            "batch_size": int(rng.choice([64, 256, 1024])),
+            "weight_decay": float(rng.choice([0.0, 0.0001])),
+        }
         settings = TrainConfig(epochs=epochs, val_fraction=0.1, **point).model_dump()
-        ran = {"completed": epochs, "pruned": max(1, epochs // 2), "diverged": epochs,
-               "failed": 0}[status]
+        ran = {"completed": epochs, "pruned": max(1, epochs // 2), "diverged": epochs, "failed": 0}[
+            status
+        ]
         ceiling = 0.6 + 0.25 * rng.random()
         rows = []
         for epoch in range(1, ran + 1):
-            acc = ceiling * (1 - 0.5 ** epoch) + 0.01 * rng.standard_normal()
+            acc = ceiling * (1 - 0.5**epoch) + 0.01 * rng.standard_normal()
             loss = float("nan") if status == "diverged" and epoch == ran else 1.5 - acc
-            rows.append({"epoch": epoch, "train_loss": loss, "train_acc": acc + 0.02,
-                         "val_loss": loss + 0.05, "val_acc": acc, "test_loss": loss + 0.06,
-                         "test_acc": acc - 0.01, "epoch_seconds": 0.5,
-                         "samples_per_second": 100000.0})
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": loss,
+                    "train_acc": acc + 0.02,
+                    "val_loss": loss + 0.05,
+                    "val_acc": acc,
+                    "test_loss": loss + 0.06,
+                    "test_acc": acc - 0.01,
+                    "epoch_seconds": 0.5,
+                    "samples_per_second": 100000.0,
+                }
+            )
         trial_id = f"{index:04d}fake"
-        info = {"wall_seconds": 0.5 * ran, "stop_reason": status,
-                "error": "RuntimeError: boom" if status == "failed" else None}
-        trial_lines.append(csv_line(trial_row(trial_id, status, settings, rows, info,
-                                              "val_acc", "max", f"trials/{trial_id}")))
+        info = {
+            "wall_seconds": 0.5 * ran,
+            "stop_reason": status,
+            "error": "RuntimeError: boom" if status == "failed" else None,
+        }
+        trial_lines.append(
+            csv_line(
+                trial_row(
+                    trial_id, status, settings, rows, info, "val_acc", "max", f"trials/{trial_id}"
+                )
+            )
+        )
         epoch_lines += [csv_line(r) for r in epoch_rows(trial_id, status, settings, rows)]
     (path / "trials.csv").write_text("\n".join(trial_lines) + "\n")
     (path / "epochs.csv").write_text("\n".join(epoch_lines) + "\n")
@@ -167,8 +199,17 @@ def write_fake_sweep(path, trials: int = 8, epochs: int = 5, name: str = "fake",
 
 
 # The report's sections, and a sweep name that would run script if shown as HTML.
-SECTIONS = ("what-ran", "leaderboard", "curves", "parallel", "slices", "importance",
-            "test-curves", "selected", "trials")
+SECTIONS = (
+    "what-ran",
+    "leaderboard",
+    "curves",
+    "parallel",
+    "slices",
+    "importance",
+    "test-curves",
+    "selected",
+    "trials",
+)
 HOSTILE = "a</script><script>document.title='pwned'</script> \"q\" & 'single' <b>"
 
 
@@ -176,8 +217,11 @@ def leaderboard_rows(page: str) -> list[list[str]]:
     """The report's leaderboard cells as text, row by row."""
     import re
 
-    table = re.search(r'<table class="sortable" id="leaderboard-table">(.*?)</table>', page,
-                      re.S).group(1)
+    table = re.search(
+        r'<table class="sortable" id="leaderboard-table">(.*?)</table>', page, re.S
+    ).group(1)
     body = table.split("<tbody>")[1]
-    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
-            for row in re.findall(r"<tr>(.*?)</tr>", body)]
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]

@@ -19,9 +19,11 @@ from softmax_exp.config import TrainConfig  # noqa: E402
 from softmax_exp.split import split_dataset  # noqa: E402
 from softmax_exp.training import train_group  # noqa: E402
 
-CONFIGS = [TrainConfig(epochs=3, batch_size=32, lr=0.3, val_fraction=0.2),
-           TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.01, val_fraction=0.2),
-           TrainConfig(epochs=3, batch_size=32, lr=1.0, weight_decay=0.001, val_fraction=0.2)]
+CONFIGS = [
+    TrainConfig(epochs=3, batch_size=32, lr=0.3, val_fraction=0.2),
+    TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.01, val_fraction=0.2),
+    TrainConfig(epochs=3, batch_size=32, lr=1.0, weight_decay=0.001, val_fraction=0.2),
+]
 
 
 def histories(configs):
@@ -37,10 +39,11 @@ def check(kernels: str) -> dict:
     fused = histories(CONFIGS)
     compared = [k for k, c in enumerate(CONFIGS) if kernels == "native" or c.lr <= MXNET_CALM_LR]
     alone = {k: histories([CONFIGS[k]])[0] for k in compared}
-    return {"equal": all(np.array_equal(fused[k], alone[k]) for k in compared),
-            "max_difference": max(float(np.nanmax(np.abs(fused[k] - alone[k])))
-                                  for k in compared),
-            "fused": [f.tolist() for f in fused]}
+    return {
+        "equal": all(np.array_equal(fused[k], alone[k]) for k in compared),
+        "max_difference": max(float(np.nanmax(np.abs(fused[k] - alone[k]))) for k in compared),
+        "fused": [f.tolist() for f in fused],
+    }
 
 
 if __name__ == "__main__":

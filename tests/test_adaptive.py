@@ -28,8 +28,9 @@ random:
 
 def test_pruning_saves_epochs_and_finds_the_same_best_trial(tmp_path, real_dataset):
     (tmp_path / "plain.yaml").write_text(SPACE)
-    (tmp_path / "pruned.yaml").write_text(SPACE + "prune: {method: median, warmup_epochs: 1, "
-                                                  "min_trials: 2}\n")
+    (tmp_path / "pruned.yaml").write_text(
+        SPACE + "prune: {method: median, warmup_epochs: 1, min_trials: 2}\n"
+    )
     results = {}
     for name in ("plain", "pruned"):
         run_sweep(tmp_path / f"{name}.yaml", tmp_path / name, fuse=False, argv=["test"])
@@ -56,15 +57,23 @@ tpe:
 """
 
 
-def test_tpe_sweep_interrupted_resumes_to_its_budget_without_duplicates(tmp_path,
-                                                                        real_dataset):
+def test_tpe_sweep_interrupted_resumes_to_its_budget_without_duplicates(tmp_path, real_dataset):
     spec = tmp_path / "tpe.yaml"
     spec.write_text(TPE)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "softmax_exp_cli", "sweep", str(spec),
-               "--out", str(out), "--quiet"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "softmax_exp_cli",
+        "sweep",
+        str(spec),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -86,20 +95,22 @@ def test_tpe_sweep_interrupted_resumes_to_its_budget_without_duplicates(tmp_path
     assert (after.status.isin(["completed", "pruned", "diverged"])).sum() == 6
     assert finished_before <= set(after.trial_id)
     for trial_id in finished_before:  # not run again
-        assert after.wall_seconds[after.trial_id == trial_id].item() == \
-            before.wall_seconds[before.trial_id == trial_id].item()
+        assert (
+            after.wall_seconds[after.trial_id == trial_id].item()
+            == before.wall_seconds[before.trial_id == trial_id].item()
+        )
     assert (out / "optuna.journal").is_file()
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    study = optuna.load_study(study_name="tpe", storage=JournalStorage(JournalFileBackend(
-        str(out / "optuna.journal"))))
+    study = optuna.load_study(
+        study_name="tpe", storage=JournalStorage(JournalFileBackend(str(out / "optuna.journal")))
+    )
     epochs = pd.read_csv(out / "epochs.csv")
     told = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(told) >= 6  # a config asked again is told again
     for trial in told:  # every epoch's val_acc, as Optuna's own trials report it
         (trial_id,) = trial.user_attrs["trial_ids"]
         curve = epochs[epochs.trial_id == trial_id]
-        assert trial.intermediate_values == pytest.approx(dict(zip(curve.epoch,
-                                                                   curve.val_acc)))
+        assert trial.intermediate_values == pytest.approx(dict(zip(curve.epoch, curve.val_acc)))

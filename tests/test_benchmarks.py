@@ -15,9 +15,19 @@ pytestmark = pytest.mark.e2e
 
 
 def test_the_scale_measurement_reports_memory_and_the_drivers_events(tmp_path, real_dataset):
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--measure",
-                           "scale:8:2", "--tmp", str(tmp_path)], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "run.py"),
+            "--measure",
+            "scale:8:2",
+            "--tmp",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert (found["trials"], found["epochs"]) == (8, 2) and found["peak_rss_mb"] > 0

@@ -24,14 +24,19 @@ BASE = {"epochs": 6, "batch_size": 100, "train_subset": 2000, "val_fraction": 0.
 CUT = 3  # the epoch after which the interrupted runs stop
 # Two fuse groups (momentum is a fuse key); all at calm rates, where MXNet's operators
 # keep fused trials within FUSED_ATOL of separate ones.
-PLAIN = [TrainConfig(**BASE, lr=0.1),
-         TrainConfig(**BASE, lr=0.05, weight_decay=1e-3, lr_schedule="cosine"),
-         TrainConfig(**BASE, lr=0.2, lr_schedule="step", lr_step_epochs=2, lr_step_factor=0.5),
-         TrainConfig(**BASE, lr=0.1, patience=2, min_delta=0.03),  # stops after the cut
-         TrainConfig(**BASE, lr=0.15, patience=1, min_delta=0.01)]  # stops at the cut
-MOMENTUM = [TrainConfig(**BASE, lr=0.02, momentum=0.9),
-            TrainConfig(**BASE, lr=0.01, momentum=0.9, weight_decay=1e-3,
-                        lr_schedule="cosine", warmup_epochs=1)]
+PLAIN = [
+    TrainConfig(**BASE, lr=0.1),
+    TrainConfig(**BASE, lr=0.05, weight_decay=1e-3, lr_schedule="cosine"),
+    TrainConfig(**BASE, lr=0.2, lr_schedule="step", lr_step_epochs=2, lr_step_factor=0.5),
+    TrainConfig(**BASE, lr=0.1, patience=2, min_delta=0.03),  # stops after the cut
+    TrainConfig(**BASE, lr=0.15, patience=1, min_delta=0.01),
+]  # stops at the cut
+MOMENTUM = [
+    TrainConfig(**BASE, lr=0.02, momentum=0.9),
+    TrainConfig(
+        **BASE, lr=0.01, momentum=0.9, weight_decay=1e-3, lr_schedule="cosine", warmup_epochs=1
+    ),
+]
 assert max(c.lr for c in PLAIN + MOMENTUM) <= MXNET_CALM_LR
 
 
@@ -70,8 +75,11 @@ def assert_same_trial(kernels, resumed, whole):
     """The resumed trial's outcome is the uninterrupted one's: every epoch's metrics,
     how and when it ended; its parameters bit for bit on the fused kernels."""
     assert_same_metrics(resumed.history, whole.history, atol=FUSED_ATOL[kernels])
-    assert (resumed.status, resumed.stop_reason, resumed.best_epoch) == \
-        (whole.status, whole.stop_reason, whole.best_epoch)
+    assert (resumed.status, resumed.stop_reason, resumed.best_epoch) == (
+        whole.status,
+        whole.stop_reason,
+        whole.best_epoch,
+    )
     if kernels == "native":
         for name in ("0.weight", "0.bias"):
             np.testing.assert_array_equal(resumed.final_params[name], whole.final_params[name])
@@ -90,8 +98,7 @@ def test_trials_resume_in_other_groups_as_if_never_stopped(both_kernels, real_da
     assert cut[0].weight_momentum is None and cut[5].weight_momentum.shape == (10, NUM_INPUTS)
     configs = PLAIN + MOMENTUM
     for group in ([2, 0], [1], [3], [6, 5]):  # regrouped, and in other places
-        outcomes = train([configs[k] for k in group], real_dataset,
-                         start=[cut[k] for k in group])
+        outcomes = train([configs[k] for k in group], real_dataset, start=[cut[k] for k in group])
         for k, outcome in zip(group, outcomes):
             assert len(outcome.history) == len(whole[k].history)
             assert_same_trial(both_kernels, outcome, whole[k])
@@ -112,8 +119,10 @@ def test_a_trial_goes_on_from_its_saved_checkpoint(tmp_path, real_dataset):
             np.testing.assert_array_equal(getattr(again, name), getattr(checkpoint, name))
         for name in ("epoch", "updates", "rng", "stopper", "best_epoch", "kernels"):
             assert getattr(again, name) == getattr(checkpoint, name)
-        assert sorted(p.name for p in (tmp_path / str(k)).iterdir()) == \
-            ["checkpoint-2.params", "checkpoint.json"]
+        assert sorted(p.name for p in (tmp_path / str(k)).iterdir()) == [
+            "checkpoint-2.params",
+            "checkpoint.json",
+        ]
         # what the run's metrics.csv and best.params hold, as resume_train fills them in:
         again.history, again.best_params = checkpoint.history, checkpoint.best_params
         loaded.append(again)
@@ -139,19 +148,28 @@ def test_a_checkpoint_of_an_older_softmax_exp_is_read(tmp_path, real_dataset, bo
     """Before checkpoints were per trial, `softmax train` saved its one-trial group's
     padded layer and MXNet's pickled optimizer states in the backend's own layout."""
     (checkpoint,) = interrupted(MOMENTUM[:1], real_dataset, at=2).values()
-    padded = {name: np.zeros((16, *getattr(checkpoint, name).shape[1:]), np.float32)
-              for name in ("weight", "bias", "weight_momentum", "bias_momentum")}
+    padded = {
+        name: np.zeros((16, *getattr(checkpoint, name).shape[1:]), np.float32)
+        for name in ("weight", "bias", "weight_momentum", "bias_momentum")
+    }
     for name, array in padded.items():
         array[:10] = getattr(checkpoint, name)
-    stored = padded["weight_momentum"].T if both_kernels == "native" else \
-        padded["weight_momentum"]
-    mx.nd.save(str(tmp_path / "checkpoint.params"), {
-        "weight": mx.nd.array(padded["weight"]), "bias": mx.nd.array(padded["bias"]),
-        "epoch": mx.nd.array([checkpoint.epoch])})
-    (tmp_path / "checkpoint.states").write_bytes(pickle.dumps(
-        {0: mx.nd.array(stored), 1: mx.nd.array(padded["bias_momentum"])}))
-    state = {k: getattr(checkpoint, k) for k in ("epoch", "updates", "rng", "stopper",
-                                                  "best_epoch", "kernels")}
+    stored = padded["weight_momentum"].T if both_kernels == "native" else padded["weight_momentum"]
+    mx.nd.save(
+        str(tmp_path / "checkpoint.params"),
+        {
+            "weight": mx.nd.array(padded["weight"]),
+            "bias": mx.nd.array(padded["bias"]),
+            "epoch": mx.nd.array([checkpoint.epoch]),
+        },
+    )
+    (tmp_path / "checkpoint.states").write_bytes(
+        pickle.dumps({0: mx.nd.array(stored), 1: mx.nd.array(padded["bias_momentum"])})
+    )
+    state = {
+        k: getattr(checkpoint, k)
+        for k in ("epoch", "updates", "rng", "stopper", "best_epoch", "kernels")
+    }
     (tmp_path / "checkpoint.json").write_text(json.dumps(state))
     old = checkpoints.load(tmp_path)
     for name in padded:
@@ -165,7 +183,8 @@ def test_a_checkpoint_of_an_older_softmax_exp_is_read(tmp_path, real_dataset, bo
 
 
 def test_a_kill_between_the_arrays_and_the_json_leaves_the_last_whole_checkpoint(
-        tmp_path, real_dataset, monkeypatch):
+    tmp_path, real_dataset, monkeypatch
+):
     """The arrays of epoch e are written under their own name before the JSON: a kill in
     between leaves the JSON of epoch e-1 and its arrays, which load as they were."""
     cut = interrupted(MOMENTUM[:1], real_dataset, at=2)[0]

@@ -34,23 +34,32 @@ def test_help_and_version(capsys):
     assert code == 0 and out.startswith("softmax-exp ")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--lr", "abc"], "error: Invalid value for '--lr'"),
-    (["train", "--bogus"], "error: No such option: --bogus"),
-    (["nosuch"], "error: No such command 'nosuch'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--lr", "abc"], "error: Invalid value for '--lr'"),
+        (["train", "--bogus"], "error: No such option: --bogus"),
+        (["nosuch"], "error: No such command 'nosuch'"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(capsys, args, message):
     code, out, err = run_main(capsys, *args)
     assert code == 2
     assert err.startswith(message) and err.count("\n") == 1, err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--lr", "-1"], "error: --lr: 'lr' is out of range"),
-    (["train", "--set", "lrr=1"], "error: --set lrr=1: unknown setting 'lrr'; did you mean 'lr'?"),
-    (["train", "--ctx", "gpu:0"], "error: --ctx gpu:0: this MXNet"),
-    (["train", "--config", "missing.yaml"], "error: missing.yaml: file not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--lr", "-1"], "error: --lr: 'lr' is out of range"),
+        (
+            ["train", "--set", "lrr=1"],
+            "error: --set lrr=1: unknown setting 'lrr'; did you mean 'lr'?",
+        ),
+        (["train", "--ctx", "gpu:0"], "error: --ctx gpu:0: this MXNet"),
+        (["train", "--config", "missing.yaml"], "error: missing.yaml: file not found"),
+    ],
+)
 def test_domain_errors_are_one_line_exit_2_and_create_nothing(tmp_path, args, message):
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "runs")])
     assert result.exit_code == 2, result.output
@@ -70,8 +79,9 @@ def test_debug_after_the_command_name_works_too(capsys):
 
 
 def test_missing_data_dir_is_a_clear_error(tmp_path):
-    result = runner.invoke(app, ["train", "--data-dir", str(tmp_path), "--out",
-                                 str(tmp_path / "runs")])
+    result = runner.invoke(
+        app, ["train", "--data-dir", str(tmp_path), "--out", str(tmp_path / "runs")]
+    )
     assert result.exit_code == 2
     assert "missing train-images-idx3-ubyte.gz" in result.output
     assert "put the four IDX .gz files there" in result.output
@@ -87,17 +97,29 @@ def test_softmax_data_says_nothing_is_missing_when_a_source_is_complete(real_dat
 
 @pytest.mark.e2e
 def test_a_diverged_train_exits_1_and_says_why(tmp_path, real_dataset):
-    result = runner.invoke(app, ["train", "--lr", "1e38", "--epochs", "2", "--set",
-                                 "train_subset=500", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--lr",
+            "1e38",
+            "--epochs",
+            "2",
+            "--set",
+            "train_subset=500",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "diverged after 1 epoch " in result.output
-    assert "the training loss became NaN or inf in epoch 1; try a smaller --lr" \
-        in result.output
+    assert "the training loss became NaN or inf in epoch 1; try a smaller --lr" in result.output
     assert "None" not in result.output and "nan" not in result.output
 
 
-@pytest.mark.parametrize("args", [["--help"], ["sweep", "SPEC", "--dry-run"]],
-                         ids=["click-output", "rich-output"])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["sweep", "SPEC", "--dry-run"]], ids=["click-output", "rich-output"]
+)
 def test_a_closed_pipe_ends_the_command_quietly_with_exit_0(args, tmp_path):
     """`softmax ... | head`: output stops, the command goes on and exits as it would."""
     import subprocess
@@ -105,8 +127,11 @@ def test_a_closed_pipe_ends_the_command_quietly_with_exit_0(args, tmp_path):
 
     (tmp_path / "s.yaml").write_text("grid: {lr: [0.1, 0.2, 0.3]}\n")
     args = [str(tmp_path / "s.yaml") if a == "SPEC" else a for a in args]
-    process = subprocess.Popen([sys.executable, "-m", "softmax_exp_cli",
-                                *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "softmax_exp_cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     process.stdout.close()  # like `| head` having read what it wanted
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == b""
@@ -117,13 +142,15 @@ def test_the_library_never_imports_the_cli_toolkits():
     import subprocess
     import sys
 
-    code = ("import importlib, pkgutil, sys, softmax_exp\n"
-            "for m in pkgutil.walk_packages(softmax_exp.__path__, 'softmax_exp.'):\n"
-            "    importlib.import_module(m.name)\n"
-            "for name in softmax_exp.__all__:\n"
-            "    getattr(softmax_exp, name)\n"
-            "bad = {'typer', 'rich'} & set(sys.modules)\n"
-            "assert not bad, bad\n")
+    code = (
+        "import importlib, pkgutil, sys, softmax_exp\n"
+        "for m in pkgutil.walk_packages(softmax_exp.__path__, 'softmax_exp.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "for name in softmax_exp.__all__:\n"
+        "    getattr(softmax_exp, name)\n"
+        "bad = {'typer', 'rich'} & set(sys.modules)\n"
+        "assert not bad, bad\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -156,8 +183,19 @@ def test_set_null_unsets_what_a_config_file_set(tmp_path):
     import yaml
 
     (tmp_path / "c.yaml").write_text("patience: 3\ntrain_subset: 5000\n")
-    result = runner.invoke(app, ["train", "-c", str(tmp_path / "c.yaml"), "--set",
-                                 "patience=null", "--set", "train_subset=null", "--dry-run"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "-c",
+            str(tmp_path / "c.yaml"),
+            "--set",
+            "patience=null",
+            "--set",
+            "train_subset=null",
+            "--dry-run",
+        ],
+    )
     assert result.exit_code == 0, result.output
     config = yaml.safe_load(result.output)
     assert config["patience"] is None and config["train_subset"] is None

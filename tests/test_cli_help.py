@@ -18,8 +18,13 @@ COMMANDS = sorted(typer.main.get_command(app).commands)
 def render_help(*args: str) -> str:
     """`softmax ARGS` in a fresh process with an 80-column terminal width."""
     env = {"COLUMNS": "80", "PATH": "/usr/bin:/bin", "TERM": "xterm"}
-    done = subprocess.run([sys.executable, "-m", "softmax_exp_cli", *args],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "softmax_exp_cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -62,8 +67,13 @@ def test_every_option_says_what_it_means(command):
 def test_defaults_shown_are_the_configs_own():
     train = options(render_help("train", "--help"))
     defaults = TrainConfig()
-    for flag, setting in (("--lr", "lr"), ("--batch-size", "batch_size"), ("--epochs", "epochs"),
-                          ("--seed", "seed"), ("--ctx", "ctx")):
+    for flag, setting in (
+        ("--lr", "lr"),
+        ("--batch-size", "batch_size"),
+        ("--epochs", "epochs"),
+        ("--seed", "seed"),
+        ("--ctx", "ctx"),
+    ):
         assert f"[default: {getattr(defaults, setting)}]" in train[flag], train[flag]
     assert "[default: runs]" in train["--out"]
 

@@ -43,8 +43,7 @@ def test_sweep_dry_run_lists_trials(tmp_path):
 
 def test_sweep_bad_file_is_one_line(tmp_path):
     (tmp_path / "s.yaml").write_text("grid:\n  lr: []\n")
-    result = runner.invoke(app, ["sweep", str(tmp_path / "s.yaml"), "--out",
-                                 str(tmp_path / "out")])
+    result = runner.invoke(app, ["sweep", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
     assert "grid.lr: empty list" in result.output
@@ -80,10 +79,13 @@ def test_compare_does_not_import_mxnet(swept):
     import sys
 
     tmp, _ = swept
-    code = ("import sys; from softmax_exp_cli.main import main; main(['compare', sys.argv[1]]); "
-            "assert 'mxnet' not in sys.modules, 'compare imported mxnet'")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp / "out")], capture_output=True,
-                          text=True)
+    code = (
+        "import sys; from softmax_exp_cli.main import main; main(['compare', sys.argv[1]]); "
+        "assert 'mxnet' not in sys.modules, 'compare imported mxnet'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp / "out")], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -91,19 +93,25 @@ def test_help_does_not_import_heavy_modules():
     import subprocess
     import sys
 
-    code = ("import sys; from softmax_exp_cli.main import main; main(['--help']); "
-            "heavy = {'mxnet', 'pandas', 'matplotlib', 'numpy', 'plotly', 'optuna'} & "
-            "set(sys.modules); "
-            "assert not heavy, heavy")
+    code = (
+        "import sys; from softmax_exp_cli.main import main; main(['--help']); "
+        "heavy = {'mxnet', 'pandas', 'matplotlib', 'numpy', 'plotly', 'optuna'} & "
+        "set(sys.modules); "
+        "assert not heavy, heavy"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 def test_dry_run_counts_a_large_sweep_without_listing_it(tmp_path):
     spec = tmp_path / "big.yaml"
-    spec.write_text("grid:\n  lr: [0.1, 0.2]\n  momentum: [" +
-                    ", ".join(str(i / 100) for i in range(40)) + "]\n  weight_decay: [" +
-                    ", ".join(str(i / 100) for i in range(30)) + "]\n")
+    spec.write_text(
+        "grid:\n  lr: [0.1, 0.2]\n  momentum: ["
+        + ", ".join(str(i / 100) for i in range(40))
+        + "]\n  weight_decay: ["
+        + ", ".join(str(i / 100) for i in range(30))
+        + "]\n"
+    )
     result = runner.invoke(app, ["sweep", str(spec), "--dry-run"])
     assert result.exit_code == 0 and "big: 2,400 trials (not listed: over 1,000)" in result.output
     spec.write_text(spec.read_text() + "max_trials: 100\n")

@@ -38,14 +38,30 @@ def write_sweep(path, n=14):
     defaults = TrainConfig().model_dump()
     rows = []
     for i in range(n):
-        settings = {**defaults, "lr": 0.01 + 0.001 * i, "batch_size": 64 * (1 + i % 3),
-                    "momentum": 0.1 * (i % 4), "weight_decay": 1e-4 * (i % 2),
-                    "train_subset": 1000 + i, "patience": None if i % 2 else 15,
-                    "val_fraction": 0.1}
-        rows.append({**settings, "trial_id": f"{i:010x}", "status": "completed",
-                     "best_val_acc": 0.8 + i / 1e5, "test_acc_at_best": 0.79 + i / 1e4,
-                     "final_test_acc": 0.78, "best_epoch": 3, "epochs_run": 10,
-                     "selected_on": "val_acc", "path": f"trials/{i:010x}"})
+        settings = {
+            **defaults,
+            "lr": 0.01 + 0.001 * i,
+            "batch_size": 64 * (1 + i % 3),
+            "momentum": 0.1 * (i % 4),
+            "weight_decay": 1e-4 * (i % 2),
+            "train_subset": 1000 + i,
+            "patience": None if i % 2 else 15,
+            "val_fraction": 0.1,
+        }
+        rows.append(
+            {
+                **settings,
+                "trial_id": f"{i:010x}",
+                "status": "completed",
+                "best_val_acc": 0.8 + i / 1e5,
+                "test_acc_at_best": 0.79 + i / 1e4,
+                "final_test_acc": 0.78,
+                "best_epoch": 3,
+                "epochs_run": 10,
+                "selected_on": "val_acc",
+                "path": f"trials/{i:010x}",
+            }
+        )
     path.mkdir()
     pd.DataFrame(rows, columns=list(TRIAL_COLUMNS)).to_csv(path / "trials.csv", index=False)
     pd.DataFrame(columns=list(EPOCH_COLUMNS)).to_csv(path / "epochs.csv", index=False)
@@ -90,7 +106,8 @@ def test_a_single_run_shows_the_same_empty_marker(tmp_path):
     run.mkdir()
     (run / "metrics.csv").write_text(
         "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,epoch_seconds,"
-        "samples_per_second\n1,0.6,0.8,,,0.55,0.81,1.0,60000\n")
+        "samples_per_second\n1,0.6,0.8,,,0.55,0.81,1.0,60000\n"
+    )
     (run / "run.json").write_text(json.dumps({"status": "completed", "best_epoch": None}))
     (run / "config.yaml").write_text("lr: 0.1\n")
     result = runner.invoke(app, ["compare", str(run)])

@@ -11,8 +11,13 @@ from softmax_exp import config
 from softmax_exp.config import TrainConfig, load_train_config, parse_assignment
 from softmax_exp.errors import ConfigError
 
-yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
-                         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))
+yaml_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+)
 
 
 def write(tmp_path, text):
@@ -45,15 +50,21 @@ def test_file_then_overrides(tmp_path):
 
 def test_unknown_key_names_file_line_and_suggestion(tmp_path):
     path = write(tmp_path, "lr: 0.3\nbatchsize: 128\n")
-    with pytest.raises(ConfigError, match=r"c.yaml:2: unknown setting 'batchsize'; did you mean "
-                                          r"'batch_size'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"c.yaml:2: unknown setting 'batchsize'; did you mean "
+        r"'batch_size'\?",
+    ):
         load_train_config(path)
 
 
 def test_out_of_range_names_key_and_line(tmp_path):
     path = write(tmp_path, "epochs: 3\n\nlr: -0.5\n")
-    with pytest.raises(ConfigError, match=r"c.yaml:3: 'lr' is out of range: .*greater than 0 "
-                                          r"\(got -0.5\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"c.yaml:3: 'lr' is out of range: .*greater than 0 "
+        r"\(got -0.5\)",
+    ):
         load_train_config(path)
 
 
@@ -144,8 +155,11 @@ def test_batch_size_and_epochs_bounds(value):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from([*config.SETTINGS, "bogus", "LR", ""]), yaml_scalars,
-                       max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from([*config.SETTINGS, "bogus", "LR", ""]), yaml_scalars, max_size=6
+    )
+)
 def test_any_yaml_document_gives_a_config_or_a_config_error(tmp_path_factory, values):
     """Never a traceback: every document is either valid or a one-line ConfigError."""
     path = tmp_path_factory.mktemp("h") / "c.yaml"
@@ -187,14 +201,23 @@ def test_assignment_values_are_yaml():
         parse_assignment("lr")
 
 
-@pytest.mark.parametrize("text,message", [
-    ("lr_schedule: cosin\n", r"c.yaml:1: 'lr_schedule' is 'cosin', not a choice; did you mean "
-                             r"'cosine'\? use one of constant, step, cosine$"),
-    ("epochs: 5\nwarmup_epochs: 5\n", r"c.yaml:2: warmup_epochs \(5\) must be below epochs"),
-    ("lr: 0.1\nlr_schedule: cosine\nlr_min: 0.2\n", r"c.yaml:3: lr_min \(0.2\) must be below lr"),
-    ("lr_step_factor: 0\n", r"c.yaml:1: 'lr_step_factor' is out of range: .*greater than 0"),
-    ("lr_step_epochs: 0\n", r"c.yaml:1: 'lr_step_epochs' is out of range"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "lr_schedule: cosin\n",
+            r"c.yaml:1: 'lr_schedule' is 'cosin', not a choice; did you mean "
+            r"'cosine'\? use one of constant, step, cosine$",
+        ),
+        ("epochs: 5\nwarmup_epochs: 5\n", r"c.yaml:2: warmup_epochs \(5\) must be below epochs"),
+        (
+            "lr: 0.1\nlr_schedule: cosine\nlr_min: 0.2\n",
+            r"c.yaml:3: lr_min \(0.2\) must be below lr",
+        ),
+        ("lr_step_factor: 0\n", r"c.yaml:1: 'lr_step_factor' is out of range: .*greater than 0"),
+        ("lr_step_epochs: 0\n", r"c.yaml:1: 'lr_step_epochs' is out of range"),
+    ],
+)
 def test_a_bad_schedule_is_one_line_naming_file_and_line(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_train_config(write(tmp_path, text))
@@ -203,9 +226,18 @@ def test_a_bad_schedule_is_one_line_naming_file_and_line(tmp_path, text, message
 def test_settings_added_later_enter_the_id_only_when_set():
     """Sweeps written before the schedule settings existed keep their trial ids (the
     default's id is checked above), and a schedule makes another trial."""
-    ids = {config.config_id(TrainConfig(**change)) for change in (
-        {}, {"lr_schedule": "cosine"}, {"lr_schedule": "step"}, {"warmup_epochs": 1},
-        {"lr_step_factor": 0.5}, {"lr_step_epochs": 3}, {"lr_min": 0.01})}
+    ids = {
+        config.config_id(TrainConfig(**change))
+        for change in (
+            {},
+            {"lr_schedule": "cosine"},
+            {"lr_schedule": "step"},
+            {"warmup_epochs": 1},
+            {"lr_step_factor": 0.5},
+            {"lr_step_epochs": 3},
+            {"lr_min": 0.01},
+        )
+    }
     assert len(ids) == 7
 
 

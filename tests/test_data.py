@@ -91,12 +91,16 @@ def test_uncompressed_files_are_accepted(tmp_path, tiny):
 
 # --- where the data comes from ---------------------------------------------------------
 
+
 @pytest.fixture
 def sources(tmp_path, monkeypatch, isolated_cache):
     """Three places holding different tiny datasets (same checksums spec not needed)."""
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
-    return {"cache": isolated_cache / "fashion-mnist", "debian": tmp_path / "debian",
-            "explicit": tmp_path / "explicit"}
+    return {
+        "cache": isolated_cache / "fashion-mnist",
+        "debian": tmp_path / "debian",
+        "explicit": tmp_path / "explicit",
+    }
 
 
 def test_source_order_debian_when_nothing_else(sources):
@@ -122,8 +126,9 @@ def test_explicit_dir_missing_file_is_an_error_not_a_fallback(sources):
     make_tiny(sources["debian"])
     make_tiny(sources["explicit"])
     (sources["explicit"] / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataError, match="missing t10k-labels-idx1-ubyte.gz; put the four IDX "
-                                        ".gz files there"):
+    with pytest.raises(
+        DataError, match="missing t10k-labels-idx1-ubyte.gz; put the four IDX .gz files there"
+    ):
         data.locate(sources["explicit"])
 
 
@@ -133,6 +138,7 @@ def test_nothing_found_and_no_download(sources):
 
 
 # --- download, against a server on 127.0.0.1 ----------------------------------------------
+
 
 @pytest.fixture
 def http_server(tmp_path):
@@ -181,12 +187,16 @@ def test_download_of_corrupt_file_keeps_nothing(sources, http_server, monkeypatc
 def test_download_404_is_a_clear_error(sources, http_server, monkeypatch):
     url, _, _ = http_server
     monkeypatch.setenv("SOFTMAX_DATA_URL", url)
-    with pytest.raises(DataError, match=r"cannot download http://127.0.0.1:\d+/train-images"
-                                        r"-idx3-ubyte.gz: HTTP 404 File not found; install Debian"):
+    with pytest.raises(
+        DataError,
+        match=r"cannot download http://127.0.0.1:\d+/train-images"
+        r"-idx3-ubyte.gz: HTTP 404 File not found; install Debian",
+    ):
         data.load_dataset()
 
 
 # --- decoded cache ---------------------------------------------------------------------------
+
 
 def test_decoded_cache_skips_parsing(tiny, monkeypatch):
     directory, spec, arrays = tiny

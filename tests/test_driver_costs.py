@@ -48,14 +48,19 @@ def test_the_tables_grow_by_the_rows_of_each_group(tmp_path, real_dataset, monke
     trials = pd.read_csv(tmp_path / "out" / "trials.csv")
     epochs = pd.read_csv(tmp_path / "out" / "epochs.csv")
     assert len(trials) == 12 and len(epochs) == 24
-    order = [p.name for p in sorted((tmp_path / "out" / "trials").iterdir(),
-                                    key=lambda p: pd.read_json(p / "run.json", typ="series")
-                                    ["trial_index"])]
+    order = [
+        p.name
+        for p in sorted(
+            (tmp_path / "out" / "trials").iterdir(),
+            key=lambda p: pd.read_json(p / "run.json", typ="series")["trial_index"],
+        )
+    ]
     assert list(trials.trial_id) == order  # rebuilt in expansion order at the end
 
 
-def test_the_live_view_rebuilds_its_leaderboard_only_now_and_then(tmp_path, real_dataset,
-                                                                  monkeypatch):
+def test_the_live_view_rebuilds_its_leaderboard_only_now_and_then(
+    tmp_path, real_dataset, monkeypatch
+):
     from softmax_exp_cli import sweep_display
 
     built = []

@@ -36,25 +36,45 @@ def test_chapter_config_reaches_the_chapter_accuracy(tmp_path, real_dataset):
     assert metrics["test_acc"].iloc[-1] >= 0.82
     assert info["status"] == "completed" and info["final"]["test_acc"] >= 0.82
     files = {p.name for p in (tmp_path / info["run_dir"].split("/")[-1]).iterdir()}
-    assert files == {"config.yaml", "metrics.csv", "run.json", "final.params", "best.params",
-                     "checkpoint-10.params", "checkpoint.json"}
+    assert files == {
+        "config.yaml",
+        "metrics.csv",
+        "run.json",
+        "final.params",
+        "best.params",
+        "checkpoint-10.params",
+        "checkpoint.json",
+    }
 
 
 def test_same_seed_twice_gives_identical_metrics(tmp_path, real_dataset):
     args = ("--epochs", "2", "--seed", "5", "--set", "train_subset=20000")
     _, first = train(tmp_path, *args)
     _, second = train(tmp_path, *args)
-    pd.testing.assert_frame_equal(first.drop(columns=list(TIMING_COLUMNS)),
-                                  second.drop(columns=list(TIMING_COLUMNS)))
+    pd.testing.assert_frame_equal(
+        first.drop(columns=list(TIMING_COLUMNS)), second.drop(columns=list(TIMING_COLUMNS))
+    )
 
 
 def test_one_epoch_with_validation_in_plain_output(tmp_path, real_dataset):
-    result = runner.invoke(app, ["train", "--out", str(tmp_path), "--epochs", "1", "--set",
-                                 "val_fraction=0.1"])
+    result = runner.invoke(
+        app, ["train", "--out", str(tmp_path), "--epochs", "1", "--set", "val_fraction=0.1"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["epoch", "train", "loss", "train", "acc", "val", "acc", "test",
-                                "acc", "sec", "samples/s"]
+    assert lines[0].split() == [
+        "epoch",
+        "train",
+        "loss",
+        "train",
+        "acc",
+        "val",
+        "acc",
+        "test",
+        "acc",
+        "sec",
+        "samples/s",
+    ]
     assert lines[1].split()[0] == "1"
     assert "run directory:" in result.output
     (run,) = tmp_path.iterdir()

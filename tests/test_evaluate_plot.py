@@ -20,10 +20,27 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def early_stopped(tmp_path_factory, real_dataset):
     tmp = tmp_path_factory.mktemp("early")
-    result = runner.invoke(app, ["train", "--out", str(tmp), "--json", "--lr", "0.5",
-                                 "--epochs", "40", "--batch-size", "50",
-                                 "--set", "train_subset=1000", "--set", "val_fraction=0.1",
-                                 "--set", "patience=3"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--out",
+            str(tmp),
+            "--json",
+            "--lr",
+            "0.5",
+            "--epochs",
+            "40",
+            "--batch-size",
+            "50",
+            "--set",
+            "train_subset=1000",
+            "--set",
+            "val_fraction=0.1",
+            "--set",
+            "patience=3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -81,10 +98,13 @@ def test_plot_a_run(early_stopped, tmp_path):
 
 
 def test_plot_a_sweep(tmp_path, real_dataset):
-    (tmp_path / "s.yaml").write_text("base: {epochs: 2, train_subset: 500, batch_size: 100}\n"
-                                     "grid: {lr: [0.1, 0.3], weight_decay: [0, 0.01]}\n")
-    result = runner.invoke(app, ["sweep", str(tmp_path / "s.yaml"), "--out",
-                                 str(tmp_path / "sw"), "--quiet"])
+    (tmp_path / "s.yaml").write_text(
+        "base: {epochs: 2, train_subset: 500, batch_size: 100}\n"
+        "grid: {lr: [0.1, 0.3], weight_decay: [0, 0.01]}\n"
+    )
+    result = runner.invoke(
+        app, ["sweep", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "sw"), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["plot", str(tmp_path / "sw")])
     assert result.exit_code == 0, result.output

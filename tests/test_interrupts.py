@@ -59,8 +59,9 @@ def test_ctrl_c_in_the_library_takes_effect_between_minibatches():
                 self.went_on = True  # the hook was not cut short
 
         def trial_ended(self, index, outcome):
-            self.ended.append((outcome.status, len(outcome.history),
-                               outcome.final_params is not None))
+            self.ended.append(
+                (outcome.status, len(outcome.history), outcome.final_params is not None)
+            )
 
     config = TrainConfig(epochs=4, batch_size=50, val_fraction=0.2)
     split = split_dataset(synthetic_dataset(), config)

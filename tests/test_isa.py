@@ -21,13 +21,21 @@ from helpers import FUSED_ATOL
 CHECK = Path(__file__).with_name("isa_check.py")
 AVX512_CORE = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}
 # oneDNN 2.4's names (MXNet 1.9.1), and the CPU flags each needs.
-ONEDNN_LEVELS = {"SSE41": {"sse4_1"}, "AVX": {"avx"}, "AVX2": {"avx2"},
-                 "AVX512_CORE": AVX512_CORE, "AVX512_CORE_VNNI": AVX512_CORE | {"avx512_vnni"},
-                 "unset": set()}
+ONEDNN_LEVELS = {
+    "SSE41": {"sse4_1"},
+    "AVX": {"avx"},
+    "AVX2": {"avx2"},
+    "AVX512_CORE": AVX512_CORE,
+    "AVX512_CORE_VNNI": AVX512_CORE | {"avx512_vnni"},
+    "unset": set(),
+}
 # GCC's x86-64 levels, for the kernels' own build.
-ARCH_LEVELS = {"x86-64-v2": {"sse4_2", "ssse3", "popcnt"},
-               "x86-64-v3": {"avx2", "fma", "bmi2", "f16c", "movbe"},
-               "x86-64-v4": AVX512_CORE | {"avx512cd"}, "native": set()}
+ARCH_LEVELS = {
+    "x86-64-v2": {"sse4_2", "ssse3", "popcnt"},
+    "x86-64-v3": {"avx2", "fma", "bmi2", "f16c", "movbe"},
+    "x86-64-v4": AVX512_CORE | {"avx512cd"},
+    "native": set(),
+}
 
 
 def cpu_flags() -> set:
@@ -43,9 +51,15 @@ def cpu_flags() -> set:
 
 def reachable(levels: dict) -> list:
     flags = cpu_flags()
-    return [pytest.param(name, marks=() if needs <= flags else pytest.mark.skip(
-        reason=f"this CPU lacks {', '.join(sorted(needs - flags))}")) for name, needs in
-        levels.items()]
+    return [
+        pytest.param(
+            name,
+            marks=()
+            if needs <= flags
+            else pytest.mark.skip(reason=f"this CPU lacks {', '.join(sorted(needs - flags))}"),
+        )
+        for name, needs in levels.items()
+    ]
 
 
 def run_check(env_changes: dict, *kinds: str) -> dict:
@@ -56,8 +70,9 @@ def run_check(env_changes: dict, *kinds: str) -> dict:
             env.pop(name, None)
         else:
             env[name] = value
-    done = subprocess.run([sys.executable, str(CHECK), *kinds], env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(CHECK), *kinds], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

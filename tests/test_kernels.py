@@ -35,8 +35,9 @@ def native_xent(scores, labels, rates, blocks, scale=1 / 255):
     x = nd.array(scores)
     x.attach_grad()
     with autograd.record():
-        objective, metrics = nd.stacked_xent(x, nd.array(labels, dtype="uint8"),
-                                             nd.array(rates), blocks=blocks, scale=scale)
+        objective, metrics = nd.stacked_xent(
+            x, nd.array(labels, dtype="uint8"), nd.array(rates), blocks=blocks, scale=scale
+        )
     objective.backward()
     return objective.asscalar(), metrics.asnumpy(), x.grad.asnumpy()
 
@@ -49,7 +50,7 @@ def mxnet_xent(scores, labels, rates, blocks, scale=1 / 255):
         z = x * scale
         losses, hits = [], []
         for k in range(blocks):
-            block = z[:, 10 * k:10 * k + 10]
+            block = z[:, 10 * k : 10 * k + 10]
             nll = -nd.pick(nd.log_softmax(block), nd.array(labels))
             losses.append(nll.sum())
             hits.append((nd.argmax(block, axis=1) == nd.array(labels)).sum())
@@ -68,7 +69,7 @@ def test_xent_matches_mxnet_operators(batch, blocks):
     np.testing.assert_allclose(metrics[:blocks], ref_metrics[:blocks], rtol=1e-5)
     np.testing.assert_array_equal(metrics[blocks:], ref_metrics[blocks:])  # hits
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-4, atol=1e-7)
-    assert not grad[:, 10 * blocks:].any()  # padding columns are never trained
+    assert not grad[:, 10 * blocks :].any()  # padding columns are never trained
 
 
 def test_each_block_computes_the_same_bits_alone_and_stacked():
@@ -76,10 +77,10 @@ def test_each_block_computes_the_same_bits_alone_and_stacked():
     _, metrics, grad = native_xent(scores, labels, rates, 7)
     for k in range(7):
         alone = np.zeros((45, width(1)), np.float32)
-        alone[:, :10] = scores[:, 10 * k:10 * k + 10]
-        _, one_metrics, one_grad = native_xent(alone, labels, rates[k:k + 1], 1)
+        alone[:, :10] = scores[:, 10 * k : 10 * k + 10]
+        _, one_metrics, one_grad = native_xent(alone, labels, rates[k : k + 1], 1)
         assert metrics[k] == one_metrics[0] and metrics[7 + k] == one_metrics[1]
-        np.testing.assert_array_equal(grad[:, 10 * k:10 * k + 10], one_grad[:, :10])
+        np.testing.assert_array_equal(grad[:, 10 * k : 10 * k + 10], one_grad[:, :10])
 
 
 def test_xent_handles_extreme_scores():
@@ -98,8 +99,9 @@ def test_xent_handles_extreme_scores():
 
 def test_predictions_are_each_blocks_argmax():
     scores, labels, rates = random_batch(np.random.default_rng(2), 20, 3)
-    _, _, guesses = nd.stacked_xent(nd.array(scores), nd.array(labels, dtype="uint8"),
-                                    nd.array(rates), blocks=3, predictions=1)
+    _, _, guesses = nd.stacked_xent(
+        nd.array(scores), nd.array(labels, dtype="uint8"), nd.array(rates), blocks=3, predictions=1
+    )
     expected = scores[:, :30].reshape(20, 3, 10).argmax(axis=2)
     np.testing.assert_array_equal(guesses.asnumpy(), expected)
 
@@ -129,11 +131,11 @@ def dense(x, weight, bias, head):
 def stacked_inputs(rng, batch: int, blocks: int):
     x = rng.integers(0, 256, (batch, 784)).astype(np.float32)
     weight = np.zeros((784, width(blocks)), np.float32)
-    weight[:, :10 * blocks] = rng.normal(0, 0.05, (784, 10 * blocks))
+    weight[:, : 10 * blocks] = rng.normal(0, 0.05, (784, 10 * blocks))
     bias = np.zeros(width(blocks), np.float32)
-    bias[:10 * blocks] = rng.normal(0, 0.01, 10 * blocks)
+    bias[: 10 * blocks] = rng.normal(0, 0.01, 10 * blocks)
     head = np.zeros((batch, width(blocks)), np.float32)
-    head[:, :10 * blocks] = rng.normal(0, 1, (batch, 10 * blocks))
+    head[:, : 10 * blocks] = rng.normal(0, 1, (batch, 10 * blocks))
     return x, weight, bias, head
 
 
@@ -163,8 +165,11 @@ def test_dense_computes_each_trial_the_same_alone_and_stacked(batch):
         together = dense(x, weight[:, used], bias[used], head[:, used])
         for k in range(total):
             cols = slice(10 * k, 10 * k + 10)
-            alone_inputs = (np.zeros((784, 16), np.float32), np.zeros(16, np.float32),
-                            np.zeros((batch, 16), np.float32))
+            alone_inputs = (
+                np.zeros((784, 16), np.float32),
+                np.zeros(16, np.float32),
+                np.zeros((batch, 16), np.float32),
+            )
             alone_inputs[0][:, :10], alone_inputs[1][:10] = weight[:, cols], bias[cols]
             alone_inputs[2][:, :10] = head[:, cols]
             alone = dense(x, alone_inputs[0], alone_inputs[1], alone_inputs[2])
@@ -183,8 +188,15 @@ def test_sgd_step_decays_columns_and_keeps_momentum(momentum):
     weight, state = nd.array(w0), nd.array(m0)
     extra = [state] if momentum else []
     for _ in range(2):
-        nd.stacked_sgd(weight, nd.array(g), nd.array(decay), *extra, rescale=0.25,
-                       momentum=momentum, out=weight)
+        nd.stacked_sgd(
+            weight,
+            nd.array(g),
+            nd.array(decay),
+            *extra,
+            rescale=0.25,
+            momentum=momentum,
+            out=weight,
+        )
     w, m = w0.astype(np.float64), m0.astype(np.float64)
     for _ in range(2):
         if momentum:
@@ -201,7 +213,7 @@ def test_the_build_is_cached_by_source_and_compiler(monkeypatch, tmp_path):
     path = kernels.library_path()
     assert path.exists() and path == kernels.library_path()
     fake = tmp_path / "g++"
-    fake.write_text("#!/bin/sh\nexec g++ \"$@\"\n")
+    fake.write_text('#!/bin/sh\nexec g++ "$@"\n')
     fake.chmod(0o755)
     monkeypatch.setenv("CXX", str(fake))
     assert kernels.library_path() != path  # another compiler: another build
@@ -275,9 +287,23 @@ def test_train_without_a_compiler_warns_in_one_line_and_records_mxnet(real_datas
     env = dict(os.environ, CXX="no-such-compiler", SOFTMAX_CACHE_DIR=str(tmp_path / "cache"))
     env.pop(kernels.CHOICE_ENV, None)
     done = subprocess.run(
-        [sys.executable, "-m", "softmax_exp_cli", "train", "--epochs", "1",
-         "--set", "train_subset=2000", "--out", str(tmp_path / "runs"), "--quiet"],
-        capture_output=True, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "softmax_exp_cli",
+            "train",
+            "--epochs",
+            "1",
+            "--set",
+            "train_subset=2000",
+            "--out",
+            str(tmp_path / "runs"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     warning = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(warning) == 1 and warning[0].startswith("warning: no C++ compiler"), done.stderr

@@ -27,9 +27,12 @@ def message_texts(path: Path):
 
 
 def test_no_library_error_names_a_command_line_flag():
-    found = [f"{path.relative_to(PACKAGE.parent)}:{line}: {text!r}"
-             for path in PACKAGE.rglob("*.py") for line, text in message_texts(path)
-             if FLAG.search(text) and "ray start" not in text]
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {text!r}"
+        for path in PACKAGE.rglob("*.py")
+        for line, text in message_texts(path)
+        if FLAG.search(text) and "ray start" not in text
+    ]
     assert found == []
 
 

@@ -37,8 +37,12 @@ SCRIPT = textwrap.dedent("""
 def test_memory_after_many_groups_stays_near_memory_after_two(tmp_path, real_dataset):
     """Each unfused trial is a group of its own, with its own copy of the 54,000 training
     images (42 MB); before the fix every finished group kept its copy alive."""
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     after = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(after) == 8

@@ -12,14 +12,20 @@ ROOT = Path(__file__).parent.parent
 
 
 def test_the_wheel_installs_no_top_level_cli(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                           "-q", "-w", str(tmp_path), str(ROOT)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     (wheel,) = tmp_path.glob("softmax_exp-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(
-        (".dist-info", ".data"))}
+    tops = {
+        name.split("/")[0]
+        for name in names
+        if not name.split("/")[0].endswith((".dist-info", ".data"))
+    }
     assert tops == {"softmax_exp", "softmax_exp_cli"}
     assert "softmax_exp_cli/inspection.py" in names and "softmax_exp/kernels.cc" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))

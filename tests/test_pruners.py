@@ -25,8 +25,9 @@ def test_median_prunes_below_the_median_after_warmup():
 def test_median_needs_enough_finite_others():
     rule = MedianPruner(warmup_epochs=0, min_trials=3)
     assert not rule.should_prune(5, 0.1, [0.9, 0.8], "max")
-    assert not rule.should_prune(5, 0.1, [0.9, 0.8, NAN, math.inf], "max"), \
+    assert not rule.should_prune(5, 0.1, [0.9, 0.8, NAN, math.inf], "max"), (
         "diverged trials must not count as references"
+    )
     assert rule.should_prune(5, 0.1, [0.9, 0.8, NAN, 0.7], "max")
 
 
@@ -38,8 +39,13 @@ def test_nan_is_never_compared():
 
 def test_median_on_a_scripted_sweep():
     """Five trials' val_acc curves; the rule stops the poor ones at epoch 2."""
-    curves = {"a": [0.60, 0.70, 0.75], "b": [0.55, 0.68, 0.74], "c": [0.30, 0.35, 0.40],
-              "d": [0.58, 0.69, 0.76], "e": [0.20, 0.25, 0.30]}
+    curves = {
+        "a": [0.60, 0.70, 0.75],
+        "b": [0.55, 0.68, 0.74],
+        "c": [0.30, 0.35, 0.40],
+        "d": [0.58, 0.69, 0.76],
+        "e": [0.20, 0.25, 0.30],
+    }
     rule = MedianPruner(warmup_epochs=1, min_trials=2)
     stopped, ran = {}, {}
     for name, curve in curves.items():  # one after another, as a serial sweep runs them
@@ -48,12 +54,14 @@ def test_median_on_a_scripted_sweep():
             if rule.should_prune(epoch, value, others, "max"):
                 stopped[name] = epoch
                 break
-        ran[name] = curve[:stopped.get(name, len(curve))]
+        ran[name] = curve[: stopped.get(name, len(curve))]
     assert stopped == {"c": 2, "e": 2}
 
 
-@pytest.mark.parametrize("epoch, rung", [(1, True), (2, False), (3, True), (4, False),
-                                         (9, True), (27, True), (10, False)])
+@pytest.mark.parametrize(
+    "epoch, rung",
+    [(1, True), (2, False), (3, True), (4, False), (9, True), (27, True), (10, False)],
+)
 def test_halving_rungs(epoch, rung):
     assert HalvingPruner(warmup_epochs=1, reduction_factor=3).is_rung(epoch) is rung
 

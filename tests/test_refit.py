@@ -23,7 +23,8 @@ seeds: 2
 
 
 def test_the_best_point_is_chosen_on_validation_means_and_becomes_a_train_config(
-        tmp_path, real_dataset):
+    tmp_path, real_dataset
+):
     (tmp_path / "s.yaml").write_text(SPEC)
     result = run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"])
     trials = pd.read_csv(tmp_path / "out" / "trials.csv")
@@ -46,11 +47,15 @@ def test_early_stopped_points_refit_for_their_best_epochs():
 
 def test_refit_command_writes_best_yaml_and_reports_test_apart(tmp_path, real_dataset):
     (tmp_path / "s.yaml").write_text(SPEC)
-    done = CliRunner().invoke(app, ["sweep", str(tmp_path / "s.yaml"), "--out",
-                                    str(tmp_path / "out"), "--quiet", "--refit"])
+    done = CliRunner().invoke(
+        app,
+        ["sweep", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--quiet", "--refit"],
+    )
     assert done.exit_code == 0, done.output
-    assert "selected: lr=" in done.output and "refit without a validation split: test acc" \
-        in done.output
+    assert (
+        "selected: lr=" in done.output
+        and "refit without a validation split: test acc" in done.output
+    )
     best = load_train_config(tmp_path / "out" / "best.yaml")
     assert best.val_fraction == 0 and best.train_subset == 2000
     (refit_run,) = (tmp_path / "out" / "refit").iterdir()

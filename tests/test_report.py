@@ -84,19 +84,22 @@ def test_export_is_an_optuna_study_matching_trials_csv(fake):
 
     export_study(fake)
     path = export_study(fake)  # again: replaced, not appended to
-    study = optuna.load_study(study_name="fake",
-                              storage=JournalStorage(JournalFileBackend(str(path))))
+    study = optuna.load_study(
+        study_name="fake", storage=JournalStorage(JournalFileBackend(str(path)))
+    )
     trials = pd.read_csv(fake / "trials.csv")
     epochs = pd.read_csv(fake / "epochs.csv")
     assert len(study.trials) == len(trials)
-    states = {"completed": "COMPLETE", "diverged": "COMPLETE", "pruned": "PRUNED",
-              "failed": "FAIL"}
+    states = {"completed": "COMPLETE", "diverged": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
     assert set(trials.status) == set(states)
     for frozen, row in zip(study.trials, trials.itertuples()):
         assert frozen.user_attrs["trial_id"] == row.trial_id
         assert frozen.state.name == states[row.status]
-        assert frozen.params == {"lr": row.lr, "batch_size": row.batch_size,
-                                 "weight_decay": row.weight_decay}
+        assert frozen.params == {
+            "lr": row.lr,
+            "batch_size": row.batch_size,
+            "weight_decay": row.weight_decay,
+        }
         assert frozen.distributions["lr"].log
         curve = epochs[epochs.trial_id == row.trial_id]
         expected = {int(e): v for e, v in zip(curve.epoch, curve.val_acc) if math.isfinite(v)}
@@ -131,9 +134,16 @@ def test_a_run_directory_gets_config_curves_and_trial(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text(to_yaml(TrainConfig(epochs=2, lr=0.3)))
-    (run / "metrics.csv").write_text("\n".join([csv_line(METRIC_COLUMNS),
-                                                "1,0.8,0.7,,,0.75,0.72,1.0,60000",
-                                                "2,0.6,0.8,,,0.65,0.78,1.0,60000"]) + "\n")
+    (run / "metrics.csv").write_text(
+        "\n".join(
+            [
+                csv_line(METRIC_COLUMNS),
+                "1,0.8,0.7,,,0.75,0.72,1.0,60000",
+                "2,0.6,0.8,,,0.65,0.78,1.0,60000",
+            ]
+        )
+        + "\n"
+    )
     (run / "run.json").write_text('{"status": "completed", "epochs_run": 2}')
     page = write_report([run], evaluate=True).read_text()
     for anchor in ("what-ran", "leaderboard", "curves", "selected", "trials"):
@@ -196,8 +206,9 @@ def test_a_sweep_refreshes_its_report_as_groups_end(tmp_path, monkeypatch, real_
 
     monkeypatch.setattr(report, "write_report", recording)
     monkeypatch.setattr(ReportRefresher, "FIRST_AFTER", 0.0)
-    (tmp_path / "s.yaml").write_text("base: {epochs: 1, train_subset: 500}\n"
-                                     "grid: {batch_size: [50, 100], lr: [0.1, 0.3]}\n")
+    (tmp_path / "s.yaml").write_text(
+        "base: {epochs: 1, train_subset: 500}\ngrid: {batch_size: [50, 100], lr: [0.1, 0.3]}\n"
+    )
     run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"], report=True)
     assert pages[0] == (2, False)  # the first group's two trials, before the second ran
     assert pages[-1] == (4, True)  # and the whole sweep, with the per-class view

@@ -30,9 +30,18 @@ prune: {{method: median, warmup_epochs: 1, min_trials: 2}}
 """
 # No network of its own (issue 19); software WebGL for the parallel coordinates, as a
 # machine without a GPU has no other.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-unsafe-swiftshader", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-unsafe-swiftshader",
+    "--hide-scrollbars",
+]
 # Chromium's own services, which it calls whatever the flags; a page never needs them.
 BROWSER_HOSTS = re.compile(r"(^|\.)(google\.com|googleapis\.com|gstatic\.com|gvt1\.com)(:\d+)?$")
 
@@ -43,8 +52,9 @@ def swept(tmp_path_factory, real_dataset):
 
     tmp = tmp_path_factory.mktemp("report")
     (tmp / "s.yaml").write_text(SPEC.format(name=json.dumps(HOSTILE)))
-    result = CliRunner().invoke(app, ["sweep", str(tmp / "s.yaml"), "--out", str(tmp / "out"),
-                                      "--quiet"])
+    result = CliRunner().invoke(
+        app, ["sweep", str(tmp / "s.yaml"), "--out", str(tmp / "out"), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     return tmp / "out"
 
@@ -86,18 +96,28 @@ def chromium(url: str, profile, *args: str) -> subprocess.CompletedProcess:
     binary = shutil.which("chromium")
     if binary is None:
         pytest.fail("chromium not found: run scripts/setup (apt-get install chromium)")
-    return subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args, url],
-                          capture_output=True, text=True, timeout=90)
+    return subprocess.run(
+        [binary, *FLAGS, f"--user-data-dir={profile}", *args, url],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
 
 
 def load(page, profile) -> tuple[str, str, list[str]]:
     """The DOM after the page's scripts ran, and what the browser logged and requested."""
     recorder = RequestRecorder()
     try:
-        done = chromium(page.as_uri(), profile, "--enable-logging=stderr", "--v=0",
-                        "--virtual-time-budget=10000",
-                        f"--proxy-server=127.0.0.1:{recorder.port}",
-                        "--proxy-bypass-list=<-loopback>", "--dump-dom")
+        done = chromium(
+            page.as_uri(),
+            profile,
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            f"--proxy-server=127.0.0.1:{recorder.port}",
+            "--proxy-bypass-list=<-loopback>",
+            "--dump-dom",
+        )
     finally:
         recorder.close()
     assert done.returncode == 0, done.stderr[-2000:]
@@ -111,8 +131,10 @@ def loaded(swept, tmp_path_factory):
 
 def test_the_checks_see_what_a_page_fetches_and_logs(tmp_path):
     page = tmp_path / "page.html"
-    page.write_text('<html><body><img src="http://example.invalid/x.png">'
-                    '<script>console.error("oops")</script></body></html>')
+    page.write_text(
+        '<html><body><img src="http://example.invalid/x.png">'
+        '<script>console.error("oops")</script></body></html>'
+    )
     _, log, requests = load(page, tmp_path / "profile")
     assert any("example.invalid/x.png" in r for r in requests)
     assert any(":CONSOLE" in line and "oops" in line for line in log.splitlines())
@@ -122,8 +144,9 @@ def test_page_loads_offline_without_console_messages(loaded):
     dom, log, requests = loaded
     assert "<html" in dom[:100] and "</html>" in dom
     assert requests == []
-    console = [line for line in log.splitlines() if ":CONSOLE" in line
-               and '"[.WebGL-' not in line]  # software GL's performance notices
+    console = [
+        line for line in log.splitlines() if ":CONSOLE" in line and '"[.WebGL-' not in line
+    ]  # software GL's performance notices
     assert console == []
 
 
@@ -182,14 +205,20 @@ def test_screenshot_is_not_blank(swept, tmp_path):
     import matplotlib.image
 
     shot = tmp_path / "shot.png"
-    done = chromium((swept / "report.html").as_uri(), tmp_path / "profile",
-                    "--window-size=1280,800", "--virtual-time-budget=10000",
-                    f"--screenshot={shot}")
+    done = chromium(
+        (swept / "report.html").as_uri(),
+        tmp_path / "profile",
+        "--window-size=1280,800",
+        "--virtual-time-budget=10000",
+        f"--screenshot={shot}",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (800, 1280)
-    assert pixels.std() > 0.05 and len({tuple(p) for p in pixels[::8, ::8, :3].reshape(-1, 3)
-                                        .tolist()}) > 50
+    assert (
+        pixels.std() > 0.05
+        and len({tuple(p) for p in pixels[::8, ::8, :3].reshape(-1, 3).tolist()}) > 50
+    )
 
 
 def test_optuna_export_of_a_real_sweep_matches_trials_csv(swept):
@@ -206,8 +235,9 @@ def test_optuna_export_of_a_real_sweep_matches_trials_csv(swept):
     for frozen, row in zip(study.trials, trials.itertuples(), strict=True):
         assert frozen.state.name == {"completed": "COMPLETE", "pruned": "PRUNED"}[row.status]
         assert frozen.params == {"lr": row.lr, "weight_decay": row.weight_decay}
-        assert frozen.value == (pytest.approx(row.best_val_acc) if row.status == "completed"
-                                else None)
+        assert frozen.value == (
+            pytest.approx(row.best_val_acc) if row.status == "completed" else None
+        )
         curve = epochs[epochs.trial_id == row.trial_id]
         assert frozen.intermediate_values == pytest.approx(dict(zip(curve.epoch, curve.val_acc)))
         assert len(frozen.intermediate_values) == row.epochs_run
@@ -215,10 +245,20 @@ def test_optuna_export_of_a_real_sweep_matches_trials_csv(swept):
 
 
 def test_no_report_leaves_no_page(tmp_path, real_dataset):
-    (tmp_path / "s.yaml").write_text("base: {epochs: 1, train_subset: 500, batch_size: 100}\n"
-                                     "grid: {lr: [0.1]}\n")
-    result = CliRunner().invoke(app, ["sweep", str(tmp_path / "s.yaml"), "--out",
-                                      str(tmp_path / "out"), "--quiet", "--no-report"])
+    (tmp_path / "s.yaml").write_text(
+        "base: {epochs: 1, train_subset: 500, batch_size: 100}\ngrid: {lr: [0.1]}\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            str(tmp_path / "s.yaml"),
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            "--no-report",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "trials.csv").is_file()
     assert not (tmp_path / "out" / "report.html").exists()

@@ -14,9 +14,11 @@ def write_metrics(path, rows, tail=""):
     path.write_text("\n".join(lines) + "\n" + tail)
 
 
-ROWS = [[1, 0.9, 0.7, 0.8, 0.72, 0.81, 0.71, 1.0, 100.0],
-        [2, 0.6, 0.8, 0.7, 0.80, 0.72, 0.79, 1.0, 100.0],
-        [3, 0.5, 0.85, 0.75, 0.78, 0.74, 0.80, 1.0, 100.0]]
+ROWS = [
+    [1, 0.9, 0.7, 0.8, 0.72, 0.81, 0.71, 1.0, 100.0],
+    [2, 0.6, 0.8, 0.7, 0.80, 0.72, 0.79, 1.0, 100.0],
+    [3, 0.5, 0.85, 0.75, 0.78, 0.74, 0.80, 1.0, 100.0],
+]
 
 
 def test_read_metrics_drops_a_torn_last_line(tmp_path):
@@ -34,8 +36,12 @@ def test_read_metrics_rejects_foreign_files(tmp_path):
 
 
 def test_best_row_ignores_nan_and_takes_the_first_best():
-    rows = [{"epoch": 1, "val_acc": float("nan")}, {"epoch": 2, "val_acc": 0.5},
-            {"epoch": 3, "val_acc": 0.5}, {"epoch": 4, "val_acc": None}]
+    rows = [
+        {"epoch": 1, "val_acc": float("nan")},
+        {"epoch": 2, "val_acc": 0.5},
+        {"epoch": 3, "val_acc": 0.5},
+        {"epoch": 4, "val_acc": None},
+    ]
     assert best_row(rows, "val_acc", "max")["epoch"] == 2
     assert best_row([{"val_acc": float("nan")}], "val_acc", "max") is None
 

@@ -13,9 +13,18 @@ from softmax_exp.training import TrainHooks
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = TrainConfig(epochs=6, batch_size=100, lr=0.2, momentum=0.9, weight_decay=1e-4,
-                     lr_schedule="step", lr_step_epochs=2, lr_step_factor=0.5,
-                     val_fraction=0.1, train_subset=3000)
+CONFIG = TrainConfig(
+    epochs=6,
+    batch_size=100,
+    lr=0.2,
+    momentum=0.9,
+    weight_decay=1e-4,
+    lr_schedule="step",
+    lr_step_epochs=2,
+    lr_step_factor=0.5,
+    val_fraction=0.1,
+    train_subset=3000,
+)
 
 
 class CtrlCAtEpoch(TrainHooks):
@@ -78,23 +87,38 @@ def test_a_run_killed_with_minus_9_resumes_to_the_same_metrics(tmp_path, real_da
     import sys
     import time
 
-    args = ["train", "--epochs", "20", "--batch-size", "50", "--lr", "0.2", "--set",
-            "train_subset=20000", "--set", "val_fraction=0.1", "--quiet"]
+    args = [
+        "train",
+        "--epochs",
+        "20",
+        "--batch-size",
+        "50",
+        "--lr",
+        "0.2",
+        "--set",
+        "train_subset=20000",
+        "--set",
+        "val_fraction=0.1",
+        "--quiet",
+    ]
     command = [sys.executable, "-m", "softmax_exp_cli", *args]
-    process = subprocess.Popen([*command, "--out", str(tmp_path / "killed")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "killed")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     rows = tmp_path / "killed"
     while time.time() < deadline and not any(
-            len(m.read_text().splitlines()) >= 4 for m in rows.glob("*/metrics.csv")):
+        len(m.read_text().splitlines()) >= 4 for m in rows.glob("*/metrics.csv")
+    ):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait(30)
     (run,) = (tmp_path / "killed").iterdir()
     assert 3 <= len(metrics(run)) < 20
     resumed = resume_train(run)
-    subprocess.run([*command, "--out", str(tmp_path / "whole")], check=True,
-                   capture_output=True)
+    subprocess.run([*command, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
     (whole,) = (tmp_path / "whole").iterdir()
     pd.testing.assert_frame_equal(metrics(run), metrics(whole), check_exact=True)
     assert (run / "best.params").is_file() and resumed.info["status"] == "completed"
@@ -109,14 +133,29 @@ def test_an_interrupted_train_command_says_where_its_run_is(tmp_path, real_datas
     import sys
     import time
 
-    command = [sys.executable, "-m", "softmax_exp_cli", "train", "--epochs", "40", "--set",
-               "train_subset=5000", "--out", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, preexec_fn=lambda: signal.signal(
-                                   signal.SIGINT, signal.SIG_DFL))
+    command = [
+        sys.executable,
+        "-m",
+        "softmax_exp_cli",
+        "train",
+        "--epochs",
+        "40",
+        "--set",
+        "train_subset=5000",
+        "--out",
+        str(tmp_path),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not any(
-            len(p.read_text().splitlines()) > 2 for p in tmp_path.glob("*/metrics.csv")):
+        len(p.read_text().splitlines()) > 2 for p in tmp_path.glob("*/metrics.csv")
+    ):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -124,5 +163,6 @@ def test_an_interrupted_train_command_says_where_its_run_is(tmp_path, real_datas
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-2:] == [
         f"interrupted: the finished epochs are kept in {run}",
-        f"go on with: softmax train --resume {run}"]
+        f"go on with: softmax train --resume {run}",
+    ]
     assert "Traceback" not in err

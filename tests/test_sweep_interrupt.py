@@ -30,8 +30,15 @@ def softmax(*args, **popen):
     """`softmax ARGS` in its own session, taking Ctrl-C as a terminal's program would even
     when the tests themselves run in the background (where SIGINT comes ignored)."""
     command = [sys.executable, "-m", "softmax_exp_cli", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=default_sigint, **popen)
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=default_sigint,
+        **popen,
+    )
 
 
 def default_sigint() -> None:
@@ -67,8 +74,12 @@ def uninterrupted(tmp_path_factory, real_dataset):
     return tables(tmp / "out")
 
 
-SIGNALS = {"sigint": signal.SIGINT, "sigterm": signal.SIGTERM, "sigterm-workers": signal.SIGTERM,
-           "sigkill": signal.SIGKILL}
+SIGNALS = {
+    "sigint": signal.SIGINT,
+    "sigterm": signal.SIGTERM,
+    "sigterm-workers": signal.SIGTERM,
+    "sigkill": signal.SIGKILL,
+}
 
 
 @pytest.mark.parametrize("how", list(SIGNALS))
@@ -85,8 +96,9 @@ def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, uninterrupted, h
         word = "interrupted" if how == "sigint" else "terminated (SIGTERM)"
         assert f"{word}: finished trials and checkpoints kept; run it again" in err
         assert "Traceback" not in err
-        statuses = {json.loads((d / "run.json").read_text())["status"]
-                    for d in (out / "trials").iterdir()}
+        statuses = {
+            json.loads((d / "run.json").read_text())["status"] for d in (out / "trials").iterdir()
+        }
         assert "running" not in statuses, statuses
     done = pd.read_csv(out / "trials.csv")
     finished = set(done.trial_id[done.status == "completed"])
@@ -102,8 +114,10 @@ def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, uninterrupted, h
     pd.testing.assert_frame_equal(epochs, uninterrupted[1])
     rerun = pd.read_csv(out / "trials.csv")
     for trial_id in finished:  # finished trials were not redone: their timing is unchanged
-        assert rerun.wall_seconds[rerun.trial_id == trial_id].item() == \
-            done.wall_seconds[done.trial_id == trial_id].item()
+        assert (
+            rerun.wall_seconds[rerun.trial_id == trial_id].item()
+            == done.wall_seconds[done.trial_id == trial_id].item()
+        )
 
 
 MID_TRIAL = """\
@@ -146,8 +160,9 @@ def test_a_killed_sweep_goes_on_mid_trial_from_its_checkpoints(tmp_path, real_da
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate(timeout=60)
     assert max(epochs_done(out).values()) < 8, "the group ended before the kill"
-    before = {trial.name: pd.read_csv(trial / "metrics.csv") for trial in
-              (out / "trials").iterdir()}
+    before = {
+        trial.name: pd.read_csv(trial / "metrics.csv") for trial in (out / "trials").iterdir()
+    }
 
     again = softmax("sweep", str(spec), "--out", str(out), "--quiet")
     _, err = again.communicate(timeout=300)

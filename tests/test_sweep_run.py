@@ -18,7 +18,6 @@ from softmax_exp.sweep.runner import SweepDirectoryTaken
 pytestmark = pytest.mark.e2e
 
 
-
 class Events(SweepObserver):
     def __init__(self):
         self.started, self.finished = [], []
@@ -51,10 +50,11 @@ def tables(path):
 @pytest.fixture(params=["serial", "fused-serial", "process"])
 def executor_options(request):
     """The contract suite: every executor, fused or not, gives the same results."""
-    return {"serial": {"executor": SerialExecutor(), "fuse": False},
-            "fused-serial": {"executor": SerialExecutor(), "fuse": True},
-            "process": {"executor": ProcessExecutor(2), "fuse": True, "workers": 2},
-            }[request.param]
+    return {
+        "serial": {"executor": SerialExecutor(), "fuse": False},
+        "fused-serial": {"executor": SerialExecutor(), "fuse": True},
+        "process": {"executor": ProcessExecutor(2), "fuse": True, "workers": 2},
+    }[request.param]
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,12 @@ def test_every_executor_gives_the_same_tables(tmp_path, executor_options, refere
     assert sorted(s for _, s in events.finished) == ["completed"] * 4
     trials, epochs = tables(result.path)
     atol = FUSED_ATOL[kernels_in_use()]  # exact on the fused kernels, whatever the threads
-    pd.testing.assert_frame_equal(trials.drop(columns=["source"], errors="ignore"),
-                                  reference[0], check_exact=atol == 0, atol=atol)
+    pd.testing.assert_frame_equal(
+        trials.drop(columns=["source"], errors="ignore"),
+        reference[0],
+        check_exact=atol == 0,
+        atol=atol,
+    )
     pd.testing.assert_frame_equal(epochs, reference[1], check_exact=atol == 0, atol=atol)
 
 
@@ -131,8 +135,10 @@ def test_edited_grid_runs_only_new_points_and_restart_runs_all(tmp_path, real_da
 def test_another_sweep_file_is_refused_unless_restarted(tmp_path, real_dataset):
     first = write_spec(tmp_path)
     sweep(tmp_path, first)
-    before = {name: (tmp_path / "out" / name).read_bytes()
-              for name in ("sweep.yaml", "trials.csv", "epochs.csv")}
+    before = {
+        name: (tmp_path / "out" / name).read_bytes()
+        for name in ("sweep.yaml", "trials.csv", "epochs.csv")
+    }
     other = write_spec(tmp_path, SMALL_GRID.replace("[0.05, 0.5]", "[0.1]"), "other.yaml")
     with pytest.raises(SweepDirectoryTaken) as refused:
         sweep(tmp_path, other)
@@ -156,8 +162,7 @@ def test_torn_metrics_or_run_json_means_run_again(tmp_path, real_dataset):
     assert sorted(events.started) == sorted([a.id, b.id])
 
 
-def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, real_dataset,
-                                                           monkeypatch):
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, real_dataset, monkeypatch):
     real = training.train_group
 
     def flaky(configs, *args, **kwargs):
@@ -188,11 +193,14 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path, real_dataset, monkeypatc
 
 
 def test_a_diverging_learning_rate_is_marked_and_the_sweep_completes(tmp_path, real_dataset):
-    spec = write_spec(tmp_path, "base: {epochs: 3, train_subset: 1000, batch_size: 100}\n"
-                                "grid: {lr: [0.1, 1.0e38]}\n")
+    spec = write_spec(
+        tmp_path,
+        "base: {epochs: 3, train_subset: 1000, batch_size: 100}\ngrid: {lr: [0.1, 1.0e38]}\n",
+    )
     result, events = sweep(tmp_path, spec)
-    assert [s for _, s in events.finished] == ["diverged", "completed"] or \
-        sorted(s for _, s in events.finished) == ["completed", "diverged"]
+    assert [s for _, s in events.finished] == ["diverged", "completed"] or sorted(
+        s for _, s in events.finished
+    ) == ["completed", "diverged"]
     trials = pd.read_csv(result.path / "trials.csv")
     wild = trials[trials.lr > 1].iloc[0]
     assert wild.status == "diverged" and wild.epochs_run == 1
@@ -210,8 +218,11 @@ def test_two_sweeps_in_one_directory(tmp_path, real_dataset):
 def test_seeds_give_mean_and_spread(tmp_path, real_dataset):
     from softmax_exp.sweep.leaderboard import leaderboard
 
-    spec = write_spec(tmp_path, "base: {epochs: 1, train_subset: 1000, batch_size: 100}\n"
-                                "grid: {lr: [0.1, 0.3]}\nseeds: 3\n")
+    spec = write_spec(
+        tmp_path,
+        "base: {epochs: 1, train_subset: 1000, batch_size: 100}\n"
+        "grid: {lr: [0.1, 0.3]}\nseeds: 3\n",
+    )
     result, _ = sweep(tmp_path, spec)
     board = leaderboard(result)
     assert [row["trials"] for row in board] == [3, 3]
@@ -219,12 +230,16 @@ def test_seeds_give_mean_and_spread(tmp_path, real_dataset):
 
 
 def test_fused_group_with_early_stopping_and_mixed_epochs_matches_separate_runs(
-        tmp_path, real_dataset):
+    tmp_path, real_dataset
+):
     """lr 0.3 at batch 64 is where last-bit differences would be amplified: the test that
     fused trials compute bit for bit what they would alone."""
-    spec = write_spec(tmp_path, "base: {train_subset: 3000, batch_size: 64, val_fraction: 0.1}\n"
-                                "grid:\n  lr: [0.3, 1.0]\n  epochs: [2, 6]\n"
-                                "  patience: [null, 1]\n")
+    spec = write_spec(
+        tmp_path,
+        "base: {train_subset: 3000, batch_size: 64, val_fraction: 0.1}\n"
+        "grid:\n  lr: [0.3, 1.0]\n  epochs: [2, 6]\n"
+        "  patience: [null, 1]\n",
+    )
     fused, _ = sweep(tmp_path, spec, fuse=True)
     alone = run_sweep(spec, tmp_path / "alone", fuse=False, argv=["test"])
     assert len({t.config.batch_size for t in fused.trials}) == 1  # one fused group of 8
@@ -274,4 +289,5 @@ def test_ctrl_c_leaves_each_running_trial_a_checkpoint_to_go_on_from(tmp_path, r
         timing = ["wall_seconds", *records.TIMING_COLUMNS]
         pd.testing.assert_frame_equal(
             pd.read_csv(again.path / table).drop(columns=timing, errors="ignore"),
-            pd.read_csv(whole.path / table).drop(columns=timing, errors="ignore"))
+            pd.read_csv(whole.path / table).drop(columns=timing, errors="ignore"),
+        )

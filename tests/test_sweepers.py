@@ -49,12 +49,19 @@ class Registry:
             record.rows = [{"epoch": 1, "val_acc": val_acc(trial)}]
 
 
-@pytest.mark.parametrize("text, kind, count", [
-    ("grid: {lr: [0.1, 0.2, 0.3]}\nseeds: 2\n", GridSweeper, 6),
-    ("random: {trials: 4, space: {lr: {uniform: [0.1, 1]}}}\n", RandomSweeper, 4),
-    ("grid: {batch_size: [64, 128]}\nrandom: {trials: 3, space: {lr: {uniform: [0.1, 1]}}}\n",
-     RandomSweeper, 6),
-])
+@pytest.mark.parametrize(
+    "text, kind, count",
+    [
+        ("grid: {lr: [0.1, 0.2, 0.3]}\nseeds: 2\n", GridSweeper, 6),
+        ("random: {trials: 4, space: {lr: {uniform: [0.1, 1]}}}\n", RandomSweeper, 4),
+        (
+            "grid: {batch_size: [64, 128]}\n"
+            "random: {trials: 3, space: {lr: {uniform: [0.1, 1]}}}\n",
+            RandomSweeper,
+            6,
+        ),
+    ],
+)
 def test_list_sweepers_ask_for_everything_once(tmp_path, text, kind, count):
     sweeper = make_sweeper(spec_from(tmp_path, text))
     assert type(sweeper) is kind and sweeper.planned == count
@@ -71,31 +78,38 @@ def test_the_search_is_the_block_given_and_its_budget_belongs_to_it(tmp_path):
     spec = spec_from(tmp_path, TPE.format(trials=5, per_round="\n  per_round: 2"))
     assert spec.search == "tpe" and spec.sample.trials == 5 and spec.sample.per_round == 2
     assert spec.size == 5 and set(spec.space) == {"lr", "weight_decay"}
-    legacy = spec_from(tmp_path, "search: tpe\nrandom: {trials: 4, space: {lr: "
-                       "{uniform: [0.1, 1]}}}\n", "legacy.yaml")  # as older files said it
+    legacy = spec_from(
+        tmp_path,
+        "search: tpe\nrandom: {trials: 4, space: {lr: {uniform: [0.1, 1]}}}\n",
+        "legacy.yaml",
+    )  # as older files said it
     assert legacy.search == "tpe" and legacy.sample.trials == 4
-    with pytest.raises(ConfigError, match=r"s.yaml:2: search: 'grid' does not match the "
-                       r"file's 'random' search; remove 'search'"):
-        spec_from(tmp_path, "random: {trials: 4, space: {lr: {uniform: [0.1, 1]}}}\n"
-                  "search: grid\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"s.yaml:2: search: 'grid' does not match the "
+        r"file's 'random' search; remove 'search'",
+    ):
+        spec_from(tmp_path, "random: {trials: 4, space: {lr: {uniform: [0.1, 1]}}}\nsearch: grid\n")
     with pytest.raises(ConfigError, match=r"random.per_round: unknown key"):
-        spec_from(tmp_path, "random: {trials: 4, per_round: 2, space: {lr: {uniform: "
-                  "[0.1, 1]}}}\n")
+        spec_from(tmp_path, "random: {trials: 4, per_round: 2, space: {lr: {uniform: [0.1, 1]}}}\n")
     with pytest.raises(ConfigError, match=r"tpe.per_round: must be a whole number >= 1"):
         spec_from(tmp_path, TPE.format(trials=5, per_round="\n  per_round: 0"))
 
 
-@pytest.mark.parametrize("trials, per_round, workers, rounds", [
-    (18, None, 1, [STARTUP, 3, 3, 2]),  # random draws at once, then thirds of the rest
-    (6, None, 1, [6]),
-    (5, 1, 1, [1, 1, 1, 1, 1]),  # one by one, as TPE usually runs
-    (5, 2, 1, [2, 2, 1]),
-    (14, None, 3, [STARTUP, 3, 1]),  # at least a round per worker, never past the budget
-])
-def test_tpe_asks_in_rounds_until_its_budget_has_ended(tmp_path, trials, per_round, workers,
-                                                      rounds):
-    text = TPE.format(trials=trials, per_round=f"\n  per_round: {per_round}" if per_round
-                      else "")
+@pytest.mark.parametrize(
+    "trials, per_round, workers, rounds",
+    [
+        (18, None, 1, [STARTUP, 3, 3, 2]),  # random draws at once, then thirds of the rest
+        (6, None, 1, [6]),
+        (5, 1, 1, [1, 1, 1, 1, 1]),  # one by one, as TPE usually runs
+        (5, 2, 1, [2, 2, 1]),
+        (14, None, 3, [STARTUP, 3, 1]),  # at least a round per worker, never past the budget
+    ],
+)
+def test_tpe_asks_in_rounds_until_its_budget_has_ended(
+    tmp_path, trials, per_round, workers, rounds
+):
+    text = TPE.format(trials=trials, per_round=f"\n  per_round: {per_round}" if per_round else "")
     sweeper = make_sweeper(spec_from(tmp_path, text), workers)
     assert isinstance(sweeper, TPESweeper) and sweeper.planned == trials
     registry = Registry()
@@ -107,8 +121,9 @@ def test_tpe_asks_in_rounds_until_its_budget_has_ended(tmp_path, trials, per_rou
         sweeper.tell(registry.records)
     assert sizes == rounds
     assert len(registry.records) == trials
-    assert sorted(t.index for t in (r.trial for r in registry.records.values())) == \
-        list(range(trials))
+    assert sorted(t.index for t in (r.trial for r in registry.records.values())) == list(
+        range(trials)
+    )
 
 
 class JobSizes(SerialExecutor):
@@ -140,8 +155,12 @@ def test_a_tpe_round_trains_fused_and_one_by_one_does_not(tmp_path, real_dataset
 
 def test_the_runner_knows_no_search_by_name():
     source = (Path(__file__).parent.parent / "softmax_exp" / "sweep" / "runner.py").read_text()
-    imported = {alias.name for node in ast.walk(ast.parse(source))
-                if isinstance(node, ast.ImportFrom) for alias in node.names}
+    imported = {
+        alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
     assert {"Sweeper", "make_sweeper"} <= imported
     assert not imported & {"TPESweeper", "GridSweeper", "RandomSweeper", "expand"}
     code = [line.split("#")[0] for line in source.splitlines()]
@@ -149,6 +168,9 @@ def test_the_runner_knows_no_search_by_name():
 
 
 def test_a_missing_budget_is_named_missing(tmp_path):
-    with pytest.raises(ConfigError, match=r"s.yaml:1: tpe.trials: missing; give a whole "
-                       r"number >= 1$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"s.yaml:1: tpe.trials: missing; give a whole "
+        r"number >= 1$",
+    ):
         spec_from(tmp_path, "tpe: {space: {lr: {uniform: [0.1, 1]}}}\n")

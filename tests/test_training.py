@@ -35,8 +35,7 @@ def test_same_seed_same_metrics_other_seed_differs():
     config = TrainConfig(epochs=3, batch_size=32, seed=7)
     first = without_timing(train([config])[0].history)
     assert first == without_timing(train([config])[0].history)
-    assert first != without_timing(train([TrainConfig(epochs=3, batch_size=32, seed=8)])[0]
-                                    .history)
+    assert first != without_timing(train([TrainConfig(epochs=3, batch_size=32, seed=8)])[0].history)
 
 
 def test_initial_weights_follow_the_chapter(both_kernels):
@@ -49,8 +48,9 @@ def test_initial_weights_follow_the_chapter(both_kernels):
     stacked_weight, stacked_bias = backend.param_arrays()
     assert stacked_weight.shape == (16 * 2, 784) and not stacked_bias.any()
     for k in range(3):
-        np.testing.assert_array_equal(block_params((stacked_weight, stacked_bias), k)["0.weight"],
-                                      weight)
+        np.testing.assert_array_equal(
+            block_params((stacked_weight, stacked_bias), k)["0.weight"], weight
+        )
 
 
 def softmax_grad(weight, bias, images, labels):
@@ -70,26 +70,28 @@ def test_one_step_matches_hand_computed_sgd_with_weight_decay(weight_decay, both
     config = TrainConfig(epochs=1, batch_size=50, lr=0.5, weight_decay=weight_decay)
     weight0 = chapter_weights(config.init_sigma, config.seed)
     (outcome,) = train([config], dataset)
-    grad_w, grad_b = softmax_grad(weight0, np.zeros(10), dataset.train_images,
-                                  dataset.train_labels)
+    grad_w, grad_b = softmax_grad(weight0, np.zeros(10), dataset.train_images, dataset.train_labels)
     expected_w = weight0 - config.lr * (grad_w + weight_decay * weight0)
     np.testing.assert_allclose(outcome.final_params["0.weight"], expected_w, atol=2e-6)
     np.testing.assert_allclose(outcome.final_params["0.bias"], -config.lr * grad_b, atol=2e-6)
 
 
 def test_fused_trials_equal_separate_runs(both_kernels):
-    configs = [TrainConfig(epochs=4, batch_size=32, lr=0.3),
-               TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.01),
-               TrainConfig(epochs=3, batch_size=32, lr=1.0, weight_decay=0.001),
-               TrainConfig(epochs=3, batch_size=32, lr=0.15, weight_decay=0.001)]
+    configs = [
+        TrainConfig(epochs=4, batch_size=32, lr=0.3),
+        TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.01),
+        TrainConfig(epochs=3, batch_size=32, lr=1.0, weight_decay=0.001),
+        TrainConfig(epochs=3, batch_size=32, lr=0.15, weight_decay=0.001),
+    ]
     fused = train(configs)
     for config, together in zip(configs, fused):
         (alone,) = train([config])
         assert len(together.history) == config.epochs
         assert_fused_equals_separate(both_kernels, together.history, alone.history, config.lr)
         if both_kernels == "native":
-            np.testing.assert_array_equal(together.final_params["0.weight"],
-                                          alone.final_params["0.weight"])
+            np.testing.assert_array_equal(
+                together.final_params["0.weight"], alone.final_params["0.weight"]
+            )
 
 
 def test_fused_momentum_trials_equal_separate_runs(both_kernels):
@@ -105,8 +107,7 @@ def test_configs_that_cannot_share_batches_are_refused():
 
 
 def test_huge_learning_rate_diverges_without_hurting_its_neighbour(both_kernels):
-    configs = [TrainConfig(epochs=3, batch_size=32, lr=1e38), TrainConfig(epochs=3,
-                                                                         batch_size=32)]
+    configs = [TrainConfig(epochs=3, batch_size=32, lr=1e38), TrainConfig(epochs=3, batch_size=32)]
     wild, calm = train(configs)
     assert wild.status == "diverged" and len(wild.history) == 1
     assert not math.isfinite(wild.history[-1].train_loss)
@@ -132,8 +133,9 @@ def test_early_stopping_treats_nan_as_no_gain():
 
 
 def test_early_stopping_keeps_best_params_and_stops():
-    config = TrainConfig(epochs=30, batch_size=16, lr=2.0, val_fraction=0.3, patience=2,
-                         train_subset=60)
+    config = TrainConfig(
+        epochs=30, batch_size=16, lr=2.0, val_fraction=0.3, patience=2, train_subset=60
+    )
     (outcome,) = train([config])
     vals = [m.val_acc for m in outcome.history]
     assert outcome.status == "completed" and "early stopping" in outcome.stop_reason
@@ -149,8 +151,10 @@ def test_prune_hook_stops_one_trial():
             assert metrics in peers and len(peers) == (2 if metrics.epoch <= 2 else 1)
             return index == 1 and metrics.epoch == 2
 
-    a, b = train([TrainConfig(epochs=4, batch_size=32), TrainConfig(epochs=4, batch_size=32,
-                                                                   lr=0.2)], hooks=PruneSecond())
+    a, b = train(
+        [TrainConfig(epochs=4, batch_size=32), TrainConfig(epochs=4, batch_size=32, lr=0.2)],
+        hooks=PruneSecond(),
+    )
     assert (a.status, len(a.history)) == ("completed", 4)
     assert (b.status, len(b.history)) == ("pruned", 2)
 
@@ -184,11 +188,14 @@ def test_batch_or_subset_larger_than_data_is_a_config_error():
 
 
 def test_schedules_follow_mxnets_schedulers():
-    step = schedule_for(TrainConfig(lr=0.4, epochs=6, lr_schedule="step", lr_step_epochs=2,
-                                    lr_step_factor=0.5), batches_per_epoch=10)
+    step = schedule_for(
+        TrainConfig(lr=0.4, epochs=6, lr_schedule="step", lr_step_epochs=2, lr_step_factor=0.5),
+        batches_per_epoch=10,
+    )
     assert [step(u) for u in (1, 20, 21, 40, 41, 60)] == [0.4, 0.4, 0.2, 0.2, 0.1, 0.1]
-    cosine = schedule_for(TrainConfig(lr=0.4, epochs=4, lr_schedule="cosine", lr_min=0.1),
-                          batches_per_epoch=10)
+    cosine = schedule_for(
+        TrainConfig(lr=0.4, epochs=4, lr_schedule="cosine", lr_min=0.1), batches_per_epoch=10
+    )
     rates = [cosine(u) for u in range(1, 41)]
     assert rates[0] == pytest.approx(0.4, abs=1e-3) and rates[-1] == pytest.approx(0.1)
     assert rates[19] == pytest.approx(0.25, abs=0.02)
@@ -201,8 +208,9 @@ def test_schedules_follow_mxnets_schedulers():
 def test_a_step_schedule_takes_the_hand_computed_steps(both_kernels):
     """Full batches: epoch 1 steps at lr, epoch 2 at lr * factor."""
     dataset = synthetic_dataset(n_train=50)
-    config = TrainConfig(epochs=2, batch_size=50, lr=0.5, lr_schedule="step",
-                         lr_step_epochs=1, lr_step_factor=0.25)
+    config = TrainConfig(
+        epochs=2, batch_size=50, lr=0.5, lr_schedule="step", lr_step_epochs=1, lr_step_factor=0.25
+    )
     (outcome,) = train([config], dataset)
     weight, bias = chapter_weights(config.init_sigma, config.seed), np.zeros(10)
     for lr in (0.5, 0.125):
@@ -213,11 +221,25 @@ def test_a_step_schedule_takes_the_hand_computed_steps(both_kernels):
 
 
 def test_fused_trials_with_their_own_schedules_equal_separate_runs(both_kernels):
-    configs = [TrainConfig(epochs=4, batch_size=32, lr=0.2, lr_schedule="cosine",
-                           warmup_epochs=1, weight_decay=0.001),
-               TrainConfig(epochs=3, batch_size=32, lr=0.2, lr_schedule="step",
-                           lr_step_epochs=1, lr_step_factor=0.5),
-               TrainConfig(epochs=4, batch_size=32, lr=0.1)]
+    configs = [
+        TrainConfig(
+            epochs=4,
+            batch_size=32,
+            lr=0.2,
+            lr_schedule="cosine",
+            warmup_epochs=1,
+            weight_decay=0.001,
+        ),
+        TrainConfig(
+            epochs=3,
+            batch_size=32,
+            lr=0.2,
+            lr_schedule="step",
+            lr_step_epochs=1,
+            lr_step_factor=0.5,
+        ),
+        TrainConfig(epochs=4, batch_size=32, lr=0.1),
+    ]
     for config, together in zip(configs, train(configs)):
         (alone,) = train([config])
         assert_fused_equals_separate(both_kernels, together.history, alone.history, config.lr)
@@ -229,6 +251,7 @@ def test_an_interrupt_keeps_the_finished_epochs_parameters():
     """Ctrl-C mid-epoch: every live trial ends `interrupted` with the parameters of its
     last finished epoch as final and of its best epoch as best; a trial that had already
     ended keeps its own outcome."""
+
     class CtrlCInEpoch3(TrainHooks):
         def __init__(self):
             self.ended = {}
@@ -244,8 +267,10 @@ def test_an_interrupt_keeps_the_finished_epochs_parameters():
             self.ended[index] = outcome
 
     hooks = CtrlCInEpoch3()
-    configs = [TrainConfig(epochs=5, batch_size=16, lr=0.1, val_fraction=0.2),
-               TrainConfig(epochs=1, batch_size=16, lr=0.3, val_fraction=0.2)]
+    configs = [
+        TrainConfig(epochs=5, batch_size=16, lr=0.1, val_fraction=0.2),
+        TrainConfig(epochs=1, batch_size=16, lr=0.3, val_fraction=0.2),
+    ]
     with pytest.raises(KeyboardInterrupt):
         train(configs, hooks=hooks)
     live, short = hooks.ended[0], hooks.ended[1]
@@ -253,5 +278,6 @@ def test_an_interrupt_keeps_the_finished_epochs_parameters():
     assert (live.status, live.stop_reason) == ("interrupted", "interrupted by the user")
     assert len(live.history) == 2 and live.best_params is not None
     (two_epochs,) = train([configs[0].model_copy(update={"epochs": 2})])
-    np.testing.assert_array_equal(live.final_params["0.weight"],
-                                  two_epochs.final_params["0.weight"])
+    np.testing.assert_array_equal(
+        live.final_params["0.weight"], two_epochs.final_params["0.weight"]
+    )

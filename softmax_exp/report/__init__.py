@@ -29,8 +29,12 @@ def default_report_path(paths: Sequence[PathLike]) -> Path:
     return Path(paths[0]) / REPORT_FILE if len(paths) == 1 else Path(REPORT_FILE)
 
 
-def write_report(paths: Sequence[PathLike], out: Optional[PathLike] = None,
-                 evaluate: bool = True, data_dir: Optional[Path] = None) -> Path:
+def write_report(
+    paths: Sequence[PathLike],
+    out: Optional[PathLike] = None,
+    evaluate: bool = True,
+    data_dir: Optional[Path] = None,
+) -> Path:
     """Build the report of `paths` (sweep or run directories) and write it atomically.
 
     `evaluate`: compute the selected trial's per-class view from its best.params (loads
@@ -43,8 +47,9 @@ def write_report(paths: Sequence[PathLike], out: Optional[PathLike] = None,
     return target
 
 
-def build_report(sources: list[Source], evaluate: bool = True,
-                 data_dir: Optional[Path] = None) -> str:
+def build_report(
+    sources: list[Source], evaluate: bool = True, data_dir: Optional[Path] = None
+) -> str:
     from plotly.offline import get_plotlyjs
 
     several = len(sources) > 1
@@ -74,9 +79,10 @@ def build_report(sources: list[Source], evaluate: bool = True,
     cards = []
     for source, prefix in labelled:
         labels = figures.trial_labels(source, prefix)
-        cards += [trial_card(source, row, anchors[(id(source), row["trial_id"])],
-                             labels[row["trial_id"]])
-                  for row in source.trials.to_dict("records")]
+        cards += [
+            trial_card(source, row, anchors[(id(source), row["trial_id"])], labels[row["trial_id"]])
+            for row in source.trials.to_dict("records")
+        ]
     page.add(f'<div class="trials">{"".join(cards)}</div>')
     return page.html(get_plotlyjs())
 
@@ -85,8 +91,10 @@ def _sweep_views(page: Page, sweeps: list[tuple[Source, str]], several: bool) ->
     page.section("parallel", "Parallel coordinates")
     for source, _ in sweeps:
         _subtitle(page, source, several)
-        page.plot(figures.parallel_coordinates(source),
-                  "nothing swept, or no trial has a value of the selection metric")
+        page.plot(
+            figures.parallel_coordinates(source),
+            "nothing swept, or no trial has a value of the selection metric",
+        )
     page.section("slices", "Slices: the metric against each setting")
     for source, _ in sweeps:
         _subtitle(page, source, several)
@@ -95,8 +103,10 @@ def _sweep_views(page: Page, sweeps: list[tuple[Source, str]], several: bool) ->
     for source, _ in sweeps:
         _subtitle(page, source, several)
         scores = param_importances(source)
-        page.plot(figures.importance(scores, source.metric) if scores else None,
-                  "needs at least two completed trials that differ in a setting")
+        page.plot(
+            figures.importance(scores, source.metric) if scores else None,
+            "needs at least two completed trials that differ in a setting",
+        )
     page.section("test-curves", "Test loss and accuracy by epoch (exercise 2)")
     page.plot(figures.test_curves(sweeps))
 
@@ -106,8 +116,9 @@ def _subtitle(page: Page, source: Source, several: bool) -> None:
         page.add(f"<h3>{figures.label(source.name)}</h3>")
 
 
-def _per_class(page: Page, source: Source, evaluate: bool, data_dir: Optional[Path],
-               several: bool) -> None:
+def _per_class(
+    page: Page, source: Source, evaluate: bool, data_dir: Optional[Path], several: bool
+) -> None:
     best = source.best()
     _subtitle(page, source, several)
     if best is None:
@@ -116,9 +127,11 @@ def _per_class(page: Page, source: Source, evaluate: bool, data_dir: Optional[Pa
     run = source.path / str(best["path"]) if source.kind == "sweep" else source.path
     name = figures.label(best["trial_id"])
     label = figures.trial_labels(source).get(best["trial_id"], name)
-    page.add(f"<p>{name}{'' if label == name else f' ({label})'}: best {source.metric} "
-             f"{best['score']:.4f} at epoch {figures.value_text(best['best_epoch'])}; "
-             f"evaluated from {figures.label(str(run / 'best.params'))}</p>")
+    page.add(
+        f"<p>{name}{'' if label == name else f' ({label})'}: best {source.metric} "
+        f"{best['score']:.4f} at epoch {figures.value_text(best['best_epoch'])}; "
+        f"evaluated from {figures.label(str(run / 'best.params'))}</p>"
+    )
     if not evaluate:
         page.note("computed when the sweep ends, or by: softmax report " + str(source.path))
         return
@@ -129,8 +142,9 @@ def _per_class(page: Page, source: Source, evaluate: bool, data_dir: Optional[Pa
     except SoftmaxExpError as exc:
         page.note(f"not available: {exc}")
         return
-    page.add(f"<p>test accuracy {evaluation.test_acc:.4f}, test loss "
-             f"{evaluation.test_loss:.4f}</p>")
+    page.add(
+        f"<p>test accuracy {evaluation.test_acc:.4f}, test loss {evaluation.test_loss:.4f}</p>"
+    )
     page.plot(figures.per_class(evaluation))
 
 
@@ -141,9 +155,13 @@ class ReportRefresher:
 
     FIRST_AFTER = 10.0
 
-    def __init__(self, path: Path, data_dir: Optional[Path] = None,
-                 note: Callable[[str], None] = lambda message: None,
-                 first_after: Optional[float] = None):
+    def __init__(
+        self,
+        path: Path,
+        data_dir: Optional[Path] = None,
+        note: Callable[[str], None] = lambda message: None,
+        first_after: Optional[float] = None,
+    ):
         self.path, self.data_dir, self.note = Path(path), data_dir, note
         wait = self.FIRST_AFTER if first_after is None else first_after
         self.next_at = time.monotonic() + wait
@@ -155,11 +173,21 @@ class ReportRefresher:
         try:
             write_report([self.path], evaluate=final, data_dir=self.data_dir)
         except Exception as exc:  # noqa: BLE001 - a report never stops a sweep
-            self.note(f"{REPORT_FILE} not refreshed ({type(exc).__name__}: {exc}); "
-                      f"softmax report {self.path} writes it later")
+            self.note(
+                f"{REPORT_FILE} not refreshed ({type(exc).__name__}: {exc}); "
+                f"softmax report {self.path} writes it later"
+            )
         took = time.monotonic() - now
         self.next_at = time.monotonic() + 9 * took
 
 
-__all__ = ["REPORT_FILE", "STUDY_FILE", "ReportRefresher", "build_report",
-           "default_report_path", "export_study", "param_importances", "write_report"]
+__all__ = [
+    "REPORT_FILE",
+    "STUDY_FILE",
+    "ReportRefresher",
+    "build_report",
+    "default_report_path",
+    "export_study",
+    "param_importances",
+    "write_report",
+]

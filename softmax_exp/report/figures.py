@@ -17,19 +17,55 @@ from typing import Any, Optional
 from .sources import Source
 
 METRICS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
-DASH = {"completed": "solid", "pruned": "dash", "diverged": "dot", "failed": "dashdot",
-        "interrupted": "dashdot"}
-END_SYMBOL = {"pruned": "triangle-down", "diverged": "x", "failed": "x-thin",
-              "interrupted": "x-thin"}
-STATUS_COLOR = {"completed": "#1f77b4", "pruned": "#ff7f0e", "diverged": "#d62728",
-                "failed": "#7f7f7f", "interrupted": "#7f7f7f"}
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf", "#2e91e5", "#e15f99", "#1ca71c", "#fb0d0d",
-           "#da16ff", "#222a2a", "#b68100", "#750d86", "#eb663b", "#511cfb", "#00a08b",
-           "#fb00d1", "#fc0080", "#b2828d")  # plotly's D3, then its Dark24
+DASH = {
+    "completed": "solid",
+    "pruned": "dash",
+    "diverged": "dot",
+    "failed": "dashdot",
+    "interrupted": "dashdot",
+}
+END_SYMBOL = {
+    "pruned": "triangle-down",
+    "diverged": "x",
+    "failed": "x-thin",
+    "interrupted": "x-thin",
+}
+STATUS_COLOR = {
+    "completed": "#1f77b4",
+    "pruned": "#ff7f0e",
+    "diverged": "#d62728",
+    "failed": "#7f7f7f",
+    "interrupted": "#7f7f7f",
+}
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#2e91e5",
+    "#e15f99",
+    "#1ca71c",
+    "#fb0d0d",
+    "#da16ff",
+    "#222a2a",
+    "#b68100",
+    "#750d86",
+    "#eb663b",
+    "#511cfb",
+    "#00a08b",
+    "#fb00d1",
+    "#fc0080",
+    "#b2828d",
+)  # plotly's D3, then its Dark24
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 CLEAN = {"displaylogo": False, "responsive": True}
-_STEPS = [m * 10.0 ** e for e in range(-3, 4) for m in (1, 2, 5)]
+_STEPS = [m * 10.0**e for e in range(-3, 4) for m in (1, 2, 5)]
 LOG_TICKS = {"log": {"tickvals": _STEPS, "ticktext": [f"{v:g}" for v in _STEPS]}}  # 1 2 5 10
 
 
@@ -52,14 +88,25 @@ def numbers(values) -> list:
 
 
 def figure(data: list, layout: dict, height: int = 420) -> dict:
-    base = {"height": height, "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
-            "hovermode": "closest", "legend": {"font": {"size": 10}}}
+    base = {
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+        "hovermode": "closest",
+        "legend": {"font": {"size": 10}},
+    }
     return {"data": data, "layout": {**base, **layout}, "config": CLEAN}
 
 
-def subplot_layout(rows: int, cols: int, titles: list[str], shared_xaxes: bool = False,
-                   shared_yaxes: bool = False, horizontal_spacing: float = 0.08,
-                   vertical_spacing: float = 0.1, column_widths: Optional[list] = None) -> dict:
+def subplot_layout(
+    rows: int,
+    cols: int,
+    titles: list[str],
+    shared_xaxes: bool = False,
+    shared_yaxes: bool = False,
+    horizontal_spacing: float = 0.08,
+    vertical_spacing: float = 0.1,
+    column_widths: Optional[list] = None,
+) -> dict:
     """Axes for a rows x cols grid of panels, as plotly's `make_subplots` lays them out
     (panel n is xaxis{n}/yaxis{n}, row by row), without building a plotly Figure: that
     costs a third of a second of imports, a tenth of the whole report."""
@@ -86,10 +133,19 @@ def subplot_layout(rows: int, cols: int, titles: list[str], shared_xaxes: bool =
                 yaxis.update({"matches": "y", "showticklabels": col == 0})
             layout[f"xaxis{suffix}"], layout[f"yaxis{suffix}"] = xaxis, yaxis
             if n <= len(titles):
-                layout["annotations"].append({
-                    "text": label(titles[n - 1]), "showarrow": False, "font": {"size": 16},
-                    "x": sum(starts[col]) / 2, "y": top, "xref": "paper", "yref": "paper",
-                    "xanchor": "center", "yanchor": "bottom"})
+                layout["annotations"].append(
+                    {
+                        "text": label(titles[n - 1]),
+                        "showarrow": False,
+                        "font": {"size": 16},
+                        "x": sum(starts[col]) / 2,
+                        "y": top,
+                        "xref": "paper",
+                        "yref": "paper",
+                        "xanchor": "center",
+                        "yanchor": "bottom",
+                    }
+                )
     return layout
 
 
@@ -109,8 +165,9 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
     """Every metric against epoch, one line per trial; a legend entry toggles a trial
     in every panel; pruned and diverged trials end in a marker where they stopped."""
     titles = [m.replace("_", " ") for m in METRICS]
-    layout = subplot_layout(2, 3, titles, shared_xaxes=True, horizontal_spacing=0.06,
-                            vertical_spacing=0.1)
+    layout = subplot_layout(
+        2, 3, titles, shared_xaxes=True, horizontal_spacing=0.06, vertical_spacing=0.1
+    )
     data = []
     color_index = 0
     for source, prefix in sources:
@@ -124,8 +181,18 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
                 y = numbers(rows[metric])
                 if not any(v is not None for v in y):
                     continue
-                data.append(_curve(rows["epoch"].tolist(), y, labels.get(trial_id, trial_id),
-                                   status, color, group, panel, metric))
+                data.append(
+                    _curve(
+                        rows["epoch"].tolist(),
+                        y,
+                        labels.get(trial_id, trial_id),
+                        status,
+                        color,
+                        group,
+                        panel,
+                        metric,
+                    )
+                )
     for axis in range(1, 7):
         suffix = "" if axis == 1 else str(axis)
         layout[f"xaxis{suffix}"]["title"] = {"text": "epoch"} if axis > 3 else None
@@ -136,8 +203,9 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
     return figure(data, layout, height=640)
 
 
-def _curve(x: list, y: list, name: str, status: str, color: str, group: str, panel: int,
-           metric: str) -> dict:
+def _curve(
+    x: list, y: list, name: str, status: str, color: str, group: str, panel: int, metric: str
+) -> dict:
     last = max(i for i, v in enumerate(y) if v is not None)
     stopped = status in END_SYMBOL
     sizes = [0] * len(y)
@@ -146,14 +214,19 @@ def _curve(x: list, y: list, name: str, status: str, color: str, group: str, pan
         sizes[last], symbols[last] = 11, END_SYMBOL[status]
     suffix = "" if panel == 0 else str(panel + 1)
     return {
-        "type": "scatter", "mode": "lines+markers" if stopped else "lines",
-        "x": x, "y": y, "name": name if status == "completed" else f"{name} [{label(status)}]",
-        "legendgroup": group, "showlegend": panel == 0,
+        "type": "scatter",
+        "mode": "lines+markers" if stopped else "lines",
+        "x": x,
+        "y": y,
+        "name": name if status == "completed" else f"{name} [{label(status)}]",
+        "legendgroup": group,
+        "showlegend": panel == 0,
         "line": {"color": color, "width": 1.5, "dash": DASH.get(status, "solid")},
         "marker": {"size": sizes, "symbol": symbols, "color": color},
-        "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+        "xaxis": f"x{suffix}",
+        "yaxis": f"y{suffix}",
         "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>{metric}: %{{y:.4f}}"
-                         "<extra></extra>",
+        "<extra></extra>",
     }
 
 
@@ -184,8 +257,7 @@ def _discrete(source: Source, setting: str) -> bool:
 
 def is_number(value: Any) -> bool:
     """A finite number, numpy's included (a column's `unique()` gives numpy scalars)."""
-    return isinstance(value, Real) and not isinstance(value, bool) and \
-        math.isfinite(value)
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _axis_values(values, kind: str) -> list:
@@ -199,8 +271,9 @@ def slices(source: Source) -> Optional[dict]:
     swept = source.swept()
     if not swept:
         return None
-    layout = subplot_layout(1, len(swept), [], shared_yaxes=True,
-                            horizontal_spacing=0.04 if len(swept) > 2 else 0.08)
+    layout = subplot_layout(
+        1, len(swept), [], shared_yaxes=True, horizontal_spacing=0.04 if len(swept) > 2 else 0.08
+    )
     data = []
     labels = trial_labels(source)
     trials = source.trials
@@ -211,24 +284,34 @@ def slices(source: Source) -> Optional[dict]:
         axis.update({"type": kind, "title": {"text": label(setting)}, "exponentformat": "power"})
         if kind == "category":
             order = sorted(trials[setting].unique(), key=_sort_key)
-            axis.update({"categoryorder": "array",
-                         "categoryarray": [label(v) for v in order]})
+            axis.update({"categoryorder": "array", "categoryarray": [label(v) for v in order]})
         elif _discrete(source, setting):
             ticks = sorted(float(v) for v in trials[setting].unique() if is_number(v))
             axis.update({"tickvals": ticks, "ticktext": [f"{v:g}" for v in ticks]})
         for status, rows in trials.groupby("status", sort=False):
             status = str(status)
-            data.append({
-                "type": "scatter", "mode": "markers", "name": label(status),
-                "legendgroup": status, "showlegend": panel == 0,
-                "x": _axis_values(rows[setting], kind), "y": numbers(rows["score"]),
-                "text": [labels[t] for t in rows["trial_id"]],
-                "marker": {"size": 9, "color": STATUS_COLOR.get(status, "#333"),
-                           "symbol": "circle" if status == "completed" else "x",
-                           "opacity": 0.8},
-                "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
-                "hovertemplate": f"%{{text}}<br>{label(status)}<br>{source.metric}: %{{y:.4f}}"
-                                 "<extra></extra>"})
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": label(status),
+                    "legendgroup": status,
+                    "showlegend": panel == 0,
+                    "x": _axis_values(rows[setting], kind),
+                    "y": numbers(rows["score"]),
+                    "text": [labels[t] for t in rows["trial_id"]],
+                    "marker": {
+                        "size": 9,
+                        "color": STATUS_COLOR.get(status, "#333"),
+                        "symbol": "circle" if status == "completed" else "x",
+                        "opacity": 0.8,
+                    },
+                    "xaxis": f"x{suffix}",
+                    "yaxis": f"y{suffix}",
+                    "hovertemplate": f"%{{text}}<br>{label(status)}<br>{source.metric}: %{{y:.4f}}"
+                    "<extra></extra>",
+                }
+            )
     layout["yaxis"]["title"] = {"text": f"best {source.metric}"}
     return figure(data, layout, height=380)
 
@@ -252,38 +335,64 @@ def parallel_coordinates(source: Source) -> Optional[dict]:
         if kind == "category":
             order = sorted(values.unique(), key=_sort_key)
             codes = {value_text(v): i for i, v in enumerate(order)}
-            dimensions.append({"label": label(setting),
-                               "values": [codes[value_text(v)] for v in values],
-                               "tickvals": list(range(len(order))),
-                               "ticktext": [label(v) for v in order]})
+            dimensions.append(
+                {
+                    "label": label(setting),
+                    "values": [codes[value_text(v)] for v in values],
+                    "tickvals": list(range(len(order))),
+                    "ticktext": [label(v) for v in order],
+                }
+            )
         elif kind == "log":
             logs = [math.log10(v) for v in values.astype(float)]
             if _discrete(source, setting):
                 shown = sorted(set(values.astype(float)))
             else:
-                shown = [10.0 ** t for t in range(math.floor(min(logs)),
-                                                  math.ceil(max(logs)) + 1)]
-            dimensions.append({"label": f"{label(setting)} (log)", "values": logs,
-                               "tickvals": [math.log10(v) for v in shown],
-                               "ticktext": [f"{v:g}" for v in shown]})
+                shown = [10.0**t for t in range(math.floor(min(logs)), math.ceil(max(logs)) + 1)]
+            dimensions.append(
+                {
+                    "label": f"{label(setting)} (log)",
+                    "values": logs,
+                    "tickvals": [math.log10(v) for v in shown],
+                    "ticktext": [f"{v:g}" for v in shown],
+                }
+            )
         else:
             dimensions.append({"label": label(setting), "values": numbers(values)})
     scores = numbers(trials["score"])
     dimensions.append({"label": f"best {source.metric}", "values": scores})
-    line = {"color": scores, "colorscale": "Viridis", "showscale": True,
-            "reversescale": source.mode == "min"}
-    return figure([{"type": "parcoords", "dimensions": dimensions, "line": line}],
-                  {"margin": {"l": 70, "r": 70, "t": 60, "b": 30}}, height=380)
+    line = {
+        "color": scores,
+        "colorscale": "Viridis",
+        "showscale": True,
+        "reversescale": source.mode == "min",
+    }
+    return figure(
+        [{"type": "parcoords", "dimensions": dimensions, "line": line}],
+        {"margin": {"l": 70, "r": 70, "t": 60, "b": 30}},
+        height=380,
+    )
 
 
 def importance(importances: dict[str, float], metric: str) -> dict:
     names = list(importances)[::-1]  # most important on top
-    return figure([{"type": "bar", "orientation": "h", "x": [importances[n] for n in names],
-                    "y": [label(n) for n in names], "marker": {"color": "#1f77b4"},
-                    "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}],
-                  {"xaxis": {"title": {"text": f"importance for {metric} (PED-ANOVA)"}},
-                   "margin": {"l": 120, "r": 20, "t": 20, "b": 50}},
-                  height=max(200, 60 + 40 * len(names)))
+    return figure(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [importances[n] for n in names],
+                "y": [label(n) for n in names],
+                "marker": {"color": "#1f77b4"},
+                "hovertemplate": "%{y}: %{x:.3f}<extra></extra>",
+            }
+        ],
+        {
+            "xaxis": {"title": {"text": f"importance for {metric} (PED-ANOVA)"}},
+            "margin": {"l": 120, "r": 20, "t": 20, "b": 50},
+        },
+        height=max(200, 60 + 40 * len(names)),
+    )
 
 
 def test_curves(sources: list[tuple[Source, str]]) -> dict:
@@ -304,26 +413,47 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
             picked = rows[rows["epoch"] == at] if is_number(at) else rows.iloc[:0]
             for panel, metric in enumerate(("test_loss", "test_acc")):
                 axes = {"xaxis": "x" if panel == 0 else "x2", "yaxis": "y" if panel == 0 else "y2"}
-                data.append({"type": "scatter", "mode": "lines", "name": name,
-                             "legendgroup": group, "showlegend": panel == 0,
-                             "x": rows["epoch"].tolist(), "y": numbers(rows[metric]),
-                             "line": {"color": color, "width": 1.5, "dash": dash}, **axes,
-                             "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>"
-                                              f"{metric}: %{{y:.4f}}<extra></extra>"})
+                data.append(
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "name": name,
+                        "legendgroup": group,
+                        "showlegend": panel == 0,
+                        "x": rows["epoch"].tolist(),
+                        "y": numbers(rows[metric]),
+                        "line": {"color": color, "width": 1.5, "dash": dash},
+                        **axes,
+                        "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>"
+                        f"{metric}: %{{y:.4f}}<extra></extra>",
+                    }
+                )
                 if len(picked):
-                    data.append({"type": "scatter", "mode": "markers", "name": name,
-                                 "legendgroup": group, "showlegend": False,
-                                 "x": picked["epoch"].tolist(), "y": numbers(picked[metric]),
-                                 "marker": {"symbol": "star", "size": 13, "color": color,
-                                            "line": {"width": 1, "color": "#000"}}, **axes,
-                                 "hovertemplate": f"%{{fullData.name}}<br>best "
-                                                  f"{source.metric} at epoch %{{x}}<br>"
-                                                  f"{metric}: %{{y:.4f}}<extra></extra>"})
+                    data.append(
+                        {
+                            "type": "scatter",
+                            "mode": "markers",
+                            "name": name,
+                            "legendgroup": group,
+                            "showlegend": False,
+                            "x": picked["epoch"].tolist(),
+                            "y": numbers(picked[metric]),
+                            "marker": {
+                                "symbol": "star",
+                                "size": 13,
+                                "color": color,
+                                "line": {"width": 1, "color": "#000"},
+                            },
+                            **axes,
+                            "hovertemplate": f"%{{fullData.name}}<br>best "
+                            f"{source.metric} at epoch %{{x}}<br>"
+                            f"{metric}: %{{y:.4f}}<extra></extra>",
+                        }
+                    )
     layout["xaxis"]["title"] = layout["xaxis2"]["title"] = {"text": "epoch"}
     kind = spread_axis(v for source, _ in sources for v in source.epochs["test_loss"])
     layout["yaxis"].update({"type": kind, **LOG_TICKS.get(kind, {})})
-    layout["legend"] = {"font": {"size": 10}, "title": {"text": "star: epoch chosen on "
-                                                                "validation"}}
+    layout["legend"] = {"font": {"size": 10}, "title": {"text": "star: epoch chosen on validation"}}
     return figure(data, layout, height=420)
 
 
@@ -345,30 +475,56 @@ def _styles_by_setting(source: Source) -> dict[str, tuple[str, str]]:
     if len(values[0]) > len(PALETTE) or (len(swept) == 2 and len(values[1]) > len(DASHES)):
         return {}
     colors = {value_text(v): PALETTE[i] for i, v in enumerate(values[0])}
-    dashes = {value_text(v): DASHES[i] for i, v in enumerate(values[1])} if len(swept) == 2 \
-        else {}
-    return {row["trial_id"]: (colors[value_text(row[swept[0]])],
-                              dashes.get(value_text(row[swept[-1]]), "solid"))
-            for row in source.trials.to_dict("records")}
+    dashes = {value_text(v): DASHES[i] for i, v in enumerate(values[1])} if len(swept) == 2 else {}
+    return {
+        row["trial_id"]: (
+            colors[value_text(row[swept[0]])],
+            dashes.get(value_text(row[swept[-1]]), "solid"),
+        )
+        for row in source.trials.to_dict("records")
+    }
 
 
 def per_class(evaluation) -> dict:
     """Per-class accuracy and the confusion matrix of one trial's saved parameters."""
     names = [label(n) for n in evaluation.class_names]
-    layout = subplot_layout(1, 2, ["accuracy per class",
-                                   "confusion (rows: true, columns: predicted)"],
-                            column_widths=[0.35, 0.65], horizontal_spacing=0.15)
+    layout = subplot_layout(
+        1,
+        2,
+        ["accuracy per class", "confusion (rows: true, columns: predicted)"],
+        column_widths=[0.35, 0.65],
+        horizontal_spacing=0.15,
+    )
     accuracy = [float(a) for a in evaluation.per_class_accuracy]
     confusion = evaluation.confusion.tolist()
     data = [
-        {"type": "bar", "orientation": "h", "x": accuracy, "y": names, "xaxis": "x",
-         "yaxis": "y", "marker": {"color": "#1f77b4"}, "showlegend": False,
-         "text": [f"{a:.3f}" for a in accuracy], "textposition": "inside",
-         "hovertemplate": "%{y}: %{x:.4f}<extra></extra>"},
-        {"type": "heatmap", "z": confusion, "x": names, "y": names, "xaxis": "x2",
-         "yaxis": "y2", "colorscale": "Blues", "reversescale": True, "showscale": False,
-         "texttemplate": "%{z}", "textfont": {"size": 9},
-         "hovertemplate": "true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>"},
+        {
+            "type": "bar",
+            "orientation": "h",
+            "x": accuracy,
+            "y": names,
+            "xaxis": "x",
+            "yaxis": "y",
+            "marker": {"color": "#1f77b4"},
+            "showlegend": False,
+            "text": [f"{a:.3f}" for a in accuracy],
+            "textposition": "inside",
+            "hovertemplate": "%{y}: %{x:.4f}<extra></extra>",
+        },
+        {
+            "type": "heatmap",
+            "z": confusion,
+            "x": names,
+            "y": names,
+            "xaxis": "x2",
+            "yaxis": "y2",
+            "colorscale": "Blues",
+            "reversescale": True,
+            "showscale": False,
+            "texttemplate": "%{z}",
+            "textfont": {"size": 9},
+            "hovertemplate": "true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>",
+        },
     ]
     layout["yaxis"].update({"autorange": "reversed"})
     layout["xaxis"].update({"range": [0, 1]})

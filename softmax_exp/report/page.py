@@ -110,26 +110,38 @@ class Page:
             return
         self.figure_count += 1
         target = f"figure-{self.figure_count}"
-        self.parts.append(f'<div class="plot" id="{target}"></div>'
-                          f'<script type="application/json" class="figure" '
-                          f'data-target="{target}">{spec_json(spec)}</script>')
+        self.parts.append(
+            f'<div class="plot" id="{target}"></div>'
+            f'<script type="application/json" class="figure" '
+            f'data-target="{target}">{spec_json(spec)}</script>'
+        )
 
     def html(self, plotly_js: str) -> str:
         nav = " ".join(f'<a href="#{a}">{esc(h)}</a>' for a, h in self.nav)
-        return "\n".join([
-            "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{esc(self.title)}</title>",
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<style>{STYLE}</style>", f"<script>{plotly_js}</script>", "</head><body><main>",
-            f"<h1>{esc(self.title)}</h1>",
-            f'<p class="muted">written {esc(datetime.now().isoformat(timespec="seconds"))} '
-            "by softmax report</p>", f"<nav>{nav}</nav>", *self.parts,
-            f"</main><script>{SCRIPT}</script></body></html>", ""])
+        return "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                f"<title>{esc(self.title)}</title>",
+                '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                f"<style>{STYLE}</style>",
+                f"<script>{plotly_js}</script>",
+                "</head><body><main>",
+                f"<h1>{esc(self.title)}</h1>",
+                f'<p class="muted">written {esc(datetime.now().isoformat(timespec="seconds"))} '
+                "by softmax report</p>",
+                f"<nav>{nav}</nav>",
+                *self.parts,
+                f"</main><script>{SCRIPT}</script></body></html>",
+                "",
+            ]
+        )
 
 
 def facts_table(rows: list[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows
-                   if v not in (None, ""))
+    body = "".join(
+        f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows if v not in (None, "")
+    )
     return f'<table class="facts">{body}</table>'
 
 
@@ -143,23 +155,31 @@ def what_ran(source: Source) -> str:
     rows = [("directory", str(source.path)), ("kind", source.kind)]
     if source.kind == "sweep":
         rows.append(("sweep name", source.name))
-        rows.append(("trials", f"{len(source.trials)}: " + ", ".join(
-            f"{n} {s}" for s, n in counts.most_common())))
+        rows.append(
+            (
+                "trials",
+                f"{len(source.trials)}: " + ", ".join(f"{n} {s}" for s, n in counts.most_common()),
+            )
+        )
         rows.append(("selected on", f"{source.metric} ({source.mode}), on the validation split"))
     else:
         rows.append(("status", ", ".join(counts)))
-    rows += [("wall time", _wall_time(infos, source)), ("machine", ", ".join(hosts)),
-             ("context", ", ".join(contexts)),
-             ("kernels", ", ".join(f"{k} ({n})" for k, n in kernels.items())),
-             ("versions", ", ".join(f"{k} {v}" for k, v in versions.items()))]
+    rows += [
+        ("wall time", _wall_time(infos, source)),
+        ("machine", ", ".join(hosts)),
+        ("context", ", ".join(contexts)),
+        ("kernels", ", ".join(f"{k} ({n})" for k, n in kernels.items())),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+    ]
     if source.kind == "sweep":
-        files = (f"<h3>sweep file (sweep.yaml)</h3><pre>{esc(source.spec_text)}</pre>"
-                 "<h3>commands (commands.log)</h3><pre>"
-                 f"{esc(chr(10).join(source.commands) or '(none recorded)')}</pre>")
+        files = (
+            f"<h3>sweep file (sweep.yaml)</h3><pre>{esc(source.spec_text)}</pre>"
+            "<h3>commands (commands.log)</h3><pre>"
+            f"{esc(chr(10).join(source.commands) or '(none recorded)')}</pre>"
+        )
     else:
         files = f"<h3>config (config.yaml)</h3><pre>{esc(source.config_text)}</pre>"
     return f'<div class="pair"><div>{facts_table(rows)}</div><div>{files}</div></div>'
-
 
 
 def _wall_time(infos: list[dict], source: Source) -> str:
@@ -191,9 +211,18 @@ def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:
     if any(source.trials["seed"].nunique() > 1 for source, _ in sources):
         swept.append("seed")
     metrics = sorted({s.metric for s, _ in sources})
-    head = ["#", "trial", *(["source"] if several else []), "status", *swept,
-            *(f"best {m}" for m in metrics), "best epoch", "test acc at best", "epochs run",
-            "wall s"]
+    head = [
+        "#",
+        "trial",
+        *(["source"] if several else []),
+        "status",
+        *swept,
+        *(f"best {m}" for m in metrics),
+        "best epoch",
+        "test acc at best",
+        "epochs run",
+        "wall s",
+    ]
     rows = []
     for source, _ in sources:
         for row in source.trials.to_dict("records"):
@@ -203,23 +232,36 @@ def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:
     for rank, (source, row) in enumerate(rows, 1):
         anchor = anchors[(id(source), row["trial_id"])]
         status = str(row["status"])
-        cells = [_num(rank), f'<td class="text" data-v="{esc(row["trial_id"])}">'
-                 f'<a href="#{anchor}">{esc(row["trial_id"])}</a></td>']
+        cells = [
+            _num(rank),
+            f'<td class="text" data-v="{esc(row["trial_id"])}">'
+            f'<a href="#{anchor}">{esc(row["trial_id"])}</a></td>',
+        ]
         if several:
             cells.append(_text(source.name))
-        cells.append(f'<td class="text" data-v="{esc(status)}"><span class="status '
-                     f'status-{_css(status)}">{esc(status)}</span></td>')
+        cells.append(
+            f'<td class="text" data-v="{esc(status)}"><span class="status '
+            f'status-{_css(status)}">{esc(status)}</span></td>'
+        )
         cells += [_setting(row.get(s)) for s in swept]
         cells += [_num(row["score"] if m == source.metric else None, 4) for m in metrics]
-        cells += [_num(row["best_epoch"]), _num(row["test_acc_at_best"], 4),
-                  _num(row["epochs_run"]), _num(row["wall_seconds"], 1)]
+        cells += [
+            _num(row["best_epoch"]),
+            _num(row["test_acc_at_best"], 4),
+            _num(row["epochs_run"]),
+            _num(row["wall_seconds"], 1),
+        ]
         body.append(f"<tr>{''.join(cells)}</tr>")
-    header = "".join(f'<th class="sort{" text" if h in ("trial", "source", "status") else ""}"'
-                     f">{esc(h)}</th>" for h in head)
-    return (f'<div class="board"><table class="sortable" id="leaderboard-table">'
-            f"<thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-            '<p class="muted">Ranked on validation; click a column to sort. "test acc at '
-            'best" is the test accuracy at the epoch validation chose (best.params).</p>')
+    header = "".join(
+        f'<th class="sort{" text" if h in ("trial", "source", "status") else ""}">{esc(h)}</th>'
+        for h in head
+    )
+    return (
+        f'<div class="board"><table class="sortable" id="leaderboard-table">'
+        f"<thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        '<p class="muted">Ranked on validation; click a column to sort. "test acc at '
+        'best" is the test accuracy at the epoch validation chose (best.params).</p>'
+    )
 
 
 def _rank_key(source: Source, row: dict) -> tuple:
@@ -253,21 +295,28 @@ def _css(status: str) -> str:
 def trial_card(source: Source, row: dict, anchor: str, label: str) -> str:
     from ..config import SETTINGS
 
-    facts = [("status", row["status"]), ("stopped", row.get("stop_reason")),
-             (f"best {source.metric}", _fmt(row["score"])), ("best epoch", row["best_epoch"]),
-             ("test acc at best", _fmt(row["test_acc_at_best"])),
-             ("final test acc", _fmt(row["final_test_acc"])), ("epochs run", row["epochs_run"]),
-             ("wall seconds", row["wall_seconds"]),
-             ("settings", " ".join(f"{s}={figures.value_text(row[s])}" for s in SETTINGS
-                                   if s in row)),
-             ("directory", str(source.path / str(row["path"])) if source.kind == "sweep"
-              else str(source.path)),
-             ("error", row.get("error"))]
-    facts = [(k, v) for k, v in facts if figures.is_number(v) or (
-        isinstance(v, str) and v)]
+    facts = [
+        ("status", row["status"]),
+        ("stopped", row.get("stop_reason")),
+        (f"best {source.metric}", _fmt(row["score"])),
+        ("best epoch", row["best_epoch"]),
+        ("test acc at best", _fmt(row["test_acc_at_best"])),
+        ("final test acc", _fmt(row["final_test_acc"])),
+        ("epochs run", row["epochs_run"]),
+        ("wall seconds", row["wall_seconds"]),
+        ("settings", " ".join(f"{s}={figures.value_text(row[s])}" for s in SETTINGS if s in row)),
+        (
+            "directory",
+            str(source.path / str(row["path"])) if source.kind == "sweep" else str(source.path),
+        ),
+        ("error", row.get("error")),
+    ]
+    facts = [(k, v) for k, v in facts if figures.is_number(v) or (isinstance(v, str) and v)]
     named = "" if label == esc(row["trial_id"]) else f' <span class="muted">{label}</span>'
-    return (f'<div class="trial" id="{anchor}"><h3>{esc(row["trial_id"])}{named}</h3>'
-            f"{facts_table(facts)}</div>")
+    return (
+        f'<div class="trial" id="{anchor}"><h3>{esc(row["trial_id"])}{named}</h3>'
+        f"{facts_table(facts)}</div>"
+    )
 
 
 def _fmt(value: Any) -> Any:

@@ -77,16 +77,35 @@ def read_source(path: Path) -> Source:
         metric = _selected_on(trials, spec)
         mode = spec.mode if spec else ("max" if metric.endswith("acc") else "min")
         commands = _lines(path / COMMANDS_LOG)
-        infos = {str(row.trial_id): read_run_info(path / str(row.path)) or {}
-                 for row in trials.itertuples()}
-        source = Source(path, "sweep", trials, epochs, metric, mode, spec, spec_text,
-                        commands=commands, infos=infos)
+        infos = {
+            str(row.trial_id): read_run_info(path / str(row.path)) or {}
+            for row in trials.itertuples()
+        }
+        source = Source(
+            path,
+            "sweep",
+            trials,
+            epochs,
+            metric,
+            mode,
+            spec,
+            spec_text,
+            commands=commands,
+            infos=infos,
+        )
     else:
         metric = str(trials["selected_on"].iloc[0])
         mode = "max" if metric.endswith("acc") else "min"
-        source = Source(path, "run", trials, epochs, metric, mode,
-                        config_text=_text(path / CONFIG_FILE),
-                        infos={str(trials["trial_id"].iloc[0]): read_run_info(path) or {}})
+        source = Source(
+            path,
+            "run",
+            trials,
+            epochs,
+            metric,
+            mode,
+            config_text=_text(path / CONFIG_FILE),
+            infos={str(trials["trial_id"].iloc[0]): read_run_info(path) or {}},
+        )
     _add_scores(source)
     return source
 

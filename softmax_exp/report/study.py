@@ -35,8 +35,9 @@ def _distribution(source: Source, setting: str):
         return CategoricalDistribution(list(dist.args))
     if dist.kind == "int":
         return IntDistribution(int(dist.args[0]), int(dist.args[1]))
-    return FloatDistribution(float(dist.args[0]), float(dist.args[1]),
-                             log=dist.kind == "loguniform")
+    return FloatDistribution(
+        float(dist.args[0]), float(dist.args[1]), log=dist.kind == "loguniform"
+    )
 
 
 def _param(value: Any, distribution) -> Any:
@@ -46,11 +47,14 @@ def _param(value: Any, distribution) -> Any:
     missing = value is None or (isinstance(value, float) and math.isnan(value))
     if isinstance(distribution, CategoricalDistribution):
         for choice in distribution.choices:
-            if (choice is None and missing) or (not missing and choice is not None
-                                                and choice == value):
+            if (choice is None and missing) or (
+                not missing and choice is not None and choice == value
+            ):
                 return choice
-        raise RunError(f"value {value!r} is not among the sweep's choices "
-                       f"{list(distribution.choices)}; was sweep.yaml edited after the sweep?")
+        raise RunError(
+            f"value {value!r} is not among the sweep's choices "
+            f"{list(distribution.choices)}; was sweep.yaml edited after the sweep?"
+        )
     return int(value) if isinstance(distribution, IntDistribution) else float(value)
 
 
@@ -60,8 +64,10 @@ def frozen_trials(source: Source, with_seed: bool = True) -> list:
     from optuna.trial import TrialState
 
     if source.spec is None:
-        raise RunError(f"{source.path}: no readable sweep.yaml, so no distributions; "
-                       "pass a sweep directory made by softmax sweep")
+        raise RunError(
+            f"{source.path}: no readable sweep.yaml, so no distributions; "
+            "pass a sweep directory made by softmax sweep"
+        )
     settings = source.swept()
     if with_seed and source.trials["seed"].nunique() > 1:
         settings = [*settings, "seed"]
@@ -71,18 +77,33 @@ def frozen_trials(source: Source, with_seed: bool = True) -> list:
     for row in source.trials.to_dict("records"):
         state = TrialState[STATES.get(row["status"], "FAIL")]
         rows = curves.get(row["trial_id"])
-        steps = {} if rows is None else {
-            int(epoch): float(value) for epoch, value in zip(rows["epoch"], rows[source.metric])
-            if isinstance(value, float) and math.isfinite(value)}
+        steps = (
+            {}
+            if rows is None
+            else {
+                int(epoch): float(value)
+                for epoch, value in zip(rows["epoch"], rows[source.metric])
+                if isinstance(value, float) and math.isfinite(value)
+            }
+        )
         if state == TrialState.COMPLETE and not math.isfinite(row["score"]):
             state = TrialState.FAIL  # it ran, but never had a finite metric to rank on
         value = row["score"] if state == TrialState.COMPLETE else None
-        made.append(optuna.trial.create_trial(
-            state=state, value=value, intermediate_values=steps,
-            params={s: _param(row[s], distributions[s]) for s in settings},
-            distributions=distributions,
-            user_attrs={"trial_id": str(row["trial_id"]), "status": str(row["status"]),
-                        "path": str(row["path"]), "best_epoch": _plain(row["best_epoch"])}))
+        made.append(
+            optuna.trial.create_trial(
+                state=state,
+                value=value,
+                intermediate_values=steps,
+                params={s: _param(row[s], distributions[s]) for s in settings},
+                distributions=distributions,
+                user_attrs={
+                    "trial_id": str(row["trial_id"]),
+                    "status": str(row["status"]),
+                    "path": str(row["path"]),
+                    "best_epoch": _plain(row["best_epoch"]),
+                },
+            )
+        )
     return made
 
 
@@ -103,9 +124,11 @@ def export_study(path: Path, out: Optional[Path] = None) -> Path:
     with atomic_path(target) as tmp:
         os.unlink(tmp)  # the journal is created fresh, then renamed into place
         storage = JournalStorage(JournalFileBackend(str(tmp)))
-        study = optuna.create_study(storage=storage, study_name=source.name,
-                                    direction="maximize" if source.mode == "max"
-                                    else "minimize")
+        study = optuna.create_study(
+            storage=storage,
+            study_name=source.name,
+            direction="maximize" if source.mode == "max" else "minimize",
+        )
         study.set_user_attr("metric", source.metric)
         study.add_trials(trials)
     return target
@@ -120,8 +143,9 @@ def param_importances(source: Source) -> dict[str, float]:
 
     if source.spec is None or not source.swept():
         return {}
-    completed = [t for t in frozen_trials(source, with_seed=False)
-                 if t.state == TrialState.COMPLETE]
+    completed = [
+        t for t in frozen_trials(source, with_seed=False) if t.state == TrialState.COMPLETE
+    ]
     varied = [s for s in source.swept() if len({repr(t.params[s]) for t in completed}) > 1]
     if len(completed) < 2 or not varied:
         return {}

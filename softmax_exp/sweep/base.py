@@ -32,8 +32,9 @@ class Executor:
     def close(self) -> None:
         """Release what `start` or `launch` took."""
 
-    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged,
-               dataset=None) -> None:
+    def launch(
+        self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None
+    ) -> None:
         """Run `jobs`; `dataset` is the data the driver loaded and checked (None: each
         job loads its own from `job.data_dir`)."""
         raise NotImplementedError

@@ -39,8 +39,9 @@ class SerialExecutor(Executor):
 
     name = "serial"
 
-    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged,
-               dataset=None) -> None:
+    def launch(
+        self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None
+    ) -> None:
         from ..data import load_dataset
 
         def record(event) -> None:  # the driver's own errors are not the job's
@@ -77,8 +78,11 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int, retries: int = 1, worker: Optional[Callable] = None):
         cores = available_cores()
         if workers > cores:
-            raise ConfigError(f"workers {workers}: this machine has {cores} cores; use at "
-                              f"most {cores} so MXNet threads do not fight over them", "workers")
+            raise ConfigError(
+                f"workers {workers}: this machine has {cores} cores; use at "
+                f"most {cores} so MXNet threads do not fight over them",
+                "workers",
+            )
         self.workers, self.retries = workers, retries
         self.threads = max(1, cores // workers)
         self.worker = worker or _worker  # a module-level function: spawn pickles it by name
@@ -94,8 +98,9 @@ class ProcessExecutor(Executor):
             self.pool.close()
             self.pool = None
 
-    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged,
-               dataset=None) -> None:
+    def launch(
+        self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None
+    ) -> None:
         """Workers load the dataset themselves, job by job (0.1 s from the decoded cache):
         sending 47 MB through a queue would cost more."""
         started = self.pool is not None
@@ -114,8 +119,13 @@ class ProcessExecutor(Executor):
                         pending.insert(0, job)
                         handle(JobRetried(job, f"worker died (exit code {exitcode})"))
                     else:
-                        handle(JobFailed(job, f"worker died (exit code {exitcode}) after "
-                                         f"{attempts[job.number]} attempts"))
+                        handle(
+                            JobFailed(
+                                job,
+                                f"worker died (exit code {exitcode}) after "
+                                f"{attempts[job.number]} attempts",
+                            )
+                        )
         except BaseException:
             pool.stop_busy()
             raise
@@ -160,8 +170,10 @@ class _Pool:
     def _spawn(self) -> list:
         tasks = self.context.Queue()
         process = self.context.Process(
-            target=_serve, args=(self.next_id, tasks, self.events, self.threads, self.run_job),
-            daemon=True)
+            target=_serve,
+            args=(self.next_id, tasks, self.events, self.threads, self.run_job),
+            daemon=True,
+        )
         process.start()
         self.workers[self.next_id] = worker = [process, tasks, None]
         self.next_id += 1

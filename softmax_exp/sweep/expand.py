@@ -40,8 +40,10 @@ def random_points(space: dict[str, Distribution], trials: int, seed: int) -> lis
         values = {k: d.values() for k, d in space.items()}
         total = math.prod(len(v) for v in values.values())
         if trials > total:
-            raise ConfigError(f"random.trials {trials} exceeds the {total} distinct "
-                              "points of its space; lower trials or use a grid")
+            raise ConfigError(
+                f"random.trials {trials} exceeds the {total} distinct "
+                "points of its space; lower trials or use a grid"
+            )
         picked = rng.choice(total, size=trials, replace=False)
         return [grid_point(values, int(i)) for i in picked]
     return [{k: draw(d, rng) for k, d in space.items()} for _ in range(trials)]
@@ -61,10 +63,15 @@ def probe_points(spec: SweepSpec) -> list[dict[str, Any]]:
     every value in between does too (each setting's range is an interval)."""
     ends = []
     for pick in (0, -1):
-        ends.append({k: (d.args[pick] if d.kind != "choice" else d.args[0])
-                     for k, d in spec.space.items()})
-    ends += [{**ends[0], k: value} for k, d in spec.space.items() if d.kind == "choice"
-             for value in d.args[1:]]
+        ends.append(
+            {k: (d.args[pick] if d.kind != "choice" else d.args[0]) for k, d in spec.space.items()}
+        )
+    ends += [
+        {**ends[0], k: value}
+        for k, d in spec.space.items()
+        if d.kind == "choice"
+        for value in d.args[1:]
+    ]
     return ends
 
 
@@ -86,11 +93,11 @@ def check_size(spec: SweepSpec) -> None:
         raise ConfigError(
             f"{spec.where}: this sweep has {spec.size:,} trials, over the limit of "
             f"{spec.max_trials:,}; sample the space with a 'random' block (trials: N) "
-            f"instead of a grid, or raise the limit with 'max_trials: N' in the sweep file")
+            f"instead of a grid, or raise the limit with 'max_trials: N' in the sweep file"
+        )
 
 
-def trials_for_points(spec: SweepSpec, points: list[dict[str, Any]],
-                      start: int = 0) -> list[Trial]:
+def trials_for_points(spec: SweepSpec, points: list[dict[str, Any]], start: int = 0) -> list[Trial]:
     trials: list[Trial] = []
     seen: dict[str, int] = {}
     for point in points:
@@ -106,8 +113,7 @@ def trials_for_points(spec: SweepSpec, points: list[dict[str, Any]],
 
 
 def config_for(spec: SweepSpec, point: dict[str, Any], seed: int) -> TrainConfig:
-    layers = [(spec.where, spec.base, {k[1:]: v for k, v in spec.lines.items()
-                                       if k[0] == "base"})]
+    layers = [(spec.where, spec.base, {k[1:]: v for k, v in spec.lines.items() if k[0] == "base"})]
     for key, value in point.items():
         section = "grid" if key in spec.grid else f"{spec.search}.space"
         layers.append((f"{spec.at(*section.split('.'), key)} value {value!r}", {key: value}, {}))

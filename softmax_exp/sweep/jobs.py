@@ -44,9 +44,14 @@ class Job:
         return [t.id for t in self.trials]
 
 
-def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
-              data_dir: Optional[Path] = None, start_epochs: Optional[dict[str, int]] = None,
-              **job_options: Any) -> list[Job]:
+def plan_jobs(
+    trials: Sequence[Trial],
+    fuse: bool,
+    workers: int = 1,
+    data_dir: Optional[Path] = None,
+    start_epochs: Optional[dict[str, int]] = None,
+    **job_options: Any,
+) -> list[Job]:
     """Group fusable trials (same minibatch sequence, and going on from the same epoch:
     `start_epochs` by trial id, 0 when absent) into jobs, in expansion order.
 
@@ -60,9 +65,11 @@ def plan_jobs(trials: Sequence[Trial], fuse: bool, workers: int = 1,
     size = MAX_FUSED
     if fuse and workers > 1 and len(by_key) < workers:
         size = min(MAX_FUSED, max(1, math.ceil(len(trials) / workers)))
-    groups = [g[i:i + size] for g in by_key.values() for i in range(0, len(g), size)]
-    return [Job(n, tuple(g), data_dir, start_epoch=start_epochs.get(g[0].id, 0),
-                **job_options) for n, g in enumerate(groups)]
+    groups = [g[i : i + size] for g in by_key.values() for i in range(0, len(g), size)]
+    return [
+        Job(n, tuple(g), data_dir, start_epoch=start_epochs.get(g[0].id, 0), **job_options)
+        for n, g in enumerate(groups)
+    ]
 
 
 class Every:
@@ -94,8 +101,9 @@ class PruningHooks(EventHooks):
     def should_prune(self, index: int, metrics, peers) -> bool:
         """Against the other trials at this epoch: earlier ones and this group's."""
         epoch, metric = metrics.epoch, self.job.metric
-        others = [values[epoch - 1] for values in self.job.reference.values()
-                  if len(values) >= epoch]
+        others = [
+            values[epoch - 1] for values in self.job.reference.values() if len(values) >= epoch
+        ]
         others += [getattr(p, metric) for p in peers if p is not metrics]
         return self.pruner.should_prune(epoch, getattr(metrics, metric), others, self.job.mode)
 

@@ -10,16 +10,30 @@ from typing import Any, Optional
 from ..summary import best_row
 from .runner import SweepRun
 
-SHORT = {"weight_decay": "wd", "batch_size": "batch", "train_subset": "subset",
-         "momentum": "mom", "val_fraction": "val", "init_sigma": "sigma",
-         "lr_schedule": "sched", "warmup_epochs": "warmup", "lr_step_epochs": "step_every",
-         "lr_step_factor": "step_factor"}
+SHORT = {
+    "weight_decay": "wd",
+    "batch_size": "batch",
+    "train_subset": "subset",
+    "momentum": "mom",
+    "val_fraction": "val",
+    "init_sigma": "sigma",
+    "lr_schedule": "sched",
+    "warmup_epochs": "warmup",
+    "lr_step_epochs": "step_every",
+    "lr_step_factor": "step_factor",
+}
 
 
 def point_label(point: dict[str, Any]) -> str:
     """'lr=0.1 batch=256': short enough for an 80-column table."""
-    return " ".join(f"{SHORT.get(k, k)}={'off' if v is None else v}"
-                    for k, v in point.items() if k != "seed") or "base"
+    return (
+        " ".join(
+            f"{SHORT.get(k, k)}={'off' if v is None else v}"
+            for k, v in point.items()
+            if k != "seed"
+        )
+        or "base"
+    )
 
 
 def leaderboard(sweep: SweepRun, top: Optional[int] = 10) -> list[dict[str, Any]]:
@@ -40,21 +54,28 @@ def leaderboard(sweep: SweepRun, top: Optional[int] = 10) -> list[dict[str, Any]
         finals = [r.rows[-1]["test_acc"] for r in records if r.rows]
         peaks = [max(r.rows, key=lambda row: row["test_acc"]) for r in records if r.rows]
         statuses = Counter(r.status for r in records)
-        rows.append({
-            "point": label, "trials": len(records), "trial_id": best_id,
-            "score": statistics.fmean(scores) if scores else math.nan,
-            "spread": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-            "test_acc": statistics.fmean(tests) if tests else math.nan,
-            "final_test_acc": statistics.fmean(finals) if finals else math.nan,
-            # reported, never used to choose: where test accuracy peaked, and when
-            "peak_test_acc": statistics.fmean(p["test_acc"] for p in peaks) if peaks
-            else math.nan,
-            "peak_epoch": peaks[0]["epoch"] if len(peaks) == 1 else None,
-            "epochs_run": max((len(r.rows) for r in records), default=0),
-            "status": ", ".join(f"{n} {s}" if len(records) > 1 else s
-                                for s, n in statuses.items()),
-        })
+        rows.append(
+            {
+                "point": label,
+                "trials": len(records),
+                "trial_id": best_id,
+                "score": statistics.fmean(scores) if scores else math.nan,
+                "spread": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                "test_acc": statistics.fmean(tests) if tests else math.nan,
+                "final_test_acc": statistics.fmean(finals) if finals else math.nan,
+                # reported, never used to choose: where test accuracy peaked, and when
+                "peak_test_acc": statistics.fmean(p["test_acc"] for p in peaks)
+                if peaks
+                else math.nan,
+                "peak_epoch": peaks[0]["epoch"] if len(peaks) == 1 else None,
+                "epochs_run": max((len(r.rows) for r in records), default=0),
+                "status": ", ".join(
+                    f"{n} {s}" if len(records) > 1 else s for s, n in statuses.items()
+                ),
+            }
+        )
     sign = -1 if mode == "max" else 1
-    rows.sort(key=lambda r: (math.isnan(r["score"]), sign * (0 if math.isnan(r["score"])
-                                                             else r["score"])))
+    rows.sort(
+        key=lambda r: (math.isnan(r["score"]), sign * (0 if math.isnan(r["score"]) else r["score"]))
+    )
     return rows if top is None else rows[:top]

@@ -20,8 +20,7 @@ def _worse(value: float, threshold: float, mode: str) -> bool:
 
 
 class BasePruner:
-    def should_prune(self, epoch: int, value: Optional[float], others: list,
-                     mode: str) -> bool:
+    def should_prune(self, epoch: int, value: Optional[float], others: list, mode: str) -> bool:
         """`others`: the other trials' values of the metric at this same epoch."""
         raise NotImplementedError
 
@@ -74,8 +73,10 @@ class HalvingPruner(BasePruner):
 
 
 MINIMUM = {"reduction_factor": 2, "warmup_epochs": 0, "min_trials": 1}
-KNOWN = {"median": {"method", "warmup_epochs", "min_trials"},
-         "halving": {"method", "warmup_epochs", "reduction_factor", "min_trials"}}
+KNOWN = {
+    "median": {"method", "warmup_epochs", "min_trials"},
+    "halving": {"method", "warmup_epochs", "reduction_factor", "min_trials"},
+}
 
 
 def make_pruner(options: Optional[dict[str, Any]], where: str = "prune") -> BasePruner:
@@ -87,12 +88,14 @@ def make_pruner(options: Optional[dict[str, Any]], where: str = "prune") -> Base
         raise ConfigError(f"{where}.method: {method!r} is not one of median, halving")
     for key, value in options.items():
         if key not in KNOWN[method]:
-            raise ConfigError(f"{where}.{key}: unknown for method {method}; use "
-                              f"{', '.join(sorted(KNOWN[method] - {'method'}))}")
+            raise ConfigError(
+                f"{where}.{key}: unknown for method {method}; use "
+                f"{', '.join(sorted(KNOWN[method] - {'method'}))}"
+            )
         least = MINIMUM.get(key, 1)
-        if key != "method" and (not isinstance(value, int) or isinstance(value, bool)
-                                or value < least):
-            raise ConfigError(f"{where}.{key}: must be a whole number >= {least}, "
-                              f"got {value!r}")
+        if key != "method" and (
+            not isinstance(value, int) or isinstance(value, bool) or value < least
+        ):
+            raise ConfigError(f"{where}.{key}: must be a whole number >= {least}, got {value!r}")
     args = {k: v for k, v in options.items() if k != "method"}
     return MedianPruner(**args) if method == "median" else HalvingPruner(**args)

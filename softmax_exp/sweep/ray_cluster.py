@@ -31,9 +31,11 @@ from ..errors import ClusterError, ConfigError
 INSTALL_HINT = "install the extra: pip install 'softmax-exp[ray]'"
 REACH_TIMEOUT_S = 5.0  # a TCP connect to the head's GCS port
 GCS_TIMEOUT_S = 15.0  # its first answer; Ray's own wait is 30 s and more
-TOKEN_HELP = ("save the output of 'ray get-auth-token', run on the head node, here as "
-              "~/.ray/auth_token (or in RAY_AUTH_TOKEN, or in a file named by "
-              "RAY_AUTH_TOKEN_PATH)")
+TOKEN_HELP = (
+    "save the output of 'ray get-auth-token', run on the head node, here as "
+    "~/.ray/auth_token (or in RAY_AUTH_TOKEN, or in a file named by "
+    "RAY_AUTH_TOKEN_PATH)"
+)
 
 
 def default_token_path() -> Path:
@@ -44,8 +46,11 @@ def parse_address(address: str) -> tuple[str, int]:
     """HOST:PORT as `ray start --head` prints it; anything else is refused here."""
     host, _, port = address.strip().rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
-        raise ClusterError(address, "not HOST:PORT; give the head node's address and GCS "
-                           "port, as 'ray start --head' prints them (e.g. 10.0.0.5:6379)")
+        raise ClusterError(
+            address,
+            "not HOST:PORT; give the head node's address and GCS "
+            "port, as 'ray start --head' prints them (e.g. 10.0.0.5:6379)",
+        )
     return host.strip("[]"), int(port)
 
 
@@ -58,9 +63,10 @@ def token_source() -> Optional[str]:
         try:
             text = Path(path).expanduser().read_text().strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"RAY_AUTH_TOKEN_PATH={path}: cannot read the Ray token "
-                              f"({getattr(exc, 'strerror', None) or exc}); {TOKEN_HELP}"
-                              ) from None
+            raise ConfigError(
+                f"RAY_AUTH_TOKEN_PATH={path}: cannot read the Ray token "
+                f"({getattr(exc, 'strerror', None) or exc}); {TOKEN_HELP}"
+            ) from None
         if not text:
             raise ConfigError(f"RAY_AUTH_TOKEN_PATH={path}: the file is empty; {TOKEN_HELP}")
         return f"RAY_AUTH_TOKEN_PATH ({path})"
@@ -97,11 +103,15 @@ def check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, port), timeout=REACH_TIMEOUT_S).close()
     except OSError as exc:
-        reason = "timed out" if isinstance(exc, socket.timeout) else \
-            (exc.strerror or str(exc)).lower()
-        raise ClusterError(address, f"cannot reach a Ray cluster ({reason}); start one there "
-                           f"with 'ray start --head --port {port}', or use a local one "
-                           "(no address)") from None
+        reason = (
+            "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc)).lower()
+        )
+        raise ClusterError(
+            address,
+            f"cannot reach a Ray cluster ({reason}); start one there "
+            f"with 'ray start --head --port {port}', or use a local one "
+            "(no address)",
+        ) from None
 
 
 def check_gcs(address: str, source: Optional[str], hide_logs: bool) -> None:
@@ -122,25 +132,35 @@ def check_gcs(address: str, source: Optional[str], hide_logs: bool) -> None:
         thread.start()
         thread.join(GCS_TIMEOUT_S)
     if not outcome:
-        raise ClusterError(address, f"no Ray cluster answered within {GCS_TIMEOUT_S:.0f} s; "
-                           "give the head's GCS port, as 'ray start --head' prints it")
+        raise ClusterError(
+            address,
+            f"no Ray cluster answered within {GCS_TIMEOUT_S:.0f} s; "
+            "give the head's GCS port, as 'ray start --head' prints it",
+        )
     error = outcome[0]
     if error is None:
         return
     if type(error).__name__ == "AuthenticationError" or "Unauthenticated" in str(error):
         raise ClusterError(address, auth_problem(source))
-    raise ClusterError(address, f"the Ray cluster did not answer ({first_line(error)}); "
-                       "check the address against 'ray status' on the head node")
+    raise ClusterError(
+        address,
+        f"the Ray cluster did not answer ({first_line(error)}); "
+        "check the address against 'ray status' on the head node",
+    )
 
 
 def auth_problem(source: Optional[str]) -> str:
     mode = os.environ.get("RAY_AUTH_MODE", "")
     if mode and mode.lower() != "token":
-        return (f"the Ray cluster requires its authentication token, and RAY_AUTH_MODE="
-                f"{mode} here sends none; unset RAY_AUTH_MODE and {TOKEN_HELP}")
+        return (
+            f"the Ray cluster requires its authentication token, and RAY_AUTH_MODE="
+            f"{mode} here sends none; unset RAY_AUTH_MODE and {TOKEN_HELP}"
+        )
     if source == "RAY_AUTH_TOKEN":  # it takes precedence: that is where to fix it
-        return ("the Ray cluster refused the token in RAY_AUTH_TOKEN; set it to the output "
-                "of 'ray get-auth-token', run on the head node")
+        return (
+            "the Ray cluster refused the token in RAY_AUTH_TOKEN; set it to the output "
+            "of 'ray get-auth-token', run on the head node"
+        )
     if source:
         return f"the Ray cluster refused the token from {source}; {TOKEN_HELP}"
     return f"the Ray cluster requires its authentication token and none was found; {TOKEN_HELP}"
@@ -201,8 +221,7 @@ def shipped_package() -> dict:
     worker: the nodes run the driver's code whatever copy (if any) they have installed."""
     import softmax_exp
 
-    return {"py_modules": [str(Path(softmax_exp.__file__).parent)],
-            "excludes": ["__pycache__"]}
+    return {"py_modules": [str(Path(softmax_exp.__file__).parent)], "excludes": ["__pycache__"]}
 
 
 def before_import(address: Optional[str]) -> Optional[str]:
@@ -239,17 +258,27 @@ def connect(address: Optional[str], ray_logs: bool = False):
         # which may be long dead.
         ray = import_ray()
         with ray_output_hidden(not ray_logs):
-            ray.init(address="local", include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
+            ray.init(
+                address="local",
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
         return ray
     check_reachable(address)
     ray = import_ray()
     check_gcs(address, source, hide_logs=not ray_logs)
     try:
         with ray_output_hidden(not ray_logs):
-            ray.init(address=address, log_to_driver=False, configure_logging=False,
-                     runtime_env=shipped_package())
+            ray.init(
+                address=address,
+                log_to_driver=False,
+                configure_logging=False,
+                runtime_env=shipped_package(),
+            )
     except ConnectionError as exc:
-        raise ClusterError(address, f"cannot join the Ray cluster ({first_line(exc)}); "
-                           "check 'ray status' on the head node") from None
+        raise ClusterError(
+            address,
+            f"cannot join the Ray cluster ({first_line(exc)}); check 'ray status' on the head node",
+        ) from None
     return ray

@@ -29,8 +29,13 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, address: Optional[str] = None, retries: int = 2, cpus_per_job: int = 1,
-                 ray_logs: bool = False):
+    def __init__(
+        self,
+        address: Optional[str] = None,
+        retries: int = 2,
+        cpus_per_job: int = 1,
+        ray_logs: bool = False,
+    ):
         ray_cluster.before_import(address)  # Ray reads these settings at import
         ray_cluster.import_ray()  # fail at once, before any output directory exists
         self.address, self.retries, self.cpus_per_job = address, retries, cpus_per_job
@@ -52,8 +57,9 @@ class RayExecutor(Executor):
             self.undo_quiet()
             self.undo_quiet = None
 
-    def launch(self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged,
-               dataset=None) -> None:
+    def launch(
+        self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None
+    ) -> None:
         ray = self._connect()
         data = self._put(ray, dataset, jobs[0].data_dir) if jobs else None
         task = ray.remote(_run_remote)
@@ -63,9 +69,12 @@ class RayExecutor(Executor):
             while pending and len(running) < capacity:  # prepared as late as possible
                 job = prepare(pending.pop(0))
                 gpus = 1 if job.trials[0].config.ctx.startswith("gpu") else 0
-                ref = task.options(num_cpus=self.cpus_per_job, num_gpus=gpus,
-                                   max_retries=self.retries, retry_exceptions=False
-                                   ).remote(job, data)
+                ref = task.options(
+                    num_cpus=self.cpus_per_job,
+                    num_gpus=gpus,
+                    max_retries=self.retries,
+                    retry_exceptions=False,
+                ).remote(job, data)
                 running[ref] = job
             ready, _ = ray.wait(list(running), num_returns=1)
             job = running.pop(ready[0])
@@ -73,11 +82,18 @@ class RayExecutor(Executor):
                 events = ray.get(ready[0])
             except Exception as exc:  # noqa: BLE001 - RayError: the task never ran to its end
                 event = failed(job, exc)
-                what = (f"lost its Ray worker after {self.retries} retries"
-                        if type(exc).__name__ in LOST else "Ray could not run it")
-                handle(replace(event, message=f"{what}: "
-                               f"{ANSI.sub('', event.message).splitlines()[0]}",
-                               trace=ANSI.sub("", event.trace)))
+                what = (
+                    f"lost its Ray worker after {self.retries} retries"
+                    if type(exc).__name__ in LOST
+                    else "Ray could not run it"
+                )
+                handle(
+                    replace(
+                        event,
+                        message=f"{what}: {ANSI.sub('', event.message).splitlines()[0]}",
+                        trace=ANSI.sub("", event.trace),
+                    )
+                )
                 continue
             for event in events:
                 handle(event)

@@ -50,13 +50,18 @@ def select_best(sweep: SweepRun) -> Optional[Selection]:
     if not points:
         return None
     sign = 1 if mode == "max" else -1
-    label, chosen = max(points.items(),
-                        key=lambda item: sign * statistics.fmean(b[metric] for _, b in item[1]))
-    return Selection(label, chosen[0][0].trial.config,
-                     statistics.fmean(b[metric] for _, b in chosen),
-                     statistics.fmean(b["test_acc"] for _, b in chosen),
-                     round(statistics.fmean(b["epoch"] for _, b in chosen)), len(chosen),
-                     tuple(k for k in chosen[0][0].trial.point if k != "seed"))
+    label, chosen = max(
+        points.items(), key=lambda item: sign * statistics.fmean(b[metric] for _, b in item[1])
+    )
+    return Selection(
+        label,
+        chosen[0][0].trial.config,
+        statistics.fmean(b[metric] for _, b in chosen),
+        statistics.fmean(b["test_acc"] for _, b in chosen),
+        round(statistics.fmean(b["epoch"] for _, b in chosen)),
+        len(chosen),
+        tuple(k for k in chosen[0][0].trial.point if k != "seed"),
+    )
 
 
 def best_train_config(selection: Selection) -> TrainConfig:
@@ -70,22 +75,25 @@ def best_train_config(selection: Selection) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def write_best_config(selection: Selection, config: TrainConfig, path: Path,
-                      source: str) -> None:
+def write_best_config(selection: Selection, config: TrainConfig, path: Path, source: str) -> None:
     """`config` as a train config file: what the sweep varied, and what else differs
     from the defaults."""
     defaults = TrainConfig().model_dump()
-    changed: dict[str, Any] = {key: value for key, value in config.model_dump().items()
-                               if value != defaults[key] or key in selection.swept}
+    changed: dict[str, Any] = {
+        key: value
+        for key, value in config.model_dump().items()
+        if value != defaults[key] or key in selection.swept
+    }
     score = f"{selection.score:.4f}" if math.isfinite(selection.score) else "nan"
-    header = (f"# The best point of {source}: validation {score}, mean of {selection.seeds}\n"
-              f"# seed(s). Without its validation split (val_fraction 0): train it with\n"
-              f"#   softmax train -c {path}\n")
+    header = (
+        f"# The best point of {source}: validation {score}, mean of {selection.seeds}\n"
+        f"# seed(s). Without its validation split (val_fraction 0): train it with\n"
+        f"#   softmax train -c {path}\n"
+    )
     write_text(path, header + (yamlio.dump(changed) if changed else "{}\n"))
 
 
-def refit(config: TrainConfig, sweep_path: Path, data_dir: Optional[Path] = None,
-          observer=None):
+def refit(config: TrainConfig, sweep_path: Path, data_dir: Optional[Path] = None, observer=None):
     """Train the selected config on the whole training set into `sweep_path/refit/`."""
     from ..experiment import new_run_path, run_train
 

@@ -29,8 +29,12 @@ from .jobs import Job, plan_jobs
 from .spec import SweepSpec, load_sweep_spec
 from .sweepers import Sweeper, make_sweeper
 
-TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = ("trials.csv", "epochs.csv", "sweep.yaml",
-                                                    "commands.log")
+TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = (
+    "trials.csv",
+    "epochs.csv",
+    "sweep.yaml",
+    "commands.log",
+)
 OWNER_FILE = "sweep.json"  # which sweep (name and file) the directory belongs to
 
 
@@ -43,9 +47,11 @@ class SweepDirectoryTaken(RunError):
 
     def __init__(self, path: Path, owner: dict, spec_path: Path):
         self.path, self.owner, self.spec_path = path, owner, spec_path
-        super().__init__(f"{path} holds sweep '{owner.get('name')}' (from {owner.get('file')}),"
-                         f" not {spec_path}: restart the sweep to start that directory over, "
-                         "or write to another directory")
+        super().__init__(
+            f"{path} holds sweep '{owner.get('name')}' (from {owner.get('file')}),"
+            f" not {spec_path}: restart the sweep to start that directory over, "
+            "or write to another directory"
+        )
 
 
 def check_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> None:
@@ -133,20 +139,34 @@ def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]):
     return dataset
 
 
-def run_sweep(spec_path: Path, out: Optional[Path] = None, executor: Optional[Executor] = None,
-              restart: bool = False, fail_fast: bool = False, fuse: bool = True,
-              data_dir: Optional[Path] = None, observer: Optional[SweepObserver] = None,
-              argv: Optional[list[str]] = None, workers: int = 1,
-              report: bool = False) -> SweepRun:
+def run_sweep(
+    spec_path: Path,
+    out: Optional[Path] = None,
+    executor: Optional[Executor] = None,
+    restart: bool = False,
+    fail_fast: bool = False,
+    fuse: bool = True,
+    data_dir: Optional[Path] = None,
+    observer: Optional[SweepObserver] = None,
+    argv: Optional[list[str]] = None,
+    workers: int = 1,
+    report: bool = False,
+) -> SweepRun:
     """Run (or resume) the sweep described by `spec_path`; returns every trial's record.
 
     `report`: keep report.html in the sweep directory up to date as trials end."""
     spec = load_sweep_spec(spec_path)
     sweeper = make_sweeper(spec, workers)
     runner = executor or SerialExecutor()
-    plan = {"fuse": fuse, "workers": workers, "data_dir": data_dir, "prune": spec.prune,
-            "metric": spec.metric, "mode": spec.mode,
-            "checkpoint_seconds": spec.checkpoint_seconds}
+    plan = {
+        "fuse": fuse,
+        "workers": workers,
+        "data_dir": data_dir,
+        "prune": spec.prune,
+        "metric": spec.metric,
+        "mode": spec.mode,
+        "checkpoint_seconds": spec.checkpoint_seconds,
+    }
     runner.start(min(workers, max(1, sweeper.planned)))
     try:
         dataset = check_inputs(sweeper.probe(), data_dir)
@@ -170,8 +190,9 @@ def _sweep_directory(spec: SweepSpec, out: Optional[Path]) -> Path:
     try:
         (path / "trials").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunError(f"cannot create sweep directory {path}: {exc.strerror}; "
-                       "choose another output directory") from None
+        raise RunError(
+            f"cannot create sweep directory {path}: {exc.strerror}; choose another output directory"
+        ) from None
     return path
 
 
@@ -200,8 +221,9 @@ class _Driver(Recording):
     """The sweep's records, kept as the events come: each trial's run directory (as
     `softmax train` writes its own), and the sweep's tables."""
 
-    def __init__(self, spec: SweepSpec, path: Path, observer: SweepObserver, fail_fast: bool,
-                 restart: bool):
+    def __init__(
+        self, spec: SweepSpec, path: Path, observer: SweepObserver, fail_fast: bool, restart: bool
+    ):
         super().__init__()
         self.spec, self.path, self.observer, self.fail_fast = spec, path, observer, fail_fast
         self.restart = restart
@@ -230,8 +252,11 @@ class _Driver(Recording):
 
     def start_epochs(self, trials: Sequence[Trial]) -> dict[str, int]:
         """The epoch each interrupted trial goes on from (its last checkpoint's)."""
-        return {t.id: self.sweep.records[t.id].resume_epoch for t in trials
-                if self.sweep.records[t.id].resume_epoch}
+        return {
+            t.id: self.sweep.records[t.id].resume_epoch
+            for t in trials
+            if self.sweep.records[t.id].resume_epoch
+        }
 
     def prepare(self, job: Job) -> Job:
         """Just before a job runs: its trials' checkpoints, when it goes on from one, and
@@ -240,9 +265,11 @@ class _Driver(Recording):
             job = self._with_checkpoints(job)
         if not job.prune:
             return job
-        reference = {trial_id: [row.get(job.metric) for row in record.rows]
-                     for trial_id, record in self.sweep.records.items()
-                     if record.rows and trial_id not in job.ids}
+        reference = {
+            trial_id: [row.get(job.metric) for row in record.rows]
+            for trial_id, record in self.sweep.records.items()
+            if record.rows and trial_id not in job.ids
+        }
         return replace(job, reference=reference)
 
     def _with_checkpoints(self, job: Job) -> Job:
@@ -250,8 +277,9 @@ class _Driver(Recording):
         the model each); if one cannot be read after all, the job starts over."""
 
         try:
-            starts = tuple(resume_point(self.sweep.records[t.id].path, job.start_epoch)
-                           for t in job.trials)
+            starts = tuple(
+                resume_point(self.sweep.records[t.id].path, job.start_epoch) for t in job.trials
+            )
         except SoftmaxExpError as exc:
             self.observer.note(f"job of {', '.join(job.ids)}: {exc}; starting it over")
             for trial in job.trials:
@@ -277,13 +305,16 @@ class _Driver(Recording):
         info = read_run_info(record.path)
         if info is None:
             if record.path.exists():
-                self.observer.note(f"trial {record.trial.id}: unreadable run.json, running it "
-                                   "again")
+                self.observer.note(
+                    f"trial {record.trial.id}: unreadable run.json, running it again"
+                )
             return
         rows = read_metrics(record.path / METRICS_FILE) or []
         if info.get("status") in FINISHED and len(rows) != info.get("epochs_run"):
-            self.observer.note(f"trial {record.trial.id}: metrics.csv has {len(rows)} of "
-                               f"{info.get('epochs_run')} epochs, running it again")
+            self.observer.note(
+                f"trial {record.trial.id}: metrics.csv has {len(rows)} of "
+                f"{info.get('epochs_run')} epochs, running it again"
+            )
             return
         if info.get("status") in FINISHED:
             record.info, record.rows = info, rows
@@ -295,8 +326,12 @@ class _Driver(Recording):
         """A trial's recorder, noting where it stands in the sweep."""
         record = self.sweep.records[trial_id]
         trial = record.trial
-        return RunRecorder(record.path, trial.config, trial.config.ctx,
-                           {"trial_index": trial.index, "point": trial.point})
+        return RunRecorder(
+            record.path,
+            trial.config,
+            trial.config.ctx,
+            {"trial_index": trial.index, "point": trial.point},
+        )
 
     def on_started(self, trial_id: str, recorder: RunRecorder) -> None:
         """A fresh run directory, or, for a trial going on from its checkpoint, the one
@@ -304,8 +339,7 @@ class _Driver(Recording):
         record = self.sweep.records[trial_id]
         if record.resume_epoch:
             recorder.reopen(record.resume_epoch)
-            record.rows = (read_metrics(record.path / METRICS_FILE) or [])[
-                :record.resume_epoch]
+            record.rows = (read_metrics(record.path / METRICS_FILE) or [])[: record.resume_epoch]
         else:
             recorder.create()
             for stale in ("final.params", "best.params", "error.log"):
@@ -337,8 +371,7 @@ class _Driver(Recording):
 
     def _fail(self, job: Job, message: str, trace: str) -> None:
         for trial in job.trials:
-            if trial.id in self.recorders or self.sweep.records[trial.id].status not in \
-                    FINISHED:
+            if trial.id in self.recorders or self.sweep.records[trial.id].status not in FINISHED:
                 path = self.sweep.records[trial.id].path
                 path.mkdir(parents=True, exist_ok=True)  # it may have died before starting
                 write_text(path / "error.log", trace or message)
@@ -375,12 +408,27 @@ class _Driver(Recording):
 
     def _trial_lines(self, records: list[TrialRecord], header: bool = False) -> list[str]:
         lines = [csv_line(TRIAL_COLUMNS) + "\n"] if header else []
-        return lines + [csv_line(trial_row(
-            r.trial.id, r.status, r.trial.config.model_dump(), r.rows, r.info,
-            self.spec.metric, self.spec.mode, str(r.path.relative_to(self.path)))) + "\n"
-            for r in records]
+        return lines + [
+            csv_line(
+                trial_row(
+                    r.trial.id,
+                    r.status,
+                    r.trial.config.model_dump(),
+                    r.rows,
+                    r.info,
+                    self.spec.metric,
+                    self.spec.mode,
+                    str(r.path.relative_to(self.path)),
+                )
+            )
+            + "\n"
+            for r in records
+        ]
 
     def _epoch_lines(self, records: list[TrialRecord], header: bool = False) -> list[str]:
         lines = [csv_line(EPOCH_COLUMNS) + "\n"] if header else []
-        return lines + [csv_line(row) + "\n" for r in records for row in epoch_rows(
-            r.trial.id, r.status, r.trial.config.model_dump(), r.rows)]
+        return lines + [
+            csv_line(row) + "\n"
+            for r in records
+            for row in epoch_rows(r.trial.id, r.status, r.trial.config.model_dump(), r.rows)
+        ]

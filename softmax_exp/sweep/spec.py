@@ -28,8 +28,20 @@ from .. import yamlio
 from ..config import SETTINGS, check_setting_name
 from ..errors import ConfigError
 
-TOP_KEYS = ("name", "base", "grid", "random", "tpe", "seeds", "metric", "mode", "search",
-            "prune", "max_trials", "checkpoint_seconds")
+TOP_KEYS = (
+    "name",
+    "base",
+    "grid",
+    "random",
+    "tpe",
+    "seeds",
+    "metric",
+    "mode",
+    "search",
+    "prune",
+    "max_trials",
+    "checkpoint_seconds",
+)
 # A sweep larger than this is refused before it is expanded (raise it with max_trials:):
 # a grid of eight settings with ten values each is 10^8 trials, gigabytes of configs
 # before anything trains.
@@ -129,8 +141,9 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
     spec = SweepSpec(where=where, lines=lines)
     for key in data:
         if key not in TOP_KEYS:
-            raise ConfigError(f"{spec.at(key)}: unknown sweep key; use one of "
-                              f"{', '.join(TOP_KEYS)}")
+            raise ConfigError(
+                f"{spec.at(key)}: unknown sweep key; use one of {', '.join(TOP_KEYS)}"
+            )
     spec.base = _mapping(data.get("base"), spec, "base")
     for key in spec.base:
         check_setting_name(key, spec.at("base", key))
@@ -143,17 +156,28 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
         kind = "tpe"
     spec.sample = _sample(block, spec, kind)
     if not spec.grid and not spec.sample:
-        raise ConfigError(f"{where}: nothing to sweep; add a 'grid' (setting: [values]), a "
-                          "'random' or a 'tpe' block")
+        raise ConfigError(
+            f"{where}: nothing to sweep; add a 'grid' (setting: [values]), a "
+            "'random' or a 'tpe' block"
+        )
     if spec.search == "tpe" and spec.grid:
-        raise ConfigError(f"{spec.at('grid')}: tpe samples a space of its own: move the grid "
-                          "settings into the tpe block's space as {choice: [...]}")
+        raise ConfigError(
+            f"{spec.at('grid')}: tpe samples a space of its own: move the grid "
+            "settings into the tpe block's space as {choice: [...]}"
+        )
     if data.get("search", spec.search) != spec.search:
-        raise ConfigError(f"{spec.at('search')}: {data['search']!r} does not match the file's "
-                          f"'{spec.search}' search; remove 'search' (the block given decides)")
+        raise ConfigError(
+            f"{spec.at('search')}: {data['search']!r} does not match the file's "
+            f"'{spec.search}' search; remove 'search' (the block given decides)"
+        )
     spec.seeds = _seeds(data.get("seeds", 1), spec)
-    spec.metric = _choice(data.get("metric", "val_acc"), SELECTABLE, spec, "metric",
-                          "test metrics are never used for selection")
+    spec.metric = _choice(
+        data.get("metric", "val_acc"),
+        SELECTABLE,
+        spec,
+        "metric",
+        "test metrics are never used for selection",
+    )
     spec.mode = _choice(data.get("mode", "max"), ("max", "min"), spec, "mode")
     if data.get("prune") is not None:
         from .pruners import make_pruner
@@ -161,14 +185,17 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
         spec.prune = _mapping(data.get("prune"), spec, "prune")
         make_pruner(spec.prune, spec.at("prune"))
     spec.max_trials = _count(data.get("max_trials", MAX_TRIALS), spec.at("max_trials"))
-    spec.checkpoint_seconds = _seconds(data.get("checkpoint_seconds", CHECKPOINT_SECONDS),
-                                       spec.at("checkpoint_seconds"))
+    spec.checkpoint_seconds = _seconds(
+        data.get("checkpoint_seconds", CHECKPOINT_SECONDS), spec.at("checkpoint_seconds")
+    )
     swept = set(spec.grid) | set(spec.space)
     if "val_fraction" not in spec.base and "val_fraction" not in swept:
         spec.base["val_fraction"] = DEFAULT_VAL_FRACTION
     if "seed" in swept:
-        raise ConfigError(f"{spec.at('grid' if 'seed' in spec.grid else spec.search, 'seed')}: "
-                          "sweep seeds with 'seeds: N' or 'seeds: [..]' instead")
+        raise ConfigError(
+            f"{spec.at('grid' if 'seed' in spec.grid else spec.search, 'seed')}: "
+            "sweep seeds with 'seeds: N' or 'seeds: [..]' instead"
+        )
     return spec
 
 
@@ -176,8 +203,9 @@ def _mapping(value: Any, spec: SweepSpec, key: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{spec.at(key)}: expected a mapping (setting: value), "
-                          f"got {type(value).__name__}")
+        raise ConfigError(
+            f"{spec.at(key)}: expected a mapping (setting: value), got {type(value).__name__}"
+        )
     return dict(value)
 
 
@@ -186,15 +214,19 @@ def _grid(value: Any, spec: SweepSpec) -> dict[str, list]:
     for key, values in grid.items():
         check_setting_name(key, spec.at("grid", key))
         if not isinstance(values, list):
-            raise ConfigError(f"{spec.at('grid', key)}: expected a list of values, e.g. "
-                              f"{key}: [a, b]; got {values!r}")
+            raise ConfigError(
+                f"{spec.at('grid', key)}: expected a list of values, e.g. "
+                f"{key}: [a, b]; got {values!r}"
+            )
         if not values:
-            raise ConfigError(f"{spec.at('grid', key)}: empty list; give at least one value "
-                              "or remove the key")
+            raise ConfigError(
+                f"{spec.at('grid', key)}: empty list; give at least one value or remove the key"
+            )
         seen = [v for i, v in enumerate(values) if v in values[:i]]
         if seen:
-            raise ConfigError(f"{spec.at('grid', key)}: {seen[0]!r} is listed twice; "
-                              "remove the repeat")
+            raise ConfigError(
+                f"{spec.at('grid', key)}: {seen[0]!r} is listed twice; remove the repeat"
+            )
     return grid
 
 
@@ -204,8 +236,9 @@ def _sample(value: Any, spec: SweepSpec, name: str) -> Optional[Sample]:
     block = _mapping(value, spec, name)
     if not block:
         return None
-    allowed = ("trials", "seed", "space", "per_round") if name == "tpe" else \
-        ("trials", "seed", "space")
+    allowed = (
+        ("trials", "seed", "space", "per_round") if name == "tpe" else ("trials", "seed", "space")
+    )
     for key in block:
         if key not in allowed:
             raise ConfigError(f"{spec.at(name, key)}: unknown key; use {', '.join(allowed)}")
@@ -218,14 +251,17 @@ def _sample(value: Any, spec: SweepSpec, name: str) -> Optional[Sample]:
         per_round = _count(per_round, spec.at(name, "per_round"))
     space_block = _mapping(block.get("space"), spec, f"{name}.space")
     if not space_block:
-        raise ConfigError(f"{spec.at(name, 'space')}: give at least one setting with a "
-                          "distribution, e.g. lr: {loguniform: [0.01, 1.0]}")
+        raise ConfigError(
+            f"{spec.at(name, 'space')}: give at least one setting with a "
+            "distribution, e.g. lr: {loguniform: [0.01, 1.0]}"
+        )
     space = {}
     for key, dist in space_block.items():
         check_setting_name(key, spec.at(name, "space", key))
         if key in spec.grid:
-            raise ConfigError(f"{spec.at(name, 'space', key)}: already in the grid; "
-                              "sweep it in one place")
+            raise ConfigError(
+                f"{spec.at(name, 'space', key)}: already in the grid; sweep it in one place"
+            )
         space[key] = parse_distribution(dist, spec.at(name, "space", key))
     return Sample(name, trials, seed, space, per_round)
 
@@ -241,14 +277,17 @@ def _count(value: Any, where: str) -> int:
 
 def _seconds(value: Any, where: str) -> float:
     if not _is_number(value) or value < 0:
-        raise ConfigError(f"{where}: must be a number of seconds >= 0 (0: after every "
-                          f"epoch), got {value!r}")
+        raise ConfigError(
+            f"{where}: must be a number of seconds >= 0 (0: after every epoch), got {value!r}"
+        )
     return float(value)
 
 
 def parse_distribution(value: Any, where: str) -> Distribution:
-    usage = ("write one of {choice: [a, b, ...]}, {uniform: [lo, hi]}, "
-             "{loguniform: [lo, hi]}, {int: [lo, hi]}")
+    usage = (
+        "write one of {choice: [a, b, ...]}, {uniform: [lo, hi]}, "
+        "{loguniform: [lo, hi]}, {int: [lo, hi]}"
+    )
     if not isinstance(value, dict) or len(value) != 1:
         raise ConfigError(f"{where}: not a distribution; {usage}")
     ((kind, args),) = value.items()
@@ -271,8 +310,7 @@ def parse_distribution(value: Any, where: str) -> Distribution:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _seeds(value: Any, spec: SweepSpec) -> list[int]:
@@ -280,12 +318,16 @@ def _seeds(value: Any, spec: SweepSpec) -> list[int]:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         start = base if isinstance(base, int) else 0
         return [start + i for i in range(value)]
-    if isinstance(value, list) and value and all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value) and \
-            len(set(value)) == len(value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+        and len(set(value)) == len(value)
+    ):
         return list(value)
-    raise ConfigError(f"{spec.at('seeds')}: expected a count >= 1 or a list of distinct "
-                      f"seeds >= 0, got {value!r}")
+    raise ConfigError(
+        f"{spec.at('seeds')}: expected a count >= 1 or a list of distinct seeds >= 0, got {value!r}"
+    )
 
 
 def _choice(value: Any, allowed: tuple, spec: SweepSpec, key: str, why: str = "") -> str:
@@ -295,5 +337,12 @@ def _choice(value: Any, allowed: tuple, spec: SweepSpec, key: str, why: str = ""
     return value
 
 
-__all__ = ["SweepSpec", "Sample", "Distribution", "load_sweep_spec", "parse_sweep",
-           "parse_distribution", "SETTINGS"]
+__all__ = [
+    "SweepSpec",
+    "Sample",
+    "Distribution",
+    "load_sweep_spec",
+    "parse_sweep",
+    "parse_distribution",
+    "SETTINGS",
+]

@@ -54,8 +54,11 @@ class RandomSweeper(ListSweeper):
 
     def points(self) -> list[dict]:
         sample = self.spec.sample
-        return [{**g, **r} for g in grid_points(self.spec.grid)
-                for r in random_points(sample.space, sample.trials, sample.seed)]
+        return [
+            {**g, **r}
+            for g in grid_points(self.spec.grid)
+            for r in random_points(sample.space, sample.trials, sample.seed)
+        ]
 
 
 def make_sweeper(spec: SweepSpec, workers: int = 1) -> Sweeper:

@@ -77,21 +77,28 @@ class TPESweeper(Sweeper):
         left = self.planned - ended
         if self.sample.per_round:
             return min(self.sample.per_round, left)
-        size = STARTUP - ended if ended < STARTUP else \
-            min(MAX_FUSED, math.ceil((self.planned - STARTUP) / MODEL_ROUNDS))
+        size = (
+            STARTUP - ended
+            if ended < STARTUP
+            else min(MAX_FUSED, math.ceil((self.planned - STARTUP) / MODEL_ROUNDS))
+        )
         return min(max(size, self.workers), left)
 
     def _register_point(self, params: dict[str, Any]) -> list[Trial]:
         """The trials (one per seed) of a point, registered with the driver; their indexes
         follow the trials known so far (a config asked for twice is the same trial)."""
-        point = {key: _rounded(params[key], dist) for key, dist in self.sample.space.items()
-                 if key in params}
+        point = {
+            key: _rounded(params[key], dist)
+            for key, dist in self.sample.space.items()
+            if key in params
+        }
         start = len(self.registry.records)
         return self.registry.register(trials_for_points(self.spec, [point], start=start))
 
 
-def _open_study(spec: SweepSpec, path: Path, restart: bool,
-                register_point: Callable[[dict], list[Trial]]):
+def _open_study(
+    spec: SweepSpec, path: Path, restart: bool, register_point: Callable[[dict], list[Trial]]
+):
     """The sweep's study, with its earlier trials registered as the sweep's own; asks
     a killed run left open are closed as failed and queued to be asked again first."""
     import optuna
@@ -107,9 +114,12 @@ def _open_study(spec: SweepSpec, path: Path, restart: bool,
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=spec.sample.seed, constant_liar=True)
     study = optuna.create_study(
-        study_name=spec.name, storage=JournalStorage(JournalFileBackend(str(journal))),
-        sampler=sampler, direction="maximize" if spec.mode == "max" else "minimize",
-        load_if_exists=True)
+        study_name=spec.name,
+        storage=JournalStorage(JournalFileBackend(str(journal))),
+        sampler=sampler,
+        direction="maximize" if spec.mode == "max" else "minimize",
+        load_if_exists=True,
+    )
     for earlier in study.get_trials(deepcopy=False):
         register_point(earlier.params)
         if earlier.state == TrialState.RUNNING:
@@ -133,8 +143,9 @@ def _suggest(trial, key: str, dist: Distribution):
         return trial.suggest_categorical(key, list(dist.args))
     if dist.kind == "int":
         return trial.suggest_int(key, dist.args[0], dist.args[1])
-    return trial.suggest_float(key, float(dist.args[0]), float(dist.args[1]),
-                               log=dist.kind == "loguniform")
+    return trial.suggest_float(
+        key, float(dist.args[0]), float(dist.args[1]), log=dist.kind == "loguniform"
+    )
 
 
 def _tell(study, asked, records, spec) -> None:
@@ -151,8 +162,11 @@ def _tell(study, asked, records, spec) -> None:
                 by_epoch.setdefault(row["epoch"], []).append(value)
     for epoch, values in sorted(by_epoch.items()):
         asked.report(statistics.fmean(values), epoch)
-    bests = [best_row(r.rows, spec.metric, spec.mode) for r in records
-             if r.status in ("completed", "diverged")]
+    bests = [
+        best_row(r.rows, spec.metric, spec.mode)
+        for r in records
+        if r.status in ("completed", "diverged")
+    ]
     values = [b[spec.metric] for b in bests if b]
     if values:
         study.tell(asked, statistics.fmean(values))
