@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 
+from softmax_exp.mxnet_compat import load_mxnet
+
 
 def chapter_train(dataset, epochs: int = 10, batch_size: int = 256, lr: float = 0.1):
-    import mxnet as mx
-    from mxnet import autograd, gluon, init
-    from mxnet.gluon import nn
+    mx = load_mxnet()
+    autograd, gluon, init, nn = mx.autograd, mx.gluon, mx.init, mx.gluon.nn
 
     def to_tensor(images):  # what ToTensor does to a 28x28 uint8 image, done up front
         return mx.nd.array(images.reshape(-1, 1, 28, 28).astype("float32") / 255)

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from softmax_exp.mxnet_compat import load_mxnet
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -72,9 +74,10 @@ def measure(mode: str, tmp: str) -> dict:
     MXNet is imported and the data loaded before the clock starts: start-up is
     measured on its own, and would otherwise flatter the slower side of a ratio.
     """
-    import mxnet  # noqa: F401
-
     from softmax_exp.data import load_dataset
+    from softmax_exp.mxnet_compat import load_mxnet
+
+    load_mxnet()
 
     dataset = load_dataset()
     if mode == "chapter":
@@ -133,7 +136,7 @@ def measure_gflops(dataset, trials: int = FUSED_TRIALS, epochs: int = 3) -> dict
     training loop (padding, evaluation and everything else is overhead). Also MXNet's
     FullyConnected (oneDNN) for the stacked forward, in this process, for reference:
     MXNet runs it on half the CPUs unless OMP_NUM_THREADS says otherwise."""
-    import mxnet as mx
+    mx = load_mxnet()
     import numpy as np
 
     from softmax_exp.config import TrainConfig

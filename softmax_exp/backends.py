@@ -26,6 +26,7 @@ import numpy as np
 
 from .kernels import stacked_sgd_class, use_native
 from .model import NUM_CLASSES, NUM_INPUTS, PIXEL_SCALE, chapter_weights, width
+from .mxnet_compat import load_mxnet
 
 
 def choose_backend(ctx):
@@ -37,7 +38,7 @@ class _Backend:
     name = ""
 
     def __init__(self, ctx):
-        import mxnet as mx
+        mx = load_mxnet()
 
         self.mx, self.ctx = mx, ctx
         self.net = None
@@ -121,7 +122,7 @@ class NativeBackend(_Backend):
     name = "native"
 
     def _net(self, blocks: int, weight: np.ndarray, bias: np.ndarray):
-        from mxnet.gluon import nn
+        nn = load_mxnet().gluon.nn
 
         self.net = nn.HybridSequential()
         self.net.add(stacked_dense_class()(width(blocks)))
@@ -174,7 +175,7 @@ def _weight_and_bias(trainer) -> tuple[int, int]:
 def objective_class():
     """The hybrid block both backends train through: `forward(F, net, loss, all uint8
     images, all labels, this batch's row indexes, per-trial lr)` is the backend's."""
-    from mxnet.gluon import HybridBlock
+    HybridBlock = load_mxnet().gluon.HybridBlock
 
     class Objective(HybridBlock):
         def __init__(self, net, forward, loss=None):
@@ -191,7 +192,7 @@ def objective_class():
 def stacked_dense_class():
     """The stacked layer of the native backend: scores = x W + 255 b over raw pixels
     (the loss scales them by 1/255), by the `stacked_dense` kernel."""
-    from mxnet.gluon import HybridBlock
+    HybridBlock = load_mxnet().gluon.HybridBlock
 
     class StackedDense(HybridBlock):
         def __init__(self, columns: int):
@@ -211,7 +212,7 @@ def pixel_dense_class():
     """`nn.Dense` over raw pixel values: scores = W (x / 255) + b, computed as
     (W x + 255 b) / 255 so that the scaling touches the outputs, not the inputs.
     Its parameters mean what a chapter `Dense` (fed `ToTensor` images) means."""
-    from mxnet.gluon import nn
+    nn = load_mxnet().gluon.nn
 
     class PixelDense(nn.Dense):
         def hybrid_forward(self, F, x, weight, bias):  # noqa: N803
@@ -236,7 +237,7 @@ class MxnetBackend(_Backend):
         self.momentum, self.batch_sizes = 0.0, set()
 
     def _net(self, blocks: int, weight: np.ndarray, bias: np.ndarray):
-        from mxnet.gluon import nn
+        nn = load_mxnet().gluon.nn
 
         self.net = nn.HybridSequential()
         self.net.add(pixel_dense_class()(width(blocks), in_units=NUM_INPUTS))
@@ -307,6 +308,6 @@ class MxnetBackend(_Backend):
             objective = F.sum(loss_sums * lr)
             return (objective, metrics, guesses) if predictions else (objective, metrics)
 
-        from mxnet import gluon
+        gluon = load_mxnet().gluon
 
         return objective_class()(self.net, forward, gluon.loss.SoftmaxCrossEntropyLoss())

@@ -26,6 +26,7 @@ import numpy as np
 from .errors import RunError
 from .fileio import write_json
 from .model import NUM_CLASSES, NUM_INPUTS
+from .mxnet_compat import load_mxnet
 
 PARAMS_FILE, STATE_FILE = "checkpoint.params", "checkpoint.json"
 STATES_FILE = "checkpoint.states"  # an older softmax-exp's (pickled optimizer states)
@@ -90,7 +91,7 @@ def saved_epoch(path: Path) -> int:
 
 def load(path: Path) -> Checkpoint:
     """The trial's checkpoint, or a RunError saying why it cannot be resumed."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     path = Path(path)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import kernels
 from .config import CTX_PATTERN
 from .errors import DeviceError
+from .mxnet_compat import load_mxnet
 
 CUDA_HINT = (
     "install a CUDA build of MXNet matching your driver (pip install mxnet-cu112, "
@@ -21,7 +22,7 @@ def resolve_context(name: str):
     if not CTX_PATTERN.match(name):
         raise DeviceError(f"ctx {name}: not a context; use cpu, gpu or gpu:N", "ctx")
     kernels.choice()  # a bad SOFTMAX_EXP_KERNELS fails here, before any run starts
-    import mxnet as mx
+    mx = load_mxnet()
 
     if name == "cpu":
         return mx.cpu()
@@ -41,7 +42,7 @@ def resolve_context(name: str):
 
 
 def cuda_enabled() -> bool:
-    import mxnet as mx
+    mx = load_mxnet()
 
     try:
         return bool(mx.runtime.Features().is_enabled("CUDA"))
@@ -50,7 +51,7 @@ def cuda_enabled() -> bool:
 
 
 def gpu_count() -> int:
-    import mxnet as mx
+    mx = load_mxnet()
 
     try:
         return int(mx.context.num_gpus())

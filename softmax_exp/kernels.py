@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import SoftmaxExpError
+from .mxnet_compat import load_mxnet
 
 SOURCE = Path(__file__).with_name("kernels.cc")
 LIBRARY = "libsoftmax_exp_kernels.so"
@@ -113,7 +114,7 @@ def _load_once() -> tuple[Optional[Path], str]:
 
 
 def _build_and_load() -> Path:
-    import mxnet as mx
+    mx = load_mxnet()
 
     path = library_path()
     if not path.exists():
@@ -136,10 +137,10 @@ def _load_library(path: Path) -> None:
     of every MXNet operator, where only ours are new (MXNet 1.9's own helpers)."""
     import ctypes
 
-    import mxnet as mx
-    from mxnet import base
-    from mxnet.ndarray.register import _make_ndarray_function
-    from mxnet.symbol.register import _make_symbol_function
+    mx = load_mxnet()
+    base = mx.base
+    _make_ndarray_function = mx.ndarray.register._make_ndarray_function
+    _make_symbol_function = mx.symbol.register._make_symbol_function
 
     base.check_call(base._LIB.MXLoadLib(ctypes.c_char_p(str(path).encode()), base.mx_uint(0)))
     for name in OPERATORS:
@@ -208,7 +209,7 @@ def _compiler() -> str:
 
 def _api_files() -> tuple[Path, Path]:
     """MXNet's include/mxnet/lib_api.h and src/lib_api.cc, shipped in its wheel."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     root = Path(mx.__file__).parent
     header, source = root / "include" / "mxnet" / "lib_api.h", root / "src" / "lib_api.cc"
@@ -239,7 +240,7 @@ def _cpu_identity() -> str:
 def stacked_sgd_class():
     """An MXNet optimizer whose step is the `stacked_sgd` kernel: SGD at rate 1 (each
     trial's rate scales its loss) with per-row weight decay, plain or with momentum."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     class StackedSGD(mx.optimizer.Optimizer):
         def __init__(self, momentum: float = 0.0, **kwargs):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .mxnet_compat import load_mxnet
+
 NUM_CLASSES = 10
 NUM_INPUTS = 28 * 28
 ALIGN = 16  # layer width is a multiple of this: whole 4-, 8- and 16-float vector groups
@@ -30,8 +32,8 @@ PIXEL_SCALE = 1.0 / 255
 def chapter_weights(init_sigma: float, seed: int) -> np.ndarray:
     """The (10, 784) weights a lone chapter model (`Dense(10)`, `init.Normal(sigma)`)
     starts from after `mx.random.seed(seed)`."""
-    import mxnet as mx
-    from mxnet import init
+    mx = load_mxnet()
+    init = mx.init
 
     mx.random.seed(seed)
     single = chapter_net()
@@ -41,7 +43,7 @@ def chapter_weights(init_sigma: float, seed: int) -> np.ndarray:
 
 def chapter_net():
     """The chapter's model: a Sequential holding one Dense(10) (hybridizable form)."""
-    from mxnet.gluon import nn
+    nn = load_mxnet().gluon.nn
 
     net = nn.HybridSequential()
     net.add(nn.Dense(NUM_CLASSES, in_units=NUM_INPUTS))
@@ -60,7 +62,7 @@ def save_params(path: Path, params: dict[str, np.ndarray]) -> None:
     """Write in MXNet's format (loadable by `chapter_net().load_parameters`), complete or
     absent, on a full disk too: MXNet does not report a failed last write, so the file is
     loaded back before it takes its final name."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     from .errors import RunError, reason
     from .fileio import atomic_path
@@ -77,7 +79,7 @@ def save_params(path: Path, params: dict[str, np.ndarray]) -> None:
 
 def _check_params(written: Path, path: Path, params: dict) -> None:
     """Raises unless `written` loads back with every parameter of its shape."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     from .errors import RunError, reason
 
@@ -101,7 +103,7 @@ def _check_params(written: Path, path: Path, params: dict) -> None:
 
 def load_params(path: Path) -> dict[str, np.ndarray]:
     """A parameter file that save_params wrote, or a RunError saying why not."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     from .errors import RunError, reason
 

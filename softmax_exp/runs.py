@@ -22,6 +22,7 @@ from .config import TrainConfig, config_id, to_yaml
 from .errors import RunError
 from .fileio import append_line, write_json, write_text
 from .model import save_params
+from .mxnet_compat import load_mxnet
 from .records import METRIC_COLUMNS, EpochMetrics, TrialOutcome
 
 CONFIG_FILE, METRICS_FILE, RUN_FILE = "config.yaml", "metrics.csv", "run.json"
@@ -34,7 +35,7 @@ def now() -> str:
 
 
 def versions() -> dict[str, str]:
-    import mxnet
+    mxnet = load_mxnet()
     import numpy
 
     from . import __version__

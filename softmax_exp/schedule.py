@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .config import TrainConfig
+from .mxnet_compat import load_mxnet
 
 Schedule = Callable[[int], float]
 
@@ -19,7 +20,7 @@ def schedule_for(config: TrainConfig, batches_per_epoch: int) -> Schedule:
     warmup = config.warmup_epochs * batches_per_epoch
     if config.lr_schedule == "constant" and not warmup:
         return lambda update: config.lr
-    from mxnet import lr_scheduler
+    lr_scheduler = load_mxnet().lr_scheduler
 
     if config.lr_schedule == "cosine":
         return lr_scheduler.CosineScheduler(

@@ -25,6 +25,7 @@ from .config import TrainConfig
 from .errors import ConfigError
 from .interrupts import signals_deferred
 from .model import NUM_CLASSES, block_params
+from .mxnet_compat import load_mxnet
 from .records import EpochMetrics, TrialOutcome
 from .schedule import schedule_for
 from .split import SplitData
@@ -157,7 +158,7 @@ class _GroupTrainer:
         hooks: TrainHooks,
         start: Optional[list] = None,
     ):
-        import mxnet as mx
+        mx = load_mxnet()
 
         self.mx, self.configs, self.ctx, self.hooks = mx, configs, ctx, hooks
         first = configs[0]
@@ -453,7 +454,7 @@ def _blocks_into(
 def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
     """Loss, accuracy and predictions of saved parameters, computed exactly as training
     computed its per-epoch metrics (same graph, same chunks), so they reproduce them."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     backend = choose_backend(ctx)
     backend.load(params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from softmax_exp.data import Dataset
+from softmax_exp.mxnet_compat import load_mxnet
 
 # A 2 x 2 sweep on real data that takes seconds: every executor runs it and must agree.
 SMALL_GRID = """\
@@ -75,7 +76,7 @@ def assert_fused_equals_separate(kernels: str, history_fused, history_alone, lr:
 
 def kernels_in_use() -> str:
     """Which backend training on the CPU uses here: `native` where the kernels build."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     from softmax_exp.kernels import use_native
 

@@ -11,13 +11,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from helpers import MXNET_CALM_LR, synthetic_dataset, without_timing  # noqa: E402
 from softmax_exp.config import TrainConfig  # noqa: E402
+from softmax_exp.mxnet_compat import load_mxnet  # noqa: E402
 from softmax_exp.split import split_dataset  # noqa: E402
 from softmax_exp.training import train_group  # noqa: E402
+
+mx = load_mxnet()
 
 CONFIGS = [
     TrainConfig(epochs=3, batch_size=32, lr=0.3, val_fraction=0.2),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pickle
 
-import mxnet as mx
 import numpy as np
 import pytest
 
@@ -15,8 +14,11 @@ from softmax_exp import checkpoint as checkpoints
 from softmax_exp.config import TrainConfig
 from softmax_exp.errors import ConfigError, RunError
 from softmax_exp.model import NUM_INPUTS
+from softmax_exp.mxnet_compat import load_mxnet
 from softmax_exp.split import split_dataset
 from softmax_exp.training import TrainHooks, train_group
+
+mx = load_mxnet()
 
 pytestmark = pytest.mark.e2e
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from softmax_exp.errors import reason
+from softmax_exp.mxnet_compat import load_mxnet
 
 SWEEP = (
     "base: {epochs: 2, train_subset: 1000, batch_size: 100}\n"
@@ -48,7 +49,7 @@ def small_disk(tmp_path, request):
 @pytest.mark.e2e
 @pytest.mark.parametrize("small_disk", [300_000, 380_000], indirect=True)
 def test_a_sweep_filling_the_disk_leaves_no_torn_file(tmp_path, small_disk, real_dataset):
-    import mxnet as mx
+    mx = load_mxnet()
 
     (tmp_path / "s.yaml").write_text(SWEEP)
     out = small_disk / "sweep"

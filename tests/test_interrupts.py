@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from softmax_exp.interrupts import signals_held
+from softmax_exp.mxnet_compat import load_mxnet
 
 
 def test_a_signal_during_the_block_is_delivered_after_it():
@@ -41,7 +42,7 @@ def test_ctrl_c_in_the_library_takes_effect_between_minibatches():
     for the next minibatch boundary (code running when it came goes on), then the run
     ends `interrupted` with what its finished epochs learnt. SIGTERM's default (the
     process ends) is left to the OS."""
-    import mxnet as mx
+    mx = load_mxnet()
 
     from helpers import synthetic_dataset
     from softmax_exp.config import TrainConfig

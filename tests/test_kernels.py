@@ -8,13 +8,15 @@ import os
 import subprocess
 import sys
 
-import mxnet as mx
 import numpy as np
 import pytest
-from mxnet import autograd, nd
 
 from softmax_exp import kernels
 from softmax_exp.model import width
+from softmax_exp.mxnet_compat import load_mxnet
+
+mx = load_mxnet()
+autograd, nd = mx.autograd, mx.nd
 
 pytestmark = pytest.mark.usefixtures("loaded")
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import math
 
-import mxnet as mx
 import numpy as np
 import pytest
 
@@ -11,9 +10,12 @@ from softmax_exp.backends import choose_backend
 from softmax_exp.config import TrainConfig
 from softmax_exp.errors import ConfigError
 from softmax_exp.model import block_params, chapter_weights
+from softmax_exp.mxnet_compat import load_mxnet
 from softmax_exp.schedule import schedule_for
 from softmax_exp.split import split_dataset
 from softmax_exp.training import EarlyStopping, TrainHooks, train_group
+
+mx = load_mxnet()
 
 CPU = mx.cpu()
 
