@@ -101,7 +101,8 @@ def _import_once() -> None:
     if importlib.util.find_spec("mxnet") is None:
         raise MxnetMissingError(
             f"MXNet is not installed in {sys.prefix}; run scripts/setup, or {INSTALL_HINT} "
-            f"(pip refuses mxnet {MXNET_VERSION} beside numpy 2 without --no-deps)"
+            "(its metadata asks for numpy<2: beside numpy 2, pip installs it only without "
+            "its dependencies)"
         )
     _require_distutils()
     import numpy
