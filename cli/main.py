@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from softmax_exp import __version__
 from softmax_exp.errors import show_warning_line
 
-from . import compare, data, inspection, report, sweep, train
+from . import compare, data, doctor, inspection, report, sweep, train
 from .common import PlainCommand, err, remembered_interrupts, state
 
 app = typer.Typer(
@@ -63,6 +63,7 @@ COMMANDS = (
     ("report", report.report, "Write one HTML page of a sweep's or runs' results."),
     ("export", report.export, "Export a sweep for other tools (an Optuna study)."),
     ("data", data.data, "Show where the data comes from, and verify it."),
+    ("doctor", doctor.doctor, "Check what runs depend on; say what to fix."),
 )
 for _name, _command, _short in COMMANDS:
     app.command(name=_name, cls=PlainCommand, short_help=_short)(_command)
