@@ -104,7 +104,7 @@ def load_many(paths: Sequence[PathLike]) -> Results:
 
 def varying_settings(trials) -> list[str]:
     """Settings whose value differs between rows: what was swept."""
-    return [s for s in SETTINGS if s in trials and trials[s].astype(str).nunique() > 1]
+    return [s for s in SETTINGS if s in trials and trials[s].nunique(dropna=False) > 1]
 
 
 def default_metric(trials) -> str:

@@ -25,7 +25,8 @@ def synthetic_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0) -> D
         rng.shuffle(labels)
         images = rng.integers(0, 120, (n, 784)).astype(np.uint8)
         for i, label in enumerate(labels):
-            images[i, label * 78 : (label + 1) * 78] += 100
+            band = int(label) * 78  # numpy 2 keeps uint8 * int in uint8, which wraps
+            images[i, band : band + 78] += 100
         return images, labels
 
     train_images, train_labels = make(n_train)

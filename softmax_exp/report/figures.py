@@ -242,7 +242,7 @@ def axis_kind(source: Source, setting: str) -> str:
         return "log" if dist.kind == "loguniform" else "linear"
     if spread:
         return "log"
-    if dist is not None or values.astype(str).nunique() <= 12 or not numeric:
+    if dist is not None or values.nunique(dropna=False) <= 12 or not numeric:
         return "category"
     return "linear"
 
