@@ -70,7 +70,7 @@ def inline_commands() -> list[tuple[str, list[str]]]:
     found = []
     for page in PAGES:
         prose = FENCE.sub("", page.read_text())
-        for match in re.finditer(r"`(softmax(?: [^`]+)?)`", prose):
+        for match in re.finditer(r"`(softmax(?:\s[^`]+)?)`", prose):
             words = [w for w in shlex.split(match.group(1)) if w != "..."]
             found.append((f"{page.relative_to(ROOT)}: {match.group(1)!r}", words[1:]))
     return found
