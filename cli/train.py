@@ -36,7 +36,7 @@ def train(
         "--set",
         metavar="KEY=VALUE",
         show_default=False,
-        help="Any setting (repeatable), e.g. --set weight_decay=1e-4; see the README's Settings.",
+        help="Any setting (repeatable), e.g. --set weight_decay=1e-4; see docs/settings.md.",
     ),
     out_dir: Path = typer.Option(
         Path("runs"), "--out", metavar="DIR", help="Where run directories go."

@@ -29,7 +29,12 @@ class TrainConfig(BaseModel):
     lr: float = Field(0.1, gt=0, allow_inf_nan=False, description="SGD learning rate")
     batch_size: int = Field(256, ge=1, description="minibatch size")
     epochs: int = Field(10, ge=1, le=100_000, description="passes over the training set")
-    seed: int = Field(0, ge=0, lt=2**31, description="seeds initialisation and shuffling")
+    seed: int = Field(
+        0,
+        ge=0,
+        lt=2**31,
+        description="seeds initialisation and shuffling; same config and seed, same metrics on CPU",
+    )
     ctx: str = Field("cpu", description="MXNet context: cpu, gpu or gpu:N")
     init_sigma: float = Field(
         0.01, gt=0, allow_inf_nan=False, description="std of the Normal weight initialiser"
@@ -39,10 +44,16 @@ class TrainConfig(BaseModel):
         0.0, ge=0, allow_inf_nan=False, description="L2 penalty on the weights (not the bias)"
     )
     val_fraction: float = Field(
-        0.0, ge=0, lt=1, description="share of training images held out, stratified"
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of the 60,000 training images held out for validation, "
+        "stratified by class",
     )
     val_seed: int = Field(0, ge=0, lt=2**31, description="seeds the validation split")
-    train_subset: Optional[int] = Field(None, ge=1, description="train on only this many images")
+    train_subset: Optional[int] = Field(
+        None, ge=1, description="train on only this many images (after the validation split)"
+    )
     subset_seed: Optional[int] = Field(
         None,
         ge=0,
@@ -50,7 +61,10 @@ class TrainConfig(BaseModel):
         description="sample the subset with this seed (unset: the first N images)",
     )
     patience: Optional[int] = Field(
-        None, ge=1, description="early stopping: epochs without val_acc gain"
+        None,
+        ge=1,
+        description="early stopping: stop after this many epochs without a val_acc gain "
+        "(needs val_fraction)",
     )
     min_delta: float = Field(
         0.0,
@@ -75,10 +89,14 @@ class TrainConfig(BaseModel):
         0.0,
         ge=0,
         allow_inf_nan=False,
-        description="cosine schedule: the rate it decays to, below lr",
+        description="cosine schedule: the rate it reaches at the last epoch (below lr)",
     )
     warmup_epochs: int = Field(
-        0, ge=0, le=100_000, description="epochs of linear warm-up from 0 to lr"
+        0,
+        ge=0,
+        le=100_000,
+        description="epochs of linear warm-up from 0 to lr, before any schedule "
+        "(fewer than epochs)",
     )
 
     @field_validator("ctx")

@@ -28,20 +28,6 @@ from .. import yamlio
 from ..config import SETTINGS, check_setting_name
 from ..errors import ConfigError
 
-TOP_KEYS = (
-    "name",
-    "base",
-    "grid",
-    "random",
-    "tpe",
-    "seeds",
-    "metric",
-    "mode",
-    "search",
-    "prune",
-    "max_trials",
-    "checkpoint_seconds",
-)
 # A sweep larger than this is refused before it is expanded (raise it with max_trials:):
 # a grid of eight settings with ten values each is 10^8 trials, gigabytes of configs
 # before anything trains.
@@ -52,6 +38,77 @@ DEFAULT_VAL_FRACTION = 0.1
 # A killed sweep goes on from its running trials' last checkpoints; one costs a few file
 # writes per trial, so they are taken after an epoch once this long has passed.
 CHECKPOINT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class KeyDoc:
+    """One key of the sweep file, for the reference (docs/settings.md is generated from
+    these by softmax_exp/reference.py): its default as a file would write it, and what
+    it means."""
+
+    default: str
+    meaning: str
+
+
+# The sweep file's keys, in the order error messages list them; parse_sweep accepts
+# exactly these.
+SWEEP_KEYS = {
+    "name": KeyDoc("the file's stem", "names the sweep and its directory, runs/sweep-NAME"),
+    "base": KeyDoc(
+        f"{{val_fraction: {DEFAULT_VAL_FRACTION}}}",
+        "train settings every trial shares; val_fraction is added unless given or swept",
+    ),
+    "grid": KeyDoc("none", "setting: [values, ...]; the trials are the cartesian product"),
+    "random": KeyDoc(
+        "none", "sampled search: trials, seed, space; crossed with the grid if there is one"
+    ),
+    "tpe": KeyDoc("none", "Optuna's TPE picks each point: trials, seed, space, per_round; no grid"),
+    "seeds": KeyDoc(
+        "1",
+        "a count N (base.seed, base.seed + 1, ...) or a list of distinct seeds; "
+        "each point runs once per seed",
+    ),
+    "metric": KeyDoc(
+        "val_acc", f"what trials are ranked and pruned on: {', '.join(SELECTABLE)}; never test"
+    ),
+    "mode": KeyDoc("max", "max or min: which way the metric improves"),
+    "search": KeyDoc(
+        "the block given", "from older files: grid, random or tpe, naming the block given"
+    ),
+    "prune": KeyDoc("none", "stop hopeless trials early: {method: median | halving, ...}"),
+    "max_trials": KeyDoc(f"{MAX_TRIALS}", "a larger sweep is refused before it is expanded"),
+    "checkpoint_seconds": KeyDoc(
+        f"{CHECKPOINT_SECONDS:g}",
+        "running trials' checkpoints at most this often (0: after every epoch)",
+    ),
+}
+TOP_KEYS = tuple(SWEEP_KEYS)
+# The keys of a random: or tpe: block (per_round: tpe only).
+SAMPLE_KEYS = {
+    "trials": KeyDoc("required", "the search's budget: how many points it runs"),
+    "seed": KeyDoc("0", "seeds the sampler, so that expanding the file again is identical"),
+    "space": KeyDoc("required", "setting: distribution (below), one or more"),
+    "per_round": KeyDoc(
+        "by budget",
+        "tpe: points asked at once (default: the first 10 together, then a third of the "
+        "rest, at least the number of workers, at most 32)",
+    ),
+}
+# The distributions of a space; wholly discrete spaces are sampled without replacement.
+DISTRIBUTION_DOCS = {
+    "choice": "{choice: [a, b, ...]}: one of the values",
+    "uniform": "{uniform: [lo, hi]}: a float, uniform in [lo, hi]",
+    "loguniform": "{loguniform: [lo, hi]}: a float, uniform in log space (lo > 0)",
+    "int": "{int: [lo, hi]}: a whole number from lo to hi, both included",
+}
+# The keys of a prune: block (their defaults are the pruners' own).
+PRUNE_KEYS = {
+    "method": "median (below the median of the other trials at the same epoch) or "
+    "halving (outside the top 1/reduction_factor at a successive-halving rung)",
+    "warmup_epochs": "median: never prune up to this epoch; halving: the first rung",
+    "min_trials": "how many other trials must have reached the epoch before comparing",
+    "reduction_factor": "halving: rungs at warmup_epochs x factor^k; the top 1/factor go on",
+}
 
 
 @dataclass(frozen=True)
@@ -236,9 +293,7 @@ def _sample(value: Any, spec: SweepSpec, name: str) -> Optional[Sample]:
     block = _mapping(value, spec, name)
     if not block:
         return None
-    allowed = (
-        ("trials", "seed", "space", "per_round") if name == "tpe" else ("trials", "seed", "space")
-    )
+    allowed = tuple(key for key in SAMPLE_KEYS if name == "tpe" or key != "per_round")
     for key in block:
         if key not in allowed:
             raise ConfigError(f"{spec.at(name, key)}: unknown key; use {', '.join(allowed)}")
