@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
+import typing
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from softmax_exp.labels import short_name
 
 from .common import domain_errors, out
-from .tables import EMPTY, Column, decimals, fit, left_out_note, more_note, shortest
+from .tables import EMPTY, Column, decimals, fit, left_out_note, more_note, shortest, show
 
 
 @domain_errors
@@ -61,21 +65,28 @@ def compare(
         with atomic_writer(csv) as handle:
             table.to_csv(handle, index=False)
     shown = [c for c in table.columns if c != "source" or table["source"].nunique() > 1]
+    head = table.head(top)
+    cells = {c: _cells(head[c], c) for c in shown}
+    if "source" in cells:  # a run's own name is its source; its trial cell says nothing new
+        cells["trial_id"] = [
+            EMPTY if trial == Path(str(source)).name else trial
+            for trial, source in zip(head["trial_id"], head["source"])
+        ]
+        if all(cell == EMPTY for cell in cells["trial_id"]):
+            shown.remove("trial_id")
     columns = [
         Column(
-            HEADERS.get(c, c),
+            short_name(c),
             _priority(c, metric, by),
             "right" if table[c].dtype.kind in "fiu" else "left",
         )
         for c in shown
     ]
-    head = table.head(top)
-    cells = [_cells(head[c], c) for c in shown]
-    rows = [list(row) for row in zip(*cells)] if cells else []
+    rows = [list(row) for row in zip(*(cells[c] for c in shown))] if shown else []
     title = f"sorted on {metric}" + (f", grouped by {', '.join(by)}" if by else "")
     console = Console(width=100_000, highlight=False) if wide else out
     view, left_out = fit(console, columns, rows, title)
-    console.print(view)
+    show(console, view)
     notes = [
         more_note(len(head), len(table), "--top N for more"),
         left_out_note(left_out, "--wide or --csv for every column"),
@@ -87,30 +98,9 @@ def compare(
         notes.append(f"wrote {csv}")
     for note in notes:
         if note:
-            out.print(note, markup=False)
+            show(out, Text(note))
 
 
-HEADERS = {
-    "trial_id": "trial",
-    "best_epoch": "best ep",
-    "best_val_acc": "val acc",
-    "best_val_loss": "val loss",
-    "test_acc_at_best": "test@best",
-    "final_test_acc": "final test",
-    "batch_size": "batch",
-    "weight_decay": "wd",
-    "train_subset": "subset",
-    "momentum": "mom",
-    "val_fraction": "val",
-    "init_sigma": "sigma",
-    "best_val_acc_mean": "val acc",
-    "best_val_acc_std": "sd",
-    "test_acc_at_best_mean": "test@best",
-    "test_acc_at_best_std": "sd",
-    "final_test_acc_mean": "final test",
-    "final_test_acc_std": "sd",
-    "epochs_run": "ep run",
-}
 # what a reader needs first: where the row comes from, the score, the settings
 LAST = (
     "epochs_run",
@@ -137,5 +127,19 @@ def _cells(values, column: str) -> list[str]:
         return [Path(str(v)).name for v in values]
     if values.dtype.kind in "fiu":
         metric_like = column.endswith(("_acc", "_loss", "_mean", "_std", "at_best"))
-        return decimals(list(values)) if metric_like else shortest(list(values))
+        return decimals(list(values)) if metric_like else shortest(_typed(values, column))
     return [EMPTY if v is None or v != v or v == "" else str(v) for v in values]
+
+
+def _typed(values, column: str) -> list:
+    """A column's values as the config holds them: pandas makes an int column with gaps
+    floats, and a float setting whose values are whole numbers ints."""
+    from softmax_exp.config import TrainConfig
+
+    field = TrainConfig.model_fields.get(column)
+    kinds = typing.get_args(field.annotation) or (field.annotation,) if field else (int,)
+    kind = float if float in kinds else int
+    return [
+        v if v is None or v != v else (kind(v) if kind is float or float(v).is_integer() else v)
+        for v in values
+    ]
