@@ -25,7 +25,7 @@ def compare(
         "--metric",
         metavar="NAME",
         help="Sort on this: val_acc, val_loss, or any "
-        "trials.csv column  [default: val_acc, else "
+        "trials.csv column.  [default: val_acc, else "
         "final_test_acc]",
     ),
     by: List[str] = typer.Option(
@@ -39,7 +39,7 @@ def compare(
         None,
         "--ascending/--descending",
         show_default=False,
-        help="Sort order  [default: smallest first for losses, else largest first]",
+        help="Sort order.  [default: smallest first for losses, else largest first]",
     ),
     csv: Optional[Path] = typer.Option(
         None,
@@ -47,7 +47,7 @@ def compare(
         metavar="FILE",
         help="Also write the whole table here as CSV; '-' prints it instead.",
     ),
-    top: int = typer.Option(30, "--top", min=1, metavar="N", help="Rows to print."),
+    top: int = typer.Option(30, "--top", min=1, metavar="N", help="Rows to print, at least 1."),
     wide: bool = typer.Option(False, "--wide", help="Every column, however wide."),
 ) -> None:
     """Load runs and sweeps, and print one table sorted on the selection metric.

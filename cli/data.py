@@ -8,13 +8,13 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .common import DATA_DIR_HELP, domain_errors, fail, out
+from .common import DATA_DIR_HELP_HERE, domain_errors, fail, out
 
 
 @domain_errors
 def data(
     data_dir: Optional[Path] = typer.Option(
-        None, "--data-dir", envvar="SOFTMAX_DATA_DIR", metavar="DIR", help=DATA_DIR_HELP
+        None, "--data-dir", envvar="SOFTMAX_DATA_DIR", metavar="DIR", help=DATA_DIR_HELP_HERE
     ),
     download: bool = typer.Option(
         True, "--download/--no-download", help="Download when no local copy exists."

@@ -28,7 +28,8 @@ def sweep(
         "-j",
         min=1,
         metavar="N",
-        help="Trials in parallel (local processes; with Ray, the cluster's CPUs decide).",
+        help="Trials in parallel, at least 1 (local processes; with Ray, the cluster's "
+        "CPUs decide).",
     ),
     executor: str = typer.Option(
         "local", "--executor", metavar="NAME", help="Where trials run: local or ray."
