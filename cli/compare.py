@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import typing
 from pathlib import Path
 from typing import List, Optional
 
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from softmax_exp.labels import short_name
+from softmax_exp.labels import as_setting, is_missing, short_name
 
 from .common import domain_errors, out
 from .tables import EMPTY, Column, decimals, fit, left_out_note, more_note, shortest, show
@@ -132,14 +131,10 @@ def _cells(values, column: str) -> list[str]:
 
 
 def _typed(values, column: str) -> list:
-    """A column's values as the config holds them: pandas makes an int column with gaps
-    floats, and a float setting whose values are whole numbers ints."""
-    from softmax_exp.config import TrainConfig
+    """A column's values as the config holds them (pandas makes an int column with gaps
+    floats); a result column's whole numbers (epochs) as ints."""
+    from softmax_exp.config import SETTINGS
 
-    field = TrainConfig.model_fields.get(column)
-    kinds = typing.get_args(field.annotation) or (field.annotation,) if field else (int,)
-    kind = float if float in kinds else int
-    return [
-        v if v is None or v != v else (kind(v) if kind is float or float(v).is_integer() else v)
-        for v in values
-    ]
+    if column in SETTINGS:
+        return [as_setting(column, v) for v in values]
+    return [int(v) if not is_missing(v) and float(v).is_integer() else v for v in values]

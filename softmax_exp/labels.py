@@ -4,6 +4,7 @@ one way to write a setting's value (a float stays a float: `lr=1.0`, never `lr=1
 from __future__ import annotations
 
 import math
+import typing
 from typing import Any
 
 # settings and trials.csv columns, in the words an 80-column table has room for
@@ -56,3 +57,43 @@ def setting_text(value: Any, digits: int = 0) -> str:
                 return f"{value:.{shown}g}"
         return f"{value:.{digits}g}"
     return repr(value)
+
+
+def setting_value_text(name: str, value: Any) -> str:
+    """A setting's value read from a table, as the config holds it: pandas makes an int
+    column with gaps floats (train_subset 1000.0 is 1000), and unset reads `off`."""
+    if is_missing(value):
+        return "off"
+    return setting_text(as_setting(name, value))
+
+
+def as_setting(name: str, value: Any) -> Any:
+    """`value` as the type the config gives setting `name` (an unknown name: as it is)."""
+    from .config import TrainConfig
+
+    field = TrainConfig.model_fields.get(name)
+    if field is None or is_missing(value) or isinstance(value, str):
+        return value
+    kinds = typing.get_args(field.annotation) or (field.annotation,)
+    if float in kinds:
+        return float(value)
+    if int in kinds and float(value).is_integer():
+        return int(value)
+    return value
+
+
+# settings that mean something only beside another: a trial's card leaves them out
+# when that other one is not set so (a constant schedule has no step size)
+APPLIES_WHEN = {
+    "lr_step_epochs": lambda s: s.get("lr_schedule") == "step",
+    "lr_step_factor": lambda s: s.get("lr_schedule") == "step",
+    "lr_min": lambda s: s.get("lr_schedule") == "cosine",
+    "min_delta": lambda s: not is_missing(s.get("patience")),
+    "subset_seed": lambda s: not is_missing(s.get("train_subset")),
+    "val_seed": lambda s: not is_missing(s.get("val_fraction")) and s.get("val_fraction") > 0,
+}
+
+
+def settings_that_apply(settings: dict[str, Any]) -> list[str]:
+    """The names in `settings` that have an effect, given the others."""
+    return [name for name in settings if APPLIES_WHEN.get(name, lambda _: True)(settings)]
