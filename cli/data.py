@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from .common import DATA_DIR_HELP_HERE, domain_errors, fail, out
+from .tables import show
 
 
 @domain_errors
@@ -27,8 +28,9 @@ def data(
     from softmax_exp import data as dataset
 
     table = Table(title="Fashion-MNIST sources, in order", title_justify="left")
-    for column in ("source", "directory", "state"):
-        table.add_column(column)
+    table.add_column("source")
+    table.add_column("directory", overflow="fold")  # a path is copied: wrapped, never cut
+    table.add_column("state")
     sources = dataset.candidate_sources(data_dir)
     found = any(source.complete for source in sources)
     for source in sources:
@@ -43,7 +45,7 @@ def data(
         if not source.complete and found:
             state += " (not needed)"
         table.add_row(source.kind, str(source.directory), state)
-    out.print(table)
+    show(out, table)
     chosen = dataset.locate(data_dir, allow_download=download)
     out.print(f"using {chosen.kind}: {chosen.directory}", markup=False, soft_wrap=True)
     report = dataset.verify(chosen)
@@ -54,7 +56,7 @@ def data(
     checks.add_column("result")
     for name, result in report:
         checks.add_row(name, result)
-    out.print(checks)
+    show(out, checks)
     bad = [name for name, result in report if result != "ok"]
     if bad:
         raise fail(
