@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import signal
 import threading
 from typing import Any, Callable, Iterator, TypeVar
@@ -32,9 +33,13 @@ out = _Console(highlight=False)
 err = _Console(stderr=True, highlight=False)
 
 DATA_DIR_HELP = (
-    "Directory holding the four Fashion-MNIST IDX .gz files  [default: the "
+    "Directory holding the four Fashion-MNIST IDX .gz files.  [default: the "
     "cache, Debian's package, else a download; see softmax data]"
 )
+# `softmax data` itself: the same, without sending its reader to itself
+DATA_DIR_HELP_HERE = DATA_DIR_HELP.replace("; see softmax data]", "]")
+# click's range notation, which the help says in words instead ("at least 1")
+CLICK_RANGE = re.compile(r"(?:; |  \[)[-+.\d]*(?:<=?)?x(?:[<>]=?[-+.\d]+)?(?=\])")
 
 
 class PlainCommand(TyperCommand):
@@ -53,7 +58,8 @@ class PlainCommand(TyperCommand):
             record = param.get_help_record(ctx)
             if record is not None and param.param_type_name in sections:
                 name = _argument_name(param) if param.param_type_name == "argument" else record[0]
-                sections[param.param_type_name].append((name, record[1]))
+                text = CLICK_RANGE.sub("", record[1]).replace("  ]", "")
+                sections[param.param_type_name].append((name, text))
         for kind, title in (("argument", "Arguments"), ("option", "Options")):
             if sections[kind]:
                 with formatter.section(title):

@@ -8,9 +8,12 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from softmax_exp.labels import as_setting, is_missing, short_name
 
 from .common import domain_errors, out
-from .tables import EMPTY, Column, decimals, fit, left_out_note, more_note, shortest
+from .tables import EMPTY, Column, decimals, fit, left_out_note, more_note, shortest, show
 
 
 @domain_errors
@@ -21,7 +24,7 @@ def compare(
         "--metric",
         metavar="NAME",
         help="Sort on this: val_acc, val_loss, or any "
-        "trials.csv column  [default: val_acc, else "
+        "trials.csv column.  [default: val_acc, else "
         "final_test_acc]",
     ),
     by: List[str] = typer.Option(
@@ -35,7 +38,7 @@ def compare(
         None,
         "--ascending/--descending",
         show_default=False,
-        help="Sort order  [default: smallest first for losses, else largest first]",
+        help="Sort order.  [default: smallest first for losses, else largest first]",
     ),
     csv: Optional[Path] = typer.Option(
         None,
@@ -43,7 +46,7 @@ def compare(
         metavar="FILE",
         help="Also write the whole table here as CSV; '-' prints it instead.",
     ),
-    top: int = typer.Option(30, "--top", min=1, metavar="N", help="Rows to print."),
+    top: int = typer.Option(30, "--top", min=1, metavar="N", help="Rows to print, at least 1."),
     wide: bool = typer.Option(False, "--wide", help="Every column, however wide."),
 ) -> None:
     """Load runs and sweeps, and print one table sorted on the selection metric.
@@ -61,21 +64,28 @@ def compare(
         with atomic_writer(csv) as handle:
             table.to_csv(handle, index=False)
     shown = [c for c in table.columns if c != "source" or table["source"].nunique() > 1]
+    head = table.head(top)
+    cells = {c: _cells(head[c], c) for c in shown}
+    if "source" in cells:  # a run's own name is its source; its trial cell says nothing new
+        cells["trial_id"] = [
+            EMPTY if trial == Path(str(source)).name else trial
+            for trial, source in zip(head["trial_id"], head["source"])
+        ]
+        if all(cell == EMPTY for cell in cells["trial_id"]):
+            shown.remove("trial_id")
     columns = [
         Column(
-            HEADERS.get(c, c),
+            short_name(c),
             _priority(c, metric, by),
             "right" if table[c].dtype.kind in "fiu" else "left",
         )
         for c in shown
     ]
-    head = table.head(top)
-    cells = [_cells(head[c], c) for c in shown]
-    rows = [list(row) for row in zip(*cells)] if cells else []
+    rows = [list(row) for row in zip(*(cells[c] for c in shown))] if shown else []
     title = f"sorted on {metric}" + (f", grouped by {', '.join(by)}" if by else "")
     console = Console(width=100_000, highlight=False) if wide else out
     view, left_out = fit(console, columns, rows, title)
-    console.print(view)
+    show(console, view)
     notes = [
         more_note(len(head), len(table), "--top N for more"),
         left_out_note(left_out, "--wide or --csv for every column"),
@@ -87,30 +97,9 @@ def compare(
         notes.append(f"wrote {csv}")
     for note in notes:
         if note:
-            out.print(note, markup=False)
+            show(out, Text(note))
 
 
-HEADERS = {
-    "trial_id": "trial",
-    "best_epoch": "best ep",
-    "best_val_acc": "val acc",
-    "best_val_loss": "val loss",
-    "test_acc_at_best": "test@best",
-    "final_test_acc": "final test",
-    "batch_size": "batch",
-    "weight_decay": "wd",
-    "train_subset": "subset",
-    "momentum": "mom",
-    "val_fraction": "val",
-    "init_sigma": "sigma",
-    "best_val_acc_mean": "val acc",
-    "best_val_acc_std": "sd",
-    "test_acc_at_best_mean": "test@best",
-    "test_acc_at_best_std": "sd",
-    "final_test_acc_mean": "final test",
-    "final_test_acc_std": "sd",
-    "epochs_run": "ep run",
-}
 # what a reader needs first: where the row comes from, the score, the settings
 LAST = (
     "epochs_run",
@@ -137,5 +126,15 @@ def _cells(values, column: str) -> list[str]:
         return [Path(str(v)).name for v in values]
     if values.dtype.kind in "fiu":
         metric_like = column.endswith(("_acc", "_loss", "_mean", "_std", "at_best"))
-        return decimals(list(values)) if metric_like else shortest(list(values))
+        return decimals(list(values)) if metric_like else shortest(_typed(values, column))
     return [EMPTY if v is None or v != v or v == "" else str(v) for v in values]
+
+
+def _typed(values, column: str) -> list:
+    """A column's values as the config holds them (pandas makes an int column with gaps
+    floats); a result column's whole numbers (epochs) as ints."""
+    from softmax_exp.config import SETTINGS
+
+    if column in SETTINGS:
+        return [as_setting(column, v) for v in values]
+    return [int(v) if not is_missing(v) and float(v).is_integer() else v for v in values]

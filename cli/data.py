@@ -8,13 +8,14 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .common import DATA_DIR_HELP, domain_errors, fail, out
+from .common import DATA_DIR_HELP_HERE, domain_errors, fail, out
+from .tables import show
 
 
 @domain_errors
 def data(
     data_dir: Optional[Path] = typer.Option(
-        None, "--data-dir", envvar="SOFTMAX_DATA_DIR", metavar="DIR", help=DATA_DIR_HELP
+        None, "--data-dir", envvar="SOFTMAX_DATA_DIR", metavar="DIR", help=DATA_DIR_HELP_HERE
     ),
     download: bool = typer.Option(
         True, "--download/--no-download", help="Download when no local copy exists."
@@ -27,8 +28,9 @@ def data(
     from softmax_exp import data as dataset
 
     table = Table(title="Fashion-MNIST sources, in order", title_justify="left")
-    for column in ("source", "directory", "state"):
-        table.add_column(column)
+    table.add_column("source")
+    table.add_column("directory", overflow="fold")  # a path is copied: wrapped, never cut
+    table.add_column("state")
     sources = dataset.candidate_sources(data_dir)
     found = any(source.complete for source in sources)
     for source in sources:
@@ -43,7 +45,7 @@ def data(
         if not source.complete and found:
             state += " (not needed)"
         table.add_row(source.kind, str(source.directory), state)
-    out.print(table)
+    show(out, table)
     chosen = dataset.locate(data_dir, allow_download=download)
     out.print(f"using {chosen.kind}: {chosen.directory}", markup=False, soft_wrap=True)
     report = dataset.verify(chosen)
@@ -54,7 +56,7 @@ def data(
     checks.add_column("result")
     for name, result in report:
         checks.add_row(name, result)
-    out.print(checks)
+    show(out, checks)
     bad = [name for name, result in report if result != "ok"]
     if bad:
         raise fail(

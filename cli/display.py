@@ -26,6 +26,10 @@ COLUMNS = (
     ("sec", "epoch_seconds", "{:.2f}"),
     ("samples/s", "samples_per_second", "{:,.0f}"),
 )
+# piped, each column is as wide as its header or its usual values (sec: up to 999.99)
+PLAIN_WIDTHS = tuple(
+    max(len(header), 6 if key == "epoch_seconds" else 0) for header, key, _ in COLUMNS
+)
 
 
 def cell(value: Any, fmt: str) -> str:
@@ -52,14 +56,14 @@ class TrainDisplay(TrainHooks):
         self.live: Optional[Live] = None
         self.started = False
         self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}/" + str(epochs)),
+            TextColumn("epoch {task.fields[epoch]}/" + str(epochs) + "{task.fields[stage]}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
             transient=True,
         )
-        self.task = self.progress.add_task("train", total=1, epoch=0)
+        self.task = self.progress.add_task("train", total=None, epoch=0, stage="", visible=False)
 
     def __enter__(self) -> TrainDisplay:
         return self
@@ -73,7 +77,9 @@ class TrainDisplay(TrainHooks):
             self.live = Live(self._render(), console=self.console, refresh_per_second=8)
             self.live.__enter__()
         else:
-            self.console.print("  ".join(h for h, _, _ in COLUMNS), markup=False)
+            self.console.print(
+                "  ".join(h.rjust(w) for (h, _, _), w in zip(COLUMNS, PLAIN_WIDTHS)), markup=False
+            )
 
     def __exit__(self, *exc: Any) -> None:
         if self.live is not None:
@@ -86,25 +92,30 @@ class TrainDisplay(TrainHooks):
 
     def epoch_started(self, epoch: int, num_batches: int) -> None:
         interrupt_point()
-        if not self.started:
+        self.progress.update(
+            self.task, total=num_batches, completed=0, epoch=epoch, stage="", visible=True
+        )
+        if not self.started:  # after the update: its first frame shows this epoch
             self._start()
-        self.progress.update(self.task, total=num_batches, completed=0, epoch=epoch)
         self._refresh()
 
     def batches_done(self, done: int) -> None:
         interrupt_point()
-        self.progress.update(self.task, completed=done)
+        task = self.progress.tasks[0]
+        stage = " evaluating" if task.total is not None and done >= task.total else ""
+        self.progress.update(self.task, completed=done, stage=stage)
         self._refresh()
 
     def epoch_ended(self, index: int, metrics: EpochMetrics) -> None:
         self.rows.append(metrics)
+        self.progress.update(self.task, visible=False)  # until the next epoch starts
         if self.live is not None:
             self._refresh()
         elif not self.quiet:
             self.console.print(
                 "  ".join(
-                    cell(getattr(metrics, key), fmt).rjust(len(header))
-                    for header, key, fmt in COLUMNS
+                    cell(getattr(metrics, key), fmt).rjust(width)
+                    for (_, key, fmt), width in zip(COLUMNS, PLAIN_WIDTHS)
                 ),
                 markup=False,
             )

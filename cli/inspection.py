@@ -11,6 +11,7 @@ from rich import box
 from rich.table import Table
 
 from .common import DATA_DIR_HELP, domain_errors, out, with_default
+from .tables import show
 
 SHORT_NAMES = ("Tshrt", "Trous", "Pullo", "Dress", "Coat", "Sandl", "Shirt", "Snkr", "Bag", "Boot")
 
@@ -18,7 +19,9 @@ SHORT_NAMES = ("Tshrt", "Trous", "Pullo", "Dress", "Coat", "Sandl", "Shirt", "Sn
 @domain_errors
 def evaluate(
     run: Path = typer.Argument(
-        ..., metavar="RUN", help="A run directory (or a sweep's trials/<id>)."
+        ...,
+        metavar="RUN",
+        help="A run directory, a sweep's trials/<id>, or a sweep (its selected trial).",
     ),
     which: str = typer.Option("best", "--which", metavar="WHICH", help="best or final parameters."),
     ctx: str = typer.Option("cpu", "--ctx", metavar="CTX", help="cpu, gpu or gpu:N."),
@@ -56,6 +59,10 @@ def evaluate(
         )
         return
     recorded = result.recorded_test_acc
+    if result.run != run:
+        out.print(
+            f"{run}: the sweep's selected trial is {result.run}", markup=False, soft_wrap=True
+        )
     out.print(f"{result.params} (epoch {result.epoch})", markup=False, soft_wrap=True)
     out.print(
         f"test acc {result.test_acc:.4f}, test loss {result.test_loss:.4f} (recorded "
@@ -73,7 +80,7 @@ def evaluate(
             f"{result.per_class_accuracy[i]:.3f}",
             f"{result.class_names[int(row.argmax())]} ({int(row.max())})",
         )
-    out.print(per_class)
+    show(out, per_class)
     matrix = Table(
         title="confusion (rows: true, columns: predicted)",
         title_justify="left",
@@ -85,7 +92,7 @@ def evaluate(
         matrix.add_column(name, justify="right", min_width=5)
     for name, row in zip(SHORT_NAMES, result.confusion):
         matrix.add_row(name, *(str(v) for v in row))
-    out.print(matrix)
+    show(out, matrix)
 
 
 @domain_errors

@@ -23,7 +23,8 @@ from .common import PlainCommand, err, remembered_interrupts, state
 
 app = typer.Typer(
     name="softmax",
-    help="Softmax regression experiments on Fashion-MNIST with MXNet Gluon.",
+    help="Softmax regression experiments on Fashion-MNIST with MXNet Gluon.\n\n"
+    "Example: softmax train --lr 0.1",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # real bugs print a plain traceback
     context_settings={"help_option_names": ["-h", "--help"]},

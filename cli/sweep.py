@@ -28,7 +28,8 @@ def sweep(
         "-j",
         min=1,
         metavar="N",
-        help="Trials in parallel (local processes; with Ray, the cluster's CPUs decide).",
+        help="Trials in parallel, at least 1 (local processes; with Ray, the cluster's "
+        "CPUs decide).",
     ),
     executor: str = typer.Option(
         "local", "--executor", metavar="NAME", help="Where trials run: local or ray."
@@ -78,6 +79,7 @@ def sweep(
     from softmax_exp.sweep.runner import SweepDirectoryTaken
 
     from .sweep_display import SweepDisplay, leaderboard_table
+    from .tables import show
 
     if dry_run:
         _dry_run(spec)
@@ -111,7 +113,7 @@ def sweep(
             f"{exc.owner.get('file')}), not {exc.spec_path}: --restart to start "
             "that directory over, or another --out DIR"
         ) from None
-    out.print(leaderboard_table(out, result, top=10, title="final leaderboard", final=True))
+    show(out, leaderboard_table(out, result, top=10, title="final leaderboard", final=True))
     failures = result.failures()
     for record in failures:
         err.print(
@@ -172,7 +174,7 @@ def _dry_run(spec_path: Path) -> None:
     from softmax_exp.sweep.expand import check_size
     from softmax_exp.sweep.leaderboard import point_label
 
-    from .tables import Column, fit
+    from .tables import Column, fit, show
 
     spec = load_sweep_spec(spec_path)
     check_size(spec)
@@ -205,4 +207,4 @@ def _dry_run(spec_path: Path) -> None:
         ]
         for trial in trials
     ]
-    out.print(fit(out, columns, rows, f"{spec.name}: {len(trials)} trials")[0])
+    show(out, fit(out, columns, rows, f"{spec.name}: {len(trials)} trials")[0])

@@ -7,7 +7,6 @@ column's values apart.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -15,6 +14,8 @@ from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
+
+from softmax_exp.labels import is_missing, setting_text
 
 EMPTY = "-"  # the one marker for "no value", in every table
 
@@ -27,10 +28,6 @@ class Column:
     wrap: bool = False  # text that may wrap at spaces when the must-have columns are wide
 
 
-def is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
-
-
 def decimals(values: Sequence[Any], least: int = 4, most: int = 6) -> list[str]:
     """Fixed decimals (metrics): `least`, more while two different values look the same."""
     numbers = [float(v) for v in values if not is_missing(v)]
@@ -41,32 +38,14 @@ def decimals(values: Sequence[Any], least: int = 4, most: int = 6) -> list[str]:
 
 
 def shortest(values: Sequence[Any], most: int = 4) -> list[str]:
-    """Settings: each value exactly when `most` significant digits can (0.01, 0.3, 256),
-    else rounded to `most`; more while two different values look the same."""
+    """Settings: each value exactly when `most` significant digits can (0.01, 0.3, 1.0,
+    256), else rounded to `most`; more while two different values look the same. A float
+    stays a float (1.0), as the leaderboards write it (`setting_text`)."""
     numbers = [float(v) for v in values if not is_missing(v)]
     digits = most
-    while digits < 10 and _collide(numbers, lambda v, d=digits: _significant(v, d)):
+    while digits < 10 and _collide(numbers, lambda v, d=digits: setting_text(v, d)):
         digits += 1
-    return [
-        EMPTY if is_missing(v) else _integral(v) or _significant(float(v), digits) for v in values
-    ]
-
-
-def _significant(value: float, most: int) -> str:
-    for digits in range(1, most + 1):
-        if float(f"{value:.{digits}g}") == value:
-            return f"{value:.{digits}g}"
-    return f"{value:.{most}g}"
-
-
-def _integral(value: Any) -> Optional[str]:
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int) or (
-        isinstance(value, float) and value.is_integer() and abs(value) < 1e7
-    ):
-        return str(int(value))
-    return None
+    return [EMPTY if is_missing(v) else setting_text(v, digits) for v in values]
 
 
 def _collide(numbers: list[float], show) -> bool:
@@ -137,3 +116,15 @@ def left_out_note(left_out: Sequence[Column], how: str) -> Optional[str]:
 
 def more_note(shown: int, total: int, how: str) -> Optional[str]:
     return f"{total - shown} more ({how})" if total > shown else None
+
+
+def show(console: Console, renderable: Any) -> None:
+    """Print a table; piped to a file or another program, without the spaces that pad
+    its lines to the table's width."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as capture:
+        console.print(renderable)
+    text = "\n".join(line.rstrip() for line in capture.get().splitlines())
+    console.out(text, highlight=False)

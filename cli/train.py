@@ -36,7 +36,9 @@ def train(
         "--set",
         metavar="KEY=VALUE",
         show_default=False,
-        help="Any setting (repeatable), e.g. --set weight_decay=1e-4; see docs/settings.md.",
+        help="Any setting (repeatable), e.g. --set weight_decay=1e-4; see docs/settings.md. "
+        "A setting with its own option (--lr, --batch-size, --epochs, --seed, "
+        "--ctx) takes that option or --set, not both.",
     ),
     out_dir: Path = typer.Option(
         Path("runs"), "--out", metavar="DIR", help="Where run directories go."
@@ -87,12 +89,18 @@ def train(
         return
     overrides, where = {}, {}
     for text in settings:
-        key, overrides[key] = parse_assignment(text, "--set")
-        where[key] = f"--set {text}"
+        key, value = parse_assignment(text, "--set")
+        if key in overrides:
+            raise fail(f"{where[key]} and --set {text} both set {key}; give only one of them")
+        overrides[key], where[key] = value, f"--set {text}"
     flags = {"lr": lr, "batch_size": batch_size, "epochs": epochs, "seed": seed, "ctx": ctx}
     for key, value in flags.items():
-        if value is not None:
-            overrides[key], where[key] = value, "--" + key.replace("_", "-")
+        if value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if key in overrides:  # neither order may win silently
+            raise fail(f"{flag} {value} and {where[key]} both set {key}; give only one of them")
+        overrides[key], where[key] = value, flag
     cfg = load_train_config(config, overrides, where, explicit=list(overrides))
     if dry_run:
         from softmax_exp.config import to_yaml

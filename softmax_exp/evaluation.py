@@ -39,6 +39,8 @@ def evaluate_run(
     from .training import evaluate_params
 
     run = Path(run)
+    if (run / "trials.csv").is_file():  # a sweep: its result is the trial it selected
+        run = selected_trial(run)
     params_path = run / (BEST_PARAMS if which == "best" else FINAL_PARAMS)
     if not params_path.is_file():
         raise RunError(
@@ -55,3 +57,36 @@ def evaluate_run(
     recorded = info.get("best" if which == "best" else "final") or {}
     epoch = info.get("best_epoch") if which == "best" else info.get("epochs_run")
     return Evaluation(run, params_path, epoch, loss, acc, recorded.get("test_acc"), confusion)
+
+
+def selected_trial(sweep: Path) -> Path:
+    """The directory of the trial a sweep directory selected, as its leaderboard does:
+    the point (seeds pooled) with the best mean of the selection metric, and that
+    point's best trial."""
+    import yaml
+
+    from .results import METRIC_ALIASES, load, varying_settings
+
+    trials = load(sweep).trials
+    named = trials["selected_on"].dropna()
+    metric = str(named.iloc[0]) if len(named) else "val_acc"
+    column = METRIC_ALIASES.get(metric, metric)
+    try:
+        mode = (yaml.safe_load((sweep / "sweep.yaml").read_text(encoding="utf-8")) or {})["mode"]
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        mode = "min" if "loss" in metric else "max"
+    scored = trials.dropna(subset=[column]) if column in trials else trials.iloc[:0]
+    if scored.empty:
+        raise RunError(
+            f"{sweep}: no trial of this sweep has a {metric} yet; run the sweep, or pass "
+            "one of its trials (trials/<id>)"
+        )
+    best = max if mode == "max" else min
+    settings = [s for s in varying_settings(scored) if s != "seed"]
+    points: dict[tuple, list] = {}
+    for row in scored.itertuples():
+        points.setdefault(tuple(str(getattr(row, s)) for s in settings), []).append(row)
+    chosen = best(
+        points.values(), key=lambda rows: sum(getattr(r, column) for r in rows) / len(rows)
+    )
+    return sweep / str(best(chosen, key=lambda r: getattr(r, column)).path)

@@ -82,3 +82,23 @@ def test_bare_softmax_prints_the_help_once():
     text = render_help()
     assert text.count("Usage: softmax") == 1, text
     assert "Commands:" in text
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_reads_as_plain_sentences(command):
+    """Each option's help ends its sentence before its default; ranges are said in words,
+    not click's `x>=1`; no command sends its reader to itself (issue 26)."""
+    text = render_help(*([command] if command else []), "--help")
+    assert "Example: softmax " in text
+    assert not re.search(r"\bx ?[<>]=?|[<>]=? ?x\b", text), text
+    if command:
+        assert f"see softmax {command}" not in text, text
+    for name, record in options(text).items():
+        words = record.split(None, 1)[1]
+        sentence = re.split(r"\s+\[", words, maxsplit=1)[0].strip()
+        assert sentence.endswith("."), (name, record)
+
+
+def test_ranges_are_said_in_words():
+    assert "Trials in parallel, at least 1 " in " ".join(render_help("sweep", "--help").split())
+    assert "Rows to print, at least 1.  [default: 30]" in render_help("compare", "--help")

@@ -32,6 +32,8 @@ def test_sweep_prints_progress_lines_and_leaderboard(swept):
     final = output.split("final leaderboard")[1]
     for trial_id in pd.read_csv(swept[0] / "out" / "trials.csv").trial_id:
         assert trial_id in final  # the id names trials/<id> for softmax plot and evaluate
+    padded = [line for line in output.splitlines() if line != line.rstrip()]
+    assert padded == []  # piped: no line padded with spaces to a table's width
 
 
 def test_sweep_dry_run_lists_trials(tmp_path):
@@ -39,6 +41,7 @@ def test_sweep_dry_run_lists_trials(tmp_path):
     result = runner.invoke(app, ["sweep", str(tmp_path / "s.yaml"), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "s: 4 trials" in result.output and "lr=0.3 seed=1" in result.output
+    assert [line for line in result.output.splitlines() if line != line.rstrip()] == []
 
 
 def test_sweep_bad_file_is_one_line(tmp_path):

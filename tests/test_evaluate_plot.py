@@ -68,6 +68,8 @@ def test_evaluate_command(early_stopped):
     assert result.exit_code == 0, result.output
     assert "ankle boot" in result.output and "confusion (rows: true" in result.output
     assert max(len(line) for line in result.output.splitlines()[1:]) <= 80
+    padded = [line for line in result.output.splitlines() if line != line.rstrip()]
+    assert padded == [], "piped lines end in spaces"
     result = runner.invoke(app, ["evaluate", early_stopped["run_dir"], "--which", "last"])
     assert result.exit_code == 2 and "--which last: use best or final" in result.output
 
@@ -115,3 +117,13 @@ def test_plot_a_sweep(tmp_path, real_dataset):
     assert svg_root(tmp_path / "sw" / "by_setting.svg") is not None
     leftovers = [p.name for p in (tmp_path / "sw").iterdir() if p.name.startswith(".")]
     assert leftovers == [".lock"]
+    # a sweep's result is the trial it selected: evaluate names it and evaluates it
+    board = runner.invoke(app, ["compare", str(tmp_path / "sw"), "--csv", "-"]).output
+    selected = board.splitlines()[1].split(",")[1]  # sorted on val acc, best first
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "sw")])
+    assert result.exit_code == 0, result.output
+    trial = tmp_path / "sw" / "trials" / selected
+    assert result.output.splitlines()[0] == (
+        f"{tmp_path / 'sw'}: the sweep's selected trial is {trial}"
+    )
+    assert evaluate_run(tmp_path / "sw").params == trial / "best.params"

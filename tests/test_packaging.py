@@ -30,3 +30,30 @@ def test_the_wheel_installs_no_top_level_cli(tmp_path):
     assert "softmax_exp_cli/inspection.py" in names and "softmax_exp/kernels.cc" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "softmax = softmax_exp_cli.main:run" in zipfile.ZipFile(wheel).read(entry).decode()
+
+
+def test_setup_builds_the_editable_install_without_setuptools_banner(tmp_path):
+    """scripts/setup's editable install, with the warnings filter the script gives pip
+    (into a throwaway environment here): setuptools' boxed advice does not print, which
+    wraps badly at 80 columns (issue 26)."""
+    import os
+    import re
+
+    line = next(
+        line for line in (ROOT / "scripts" / "setup").read_text().splitlines() if " -e " in line
+    )
+    warnings_filter = re.match(r'PYTHONWARNINGS="([^"]+)" ', line)
+    assert warnings_filter, line
+    # into a fresh environment of its own: an install elsewhere would replace this one's
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path)], check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(tmp_path / "bin" / "python")]
+        + ["install", "--no-deps", "-q", "-e", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": warnings_filter.group(1)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert list(tmp_path.glob("lib/*/site-packages/softmax_exp-*.dist-info"))
+    assert "Editable installation" not in done.stderr + done.stdout

@@ -4,6 +4,8 @@ console messages, draw every figure, and list every trial with trials.csv's numb
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import re
 import shutil
@@ -262,3 +264,85 @@ def test_no_report_leaves_no_page(tmp_path, real_dataset):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "trials.csv").is_file()
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+TWELVE = """\
+base: {epochs: 2, train_subset: 1000, batch_size: 100}
+grid:
+  lr: [0.01, 0.1, 0.3, 1.0]
+  weight_decay: [0.0, 0.001, 0.01]
+"""
+# What a reader sees, measured in the page once plotly has drawn it (issue 26).
+MEASURE = """<script>
+function after(id) {
+  var node = document.getElementById(id);
+  while (node && !(node.classList && node.classList.contains('plot'))) {
+    node = node.nextElementSibling;
+  }
+  return node;
+}
+setTimeout(function () {
+  var curves = after('curves').querySelectorAll('.subplot.xy .js-line');
+  var styles = Array.prototype.map.call(curves, function (l) {
+    return l.style.stroke + ' ' + (l.style.strokeDasharray || 'solid'); });
+  var importance = after('importance');
+  var bars = importance.querySelector('.bars').getBoundingClientRect().left;
+  var gaps = Array.prototype.map.call(importance.querySelectorAll('.ytick text'), function (t) {
+    return bars - t.getBoundingClientRect().right; });
+  var axes = Array.prototype.map.call(after('parallel').querySelectorAll('g.y-axis'), function (a) {
+    return Array.prototype.map.call(a.querySelectorAll('text'), function (t) {
+      return t.textContent; }); });
+  document.body.dataset.measured = JSON.stringify({styles: styles, gaps: gaps, axes: axes});
+}, 3000);
+</script></body>"""
+
+
+@pytest.fixture(scope="module")
+def twelve(tmp_path_factory, real_dataset):
+    tmp = tmp_path_factory.mktemp("twelve")
+    (tmp / "grid.yaml").write_text(TWELVE)
+    result = CliRunner().invoke(
+        app, ["sweep", str(tmp / "grid.yaml"), "--out", str(tmp / "out"), "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    page = tmp / "measured.html"
+    page.write_text((tmp / "out" / "report.html").read_text().replace("</body>", MEASURE))
+    dom, _, _ = load(page, tmp / "profile")
+    return dom, json.loads(html.unescape(re.search(r'data-measured="([^"]*)"', dom).group(1)))
+
+
+def test_twelve_trials_have_twelve_line_styles_told_apart_at_a_glance(twelve):
+    """Past ten trials the dash changes, as in `softmax plot`: two lines drawn alike
+    need colours far apart, not two blues (issue 26)."""
+    _, measured = twelve
+    styles = [re.match(r"rgb\((\d+), (\d+), (\d+)\) (.*)", s).groups() for s in measured["styles"]]
+    assert len(styles) == 12 and len(set(styles)) == 12, styles
+    for i, a in enumerate(styles):
+        for b in styles[i + 1 :]:
+            if a[3] == b[3]:  # the same dash
+                distance = math.dist([int(v) for v in a[:3]], [int(v) for v in b[:3]])
+                assert distance > 60, (a, b)
+
+
+def test_the_importance_chart_names_stand_clear_of_their_bars(twelve):
+    _, measured = twelve
+    assert len(measured["gaps"]) == 2 and min(measured["gaps"]) >= 3, measured["gaps"]
+
+
+def test_the_metric_axis_writes_every_number_alike(twelve):
+    _, measured = twelve
+    numbers = [t for t in measured["axes"][-1] if re.fullmatch(r"[\d.]+", t)]
+    assert len(numbers) >= 4 and all(re.fullmatch(r"0\.\d{4}", t) for t in numbers), numbers
+
+
+def test_settings_read_as_the_config_holds_them(twelve):
+    dom, _ = twelve
+    board = leaderboard_rows(dom)
+    assert len(board) == 12
+    assert {row[3] for row in board} == {"0.01", "0.1", "0.3", "1.0"}  # lr 1.0, not 1
+    cards = re.findall(r"<td>settings</td><td>([^<]*)</td>", dom)
+    assert len(cards) == 12, cards[:1]
+    for card in cards:
+        assert "lr_schedule=constant" in card
+        for unused in ("lr_step_epochs", "lr_step_factor", "lr_min", "min_delta"):
+            assert unused not in card, card

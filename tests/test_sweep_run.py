@@ -137,7 +137,7 @@ def test_another_sweep_file_is_refused_unless_restarted(tmp_path, real_dataset):
     sweep(tmp_path, first)
     before = {
         name: (tmp_path / "out" / name).read_bytes()
-        for name in ("sweep.yaml", "trials.csv", "epochs.csv")
+        for name in ("sweep.yaml", "trials.csv", "epochs.csv", ".lock")  # .lock: issue 26
     }
     other = write_spec(tmp_path, SMALL_GRID.replace("[0.05, 0.5]", "[0.1]"), "other.yaml")
     with pytest.raises(SweepDirectoryTaken) as refused:

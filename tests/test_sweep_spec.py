@@ -28,6 +28,11 @@ def spec_from(tmp_path, text):
     "text, message",
     [
         ("grid: {lr: [0.1]}\nbogus: 1\n", r"s.yaml:2: bogus: unknown sweep key"),
+        ("gird:\n  lr: [0.1]\n", r"s.yaml:1: gird: unknown sweep key; did you mean 'grid'\?$"),
+        (
+            "tpe:\n  trails: 3\n  space: {lr: {uniform: [0.1, 1]}}\n",
+            r"s.yaml:2: tpe.trails: unknown key; did you mean 'trials'\?$",
+        ),
         ("grid:\n  lr: []\n", r"s.yaml:2: grid.lr: empty list"),
         ("grid:\n  lr: 0.1\n", r"s.yaml:2: grid.lr: expected a list of values"),
         ("grid:\n  lr: [0.1, 0.1]\n", r"grid.lr: 0.1 is listed twice"),

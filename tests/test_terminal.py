@@ -3,6 +3,7 @@ number cut short with an ellipsis, no traceback."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -67,3 +68,31 @@ def test_help_and_tables_fit_an_80_column_terminal(tmp_path):
     wide = [line for line in screen.splitlines() if len(line) > 80]
     assert wide == [], "\n".join(wide)
     assert "…" not in screen and "Traceback" not in screen
+
+
+@pytest.mark.e2e
+def test_a_sweep_at_80x24_leaves_its_header_and_the_final_leaderboard_only(tmp_path, real_dataset):
+    """Issue 26: the header never wraps; the live view goes when the sweep ends, so its
+    last frame does not stand above the final leaderboard; a TPE sweep counts its
+    statuses as a grid sweep does."""
+    base = "base: {epochs: 2, train_subset: 1000, batch_size: 100}\n"
+    (tmp_path / "grid.yaml").write_text(base + "grid: {lr: [0.1, 0.5]}\n")
+    (tmp_path / "tpe.yaml").write_text(
+        base + "tpe:\n  trials: 3\n  space: {lr: {loguniform: [0.01, 1.0]}}\n"
+    )
+    screen = in_tmux(
+        ["sweep grid.yaml --out g", "sweep grid.yaml --out g", "sweep tpe.yaml --out t"],
+        tmp_path,
+    )
+    wide = [line for line in screen.splitlines() if len(line) > 80]
+    assert wide == [], "\n".join(wide)
+    assert "Traceback" not in screen
+    runs = screen.split("sweep grid: ")[1:] + screen.split("sweep tpe: ")[1:]
+    assert len(runs) == 3, screen
+    for run in runs:
+        header, directory, *rest = run.splitlines()
+        assert directory.startswith("sweep directory: "), run
+        assert rest[0].startswith("final leaderboard"), run  # no live frame left above it
+        assert "trials ━" not in run and "running" not in run
+    assert runs[1].startswith("2 trials, 2 already finished, 0 to run")
+    assert re.search(r"^status: (all \w+|\d+ \w+(, \d+ \w+)*)$", runs[2], re.M), runs[2]

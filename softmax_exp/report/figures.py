@@ -14,16 +14,10 @@ import math
 from numbers import Real
 from typing import Any, Optional
 
+from ..labels import setting_value_text
 from .sources import Source
 
 METRICS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
-DASH = {
-    "completed": "solid",
-    "pruned": "dash",
-    "diverged": "dot",
-    "failed": "dashdot",
-    "interrupted": "dashdot",
-}
 END_SYMBOL = {
     "pruned": "triangle-down",
     "diverged": "x",
@@ -156,7 +150,9 @@ def trial_labels(source: Source, prefix: str = "") -> dict[str, str]:
         swept = [*swept, "seed"]
     labels = {}
     for row in source.trials.to_dict("records"):
-        text = " ".join(f"{k}={value_text(row[k])}" for k in swept) or str(row["trial_id"])
+        text = " ".join(f"{k}={setting_value_text(k, row[k])}" for k in swept) or str(
+            row["trial_id"]
+        )
         labels[row["trial_id"]] = label(prefix + text)
     return labels
 
@@ -169,13 +165,14 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
         2, 3, titles, shared_xaxes=True, horizontal_spacing=0.06, vertical_spacing=0.1
     )
     data = []
-    color_index = 0
+    count = sum(source.epochs["trial_id"].nunique() for source, _ in sources)
+    index = 0
     for source, prefix in sources:
         labels = trial_labels(source, prefix)
         for trial_id, rows in source.epochs.groupby("trial_id", sort=False):
             status = str(rows["status"].iloc[0])
-            color = PALETTE[color_index % len(PALETTE)]
-            color_index += 1
+            color, dash = trial_style(index, count)
+            index += 1
             group = f"{prefix}{trial_id}"
             for panel, metric in enumerate(METRICS):
                 y = numbers(rows[metric])
@@ -187,7 +184,7 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
                         y,
                         labels.get(trial_id, trial_id),
                         status,
-                        color,
+                        (color, dash),
                         group,
                         panel,
                         metric,
@@ -203,8 +200,23 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
     return figure(data, layout, height=640)
 
 
+def trial_style(index: int, count: int) -> tuple[str, str]:
+    """A colour and a dash per trial that no other shares, as `softmax plot` gives: ten
+    colours with one dash, then again with the next; past that, every colour."""
+    if count <= 10 * len(DASHES):
+        return PALETTE[index % 10], DASHES[index // 10]
+    return PALETTE[index % len(PALETTE)], DASHES[(index // len(PALETTE)) % len(DASHES)]
+
+
 def _curve(
-    x: list, y: list, name: str, status: str, color: str, group: str, panel: int, metric: str
+    x: list,
+    y: list,
+    name: str,
+    status: str,
+    style: tuple[str, str],
+    group: str,
+    panel: int,
+    metric: str,
 ) -> dict:
     last = max(i for i, v in enumerate(y) if v is not None)
     stopped = status in END_SYMBOL
@@ -221,8 +233,9 @@ def _curve(
         "name": name if status == "completed" else f"{name} [{label(status)}]",
         "legendgroup": group,
         "showlegend": panel == 0,
-        "line": {"color": color, "width": 1.5, "dash": DASH.get(status, "solid")},
-        "marker": {"size": sizes, "symbol": symbols, "color": color},
+        # the trial's own dash: its status shows in its name and its end marker
+        "line": {"color": style[0], "width": 1.5, "dash": style[1]},
+        "marker": {"size": sizes, "symbol": symbols, "color": style[0]},
         "xaxis": f"x{suffix}",
         "yaxis": f"y{suffix}",
         "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>{metric}: %{{y:.4f}}"
@@ -260,9 +273,9 @@ def is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _axis_values(values, kind: str) -> list:
+def _axis_values(values, kind: str, setting: str) -> list:
     if kind == "category":
-        return [label(v) for v in values]
+        return [label(setting_value_text(setting, v)) for v in values]
     return numbers(values)
 
 
@@ -284,10 +297,17 @@ def slices(source: Source) -> Optional[dict]:
         axis.update({"type": kind, "title": {"text": label(setting)}, "exponentformat": "power"})
         if kind == "category":
             order = sorted(trials[setting].unique(), key=_sort_key)
-            axis.update({"categoryorder": "array", "categoryarray": [label(v) for v in order]})
+            axis.update(
+                {
+                    "categoryorder": "array",
+                    "categoryarray": _axis_values(order, kind, setting),
+                }
+            )
         elif _discrete(source, setting):
             ticks = sorted(float(v) for v in trials[setting].unique() if is_number(v))
-            axis.update({"tickvals": ticks, "ticktext": [f"{v:g}" for v in ticks]})
+            axis.update(
+                {"tickvals": ticks, "ticktext": [setting_value_text(setting, v) for v in ticks]}
+            )
         for status, rows in trials.groupby("status", sort=False):
             status = str(status)
             data.append(
@@ -297,7 +317,7 @@ def slices(source: Source) -> Optional[dict]:
                     "name": label(status),
                     "legendgroup": status,
                     "showlegend": panel == 0,
-                    "x": _axis_values(rows[setting], kind),
+                    "x": _axis_values(rows[setting], kind, setting),
                     "y": numbers(rows["score"]),
                     "text": [labels[t] for t in rows["trial_id"]],
                     "marker": {
@@ -340,27 +360,30 @@ def parallel_coordinates(source: Source) -> Optional[dict]:
                     "label": label(setting),
                     "values": [codes[value_text(v)] for v in values],
                     "tickvals": list(range(len(order))),
-                    "ticktext": [label(v) for v in order],
+                    "ticktext": _axis_values(order, kind, setting),
                 }
             )
         elif kind == "log":
             logs = [math.log10(v) for v in values.astype(float)]
-            if _discrete(source, setting):
+            if _discrete(source, setting):  # the values themselves, as settings read
                 shown = sorted(set(values.astype(float)))
-            else:
+                texts = [setting_value_text(setting, v) for v in shown]
+            else:  # decades
                 shown = [10.0**t for t in range(math.floor(min(logs)), math.ceil(max(logs)) + 1)]
+                texts = [f"{v:g}" for v in shown]
             dimensions.append(
                 {
                     "label": f"{label(setting)} (log)",
                     "values": logs,
                     "tickvals": [math.log10(v) for v in shown],
-                    "ticktext": [f"{v:g}" for v in shown],
+                    "ticktext": texts,
                 }
             )
         else:
             dimensions.append({"label": label(setting), "values": numbers(values)})
     scores = numbers(trials["score"])
-    dimensions.append({"label": f"best {source.metric}", "values": scores})
+    # every number on the metric's axis, its range's ends too, in the leaderboard's 4 decimals
+    dimensions.append({"label": f"best {source.metric}", "values": scores, "tickformat": ".4f"})
     line = {
         "color": scores,
         "colorscale": "Viridis",
@@ -389,6 +412,8 @@ def importance(importances: dict[str, float], metric: str) -> dict:
         ],
         {
             "xaxis": {"title": {"text": f"importance for {metric} (PED-ANOVA)"}},
+            # a gap between the names and the bars, which would otherwise cut a short one
+            "yaxis": {"ticklabelstandoff": 8, "automargin": True},
             "margin": {"l": 120, "r": 20, "t": 20, "b": 50},
         },
         height=max(200, 60 + 40 * len(names)),
@@ -400,13 +425,14 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
     that validation selected marked (its parameters are best.params)."""
     layout = subplot_layout(1, 2, ["test loss", "test acc"], horizontal_spacing=0.08)
     data = []
+    count = sum(source.epochs["trial_id"].nunique() for source, _ in sources)
     color_index = 0
     for source, prefix in sources:
         labels = trial_labels(source, prefix)
         best = dict(zip(source.trials["trial_id"], source.trials["best_epoch"]))
         styles = _styles_by_setting(source)
         for trial_id, rows in source.epochs.groupby("trial_id", sort=False):
-            color, dash = styles.get(trial_id) or (PALETTE[color_index % len(PALETTE)], "solid")
+            color, dash = styles.get(trial_id) or trial_style(color_index, count)
             color_index += 1
             name, group = labels.get(trial_id, trial_id), f"{prefix}{trial_id}"
             at = best.get(trial_id)

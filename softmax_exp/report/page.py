@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, Optional
 
+from ..labels import setting_value_text, settings_that_apply
 from . import figures
 from .sources import Source
 
@@ -243,7 +244,7 @@ def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:
             f'<td class="text" data-v="{esc(status)}"><span class="status '
             f'status-{_css(status)}">{esc(status)}</span></td>'
         )
-        cells += [_setting(row.get(s)) for s in swept]
+        cells += [_setting(s, row.get(s)) for s in swept]
         cells += [_num(row["score"] if m == source.metric else None, 4) for m in metrics]
         cells += [
             _num(row["best_epoch"]),
@@ -278,10 +279,11 @@ def _num(value: Any, digits: Optional[int] = None) -> str:
     return f'<td data-v="{value!r}">{shown}</td>'
 
 
-def _setting(value: Any) -> str:
+def _setting(name: str, value: Any) -> str:
+    shown = esc(setting_value_text(name, value))
     if figures.is_number(value):
-        return f'<td data-v="{float(value)!r}">{esc(value)}</td>'
-    return f'<td data-v="{esc(value)}">{esc(value)}</td>'
+        return f'<td data-v="{float(value)!r}">{shown}</td>'
+    return f'<td data-v="{esc(value)}">{shown}</td>'
 
 
 def _text(value: Any) -> str:
@@ -295,6 +297,7 @@ def _css(status: str) -> str:
 def trial_card(source: Source, row: dict, anchor: str, label: str) -> str:
     from ..config import SETTINGS
 
+    settings = settings_that_apply({s: row[s] for s in SETTINGS if s in row})
     facts = [
         ("status", row["status"]),
         ("stopped", row.get("stop_reason")),
@@ -304,7 +307,7 @@ def trial_card(source: Source, row: dict, anchor: str, label: str) -> str:
         ("final test acc", _fmt(row["final_test_acc"])),
         ("epochs run", row["epochs_run"]),
         ("wall seconds", row["wall_seconds"]),
-        ("settings", " ".join(f"{s}={figures.value_text(row[s])}" for s in SETTINGS if s in row)),
+        ("settings", " ".join(f"{s}={setting_value_text(s, row[s])}" for s in settings)),
         (
             "directory",
             str(source.path / str(row["path"])) if source.kind == "sweep" else str(source.path),

@@ -7,28 +7,16 @@ import statistics
 from collections import Counter
 from typing import Any, Optional
 
+from ..labels import setting_text, short_name
 from ..summary import best_row
 from .runner import SweepRun
-
-SHORT = {
-    "weight_decay": "wd",
-    "batch_size": "batch",
-    "train_subset": "subset",
-    "momentum": "mom",
-    "val_fraction": "val",
-    "init_sigma": "sigma",
-    "lr_schedule": "sched",
-    "warmup_epochs": "warmup",
-    "lr_step_epochs": "step_every",
-    "lr_step_factor": "step_factor",
-}
 
 
 def point_label(point: dict[str, Any]) -> str:
     """'lr=0.1 batch=256': short enough for an 80-column table."""
     return (
         " ".join(
-            f"{SHORT.get(k, k)}={'off' if v is None else v}"
+            f"{short_name(k)}={'off' if v is None else setting_text(v)}"
             for k, v in point.items()
             if k != "seed"
         )

@@ -57,13 +57,18 @@ class SweepDirectoryTaken(RunError):
 def check_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> None:
     """A sweep directory belongs to one sweep, known by its name (the file's stem or its
     `name:`), so that an edited grid still resumes while another file is refused."""
+    refuse_another_owner(path, spec, spec_path, restart)
+    write_json(path / OWNER_FILE, {"name": spec.name, "file": str(spec_path)})
+
+
+def refuse_another_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> None:
+    """SweepDirectoryTaken when the directory is another sweep's (and not restarted)."""
     try:
         owner = json.loads((path / OWNER_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         owner = None  # new, or made before sweeps recorded their owner
     if isinstance(owner, dict) and owner.get("name") != spec.name and not restart:
         raise SweepDirectoryTaken(path, owner, spec_path)
-    write_json(path / OWNER_FILE, {"name": spec.name, "file": str(spec_path)})
 
 
 @dataclass
@@ -171,6 +176,8 @@ def run_sweep(
     try:
         dataset = check_inputs(sweeper.probe(), data_dir)
         path = _sweep_directory(spec, out)
+        # before the lock too: a refused sweep leaves the holder's .lock as it was
+        refuse_another_owner(path, spec, spec_path, restart)
         with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
             check_owner(path, spec, spec_path, restart)
             driver = _Driver(spec, path, observer or SweepObserver(), fail_fast, restart)

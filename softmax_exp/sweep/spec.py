@@ -19,10 +19,11 @@ its block. `search:` (from older files) may still be given if it names that bloc
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from .. import yamlio
 from ..config import SETTINGS, check_setting_name
@@ -199,7 +200,8 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
     for key in data:
         if key not in TOP_KEYS:
             raise ConfigError(
-                f"{spec.at(key)}: unknown sweep key; use one of {', '.join(TOP_KEYS)}"
+                f"{spec.at(key)}: unknown sweep key; "
+                + _did_you_mean(key, TOP_KEYS, f"use one of {', '.join(TOP_KEYS)}")
             )
     spec.base = _mapping(data.get("base"), spec, "base")
     for key in spec.base:
@@ -296,7 +298,10 @@ def _sample(value: Any, spec: SweepSpec, name: str) -> Optional[Sample]:
     allowed = tuple(key for key in SAMPLE_KEYS if name == "tpe" or key != "per_round")
     for key in block:
         if key not in allowed:
-            raise ConfigError(f"{spec.at(name, key)}: unknown key; use {', '.join(allowed)}")
+            raise ConfigError(
+                f"{spec.at(name, key)}: unknown key; "
+                + _did_you_mean(key, allowed, f"use {', '.join(allowed)}")
+            )
     trials = _count(block.get("trials"), spec.at(name, "trials"))
     seed = block.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -319,6 +324,12 @@ def _sample(value: Any, spec: SweepSpec, name: str) -> Optional[Sample]:
             )
         space[key] = parse_distribution(dist, spec.at(name, "space", key))
     return Sample(name, trials, seed, space, per_round)
+
+
+def _did_you_mean(key: Any, known: Sequence[str], otherwise: str) -> str:
+    """ "did you mean 'grid'?" for a near miss, as a misspelt setting gets; else `otherwise`."""
+    close = difflib.get_close_matches(str(key), known, n=1)
+    return f"did you mean '{close[0]}'?" if close else otherwise
 
 
 def _count(value: Any, where: str) -> int:
