@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -27,7 +28,10 @@ from .base import ExportTrial, TrackingError, epoch_times, finite, require, star
 
 QUEUE_SIZE = 10_000  # MLflow requests waiting to be sent; beyond, the rest is dropped
 REQUEST_SECONDS = 5  # one HTTP request to an MLflow server, at most
-CLOSE_SECONDS = 15.0  # at the end, waiting for what is still queued, at most
+# At the end, what is still queued is sent while the store keeps answering: for at most
+# this long, and only while each request is answered within STALL_SECONDS.
+CLOSE_SECONDS = 120.0
+STALL_SECONDS = 2 * REQUEST_SECONDS
 
 
 class LiveTracking:
@@ -261,7 +265,7 @@ class _MlflowSender:
     def __init__(self, uri: str):
         self.uri = uri
         self.failure: Optional[str] = None
-        self.dropped = 0
+        self.dropped = self.sent = 0
         self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
         self.state = _MlflowState(uri)
         self.thread = threading.Thread(target=self._work, name="softmax-mlflow", daemon=True)
@@ -287,18 +291,29 @@ class _MlflowSender:
             what, args = item
             try:
                 getattr(self.state, what)(*args)
+                self.sent += 1
             except TrackingError as exc:
                 self.failure = getattr(exc, "reason", "") or str(exc)
             except Exception as exc:  # noqa: BLE001 - a tracker never stops the training
                 self.failure = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
-    def close(self, seconds: float) -> None:
+    def close(self, seconds: float, stall: float = STALL_SECONDS) -> None:
+        """Let the thread send what is queued while it gets on with it: up to `seconds`
+        in all, and never `stall` seconds without a request done."""
+        began = progress_at = time.monotonic()
+        sent = self.sent
         with contextlib.suppress(queue.Full):
-            self.queue.put(None, timeout=seconds)
-        self.thread.join(seconds)
+            self.queue.put(None, timeout=min(seconds, stall))
+        while self.thread.is_alive():
+            self.thread.join(0.5)
+            now = time.monotonic()
+            if self.sent != sent:
+                sent, progress_at = self.sent, now
+            if now - began > seconds or now - progress_at > stall:
+                break
         if self.thread.is_alive() and not self.failure:
             self.failure = (
-                f"still sending after {seconds:.0f} s at the end (a slow server); "
+                f"still sending {self.queue.qsize()} updates at the end (a slow server); "
                 "the rest is not sent"
             )
 
@@ -414,8 +429,6 @@ class _MlflowState:
 
 
 def _now_ms() -> int:
-    import time
-
     return int(time.time() * 1000)
 
 

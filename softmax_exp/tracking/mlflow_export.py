@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -385,10 +386,12 @@ def _bound_requests(timeout: float, retries: int) -> None:
 
 
 def _quiet() -> None:
-    """MLflow and its database migrations log at INFO to stderr; a command prints its own
-    lines only."""
+    """MLflow and its database migrations log at INFO to stderr, and SQLAlchemy warns of
+    what MLflow's own code does; a command prints its own lines only."""
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for module in ("mlflow", "sqlalchemy", "alembic"):
+        warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
 
 
 def _artifact_location(uri: str) -> Optional[str]:
