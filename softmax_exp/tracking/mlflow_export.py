@@ -36,6 +36,9 @@ TAG = "softmax_exp."
 RUN_EXPERIMENT = "softmax-train"  # lone runs' experiment, unless one is named
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100  # MLflow's limits for one log_batch
 TAG_LENGTH = 5000  # MLflow keeps tag values up to 8000 characters
+# The UI opens an experiment of this kind on its runs (training), not on GenAI traces.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_TAG = (EXPERIMENT_KIND, "custom_model_development")
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,12 @@ class MlflowStore:
                 f"(mlflow experiments restore) or name another experiment"
             )
         if found is not None:
+            if EXPERIMENT_KIND not in found.tags:
+                self.client.set_experiment_tag(found.experiment_id, *EXPERIMENT_KIND_TAG)
             return found.experiment_id
-        return self.client.create_experiment(name, artifact_location=_artifact_location(self.uri))
+        return self.client.create_experiment(
+            name, artifact_location=_artifact_location(self.uri), tags=dict([EXPERIMENT_KIND_TAG])
+        )
 
     def _search(self, filter_string: str) -> list:
         runs, token = [], None
