@@ -274,8 +274,9 @@ def test_a_stalled_mlflow_sender_drops_instead_of_blocking(monkeypatch):
 
     release = threading.Event()
 
-    class Stalled:
+    class Stalled(live._MlflowState):
         def __init__(self, uri):
+            super().__init__(uri)
             self.calls = 0
 
         def epoch(self, *args):

@@ -32,6 +32,9 @@ REQUEST_SECONDS = 5  # one HTTP request to an MLflow server, at most
 # this long, and only while each request is answered within STALL_SECONDS.
 CLOSE_SECONDS = 120.0
 STALL_SECONDS = 2 * REQUEST_SECONDS
+# Epochs' points wait this long at most to be sent together: a request a run for several
+# epochs, not one an epoch (MLflow takes one run's metrics per request).
+FLUSH_SECONDS = 2.0
 
 
 class LiveTracking:
@@ -282,20 +285,31 @@ class _MlflowSender:
             self.dropped += 1
 
     def _work(self) -> None:
+        """Each update in turn; epochs' points wait up to FLUSH_SECONDS to go together,
+        one request a run for several epochs."""
         while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if self.failure:
-                continue
-            what, args = item
+            wait = self.state.flush_in() if not self.failure else None
             try:
-                getattr(self.state, what)(*args)
-                self.sent += 1
-            except TrackingError as exc:
-                self.failure = getattr(exc, "reason", "") or str(exc)
-            except Exception as exc:  # noqa: BLE001 - a tracker never stops the training
-                self.failure = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+                item = self.queue.get(timeout=wait)
+            except queue.Empty:
+                self._do(self.state.flush)
+                continue
+            if item is None:
+                self._do(self.state.flush)
+                return
+            what, args = item
+            self._do(getattr(self.state, what), *args)
+
+    def _do(self, call: Callable[..., Any], *args: Any) -> None:
+        if self.failure:
+            return
+        try:
+            call(*args)
+            self.sent += 1
+        except TrackingError as exc:
+            self.failure = getattr(exc, "reason", "") or str(exc)
+        except Exception as exc:  # noqa: BLE001 - a tracker never stops the training
+            self.failure = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
     def close(self, seconds: float, stall: float = STALL_SECONDS) -> None:
         """Let the thread send what is queued while it gets on with it: up to `seconds`
@@ -331,6 +345,8 @@ class _MlflowState:
         self.rows: dict[str, list] = {}
         self.starts: dict[str, int] = {}
         self.settings: dict[str, dict] = {}
+        self.pending: dict[str, list] = {}  # trial id -> points not sent yet
+        self.flushed_at: Optional[float] = None  # when the oldest of them was taken
         self.lone = False
 
     def _open(self, experiment: str) -> None:
@@ -391,8 +407,26 @@ class _MlflowState:
         at = epoch_times(self.starts[trial_id], rows)[-1]
         # epoch_points times a lone row from `at` plus its own seconds: start it before
         points = epoch_points([row], self.settings[trial_id], at)
-        points = [(key, value, at, step) for key, value, _, step in points]
-        self.store.log(self.runs[trial_id], points, self.known[trial_id])
+        self.pending.setdefault(trial_id, []).extend(
+            (key, value, at, step) for key, value, _, step in points
+        )
+        if self.flushed_at is None:
+            self.flushed_at = time.monotonic()
+
+    def flush_in(self) -> Optional[float]:
+        """Seconds until the points waiting are due (None: none wait)."""
+        if self.flushed_at is None:
+            return None
+        return max(0.0, self.flushed_at + FLUSH_SECONDS - time.monotonic())
+
+    def flush(self, trial_ids: Optional[Sequence[str]] = None) -> None:
+        """Send the points waiting (of these trials), one request a run."""
+        for trial_id in list(self.pending if trial_ids is None else trial_ids):
+            points = self.pending.pop(trial_id, None)
+            if points:
+                self.store.log(self.runs[trial_id], points, self.known[trial_id])
+        if not self.pending:
+            self.flushed_at = None
 
     def trial_finished(
         self, trial_id: str, settings: dict, info: dict, rows: list, path: Path, summary: dict
@@ -410,6 +444,7 @@ class _MlflowState:
             directory=Path(path),
         )
         if trial_id in self.runs:  # sent as it ran: what it lacks is its end
+            self.flush([trial_id])
             self.store.send_trial(
                 trial, self.sweep, self.parent, self.runs[trial_id], self.known[trial_id]
             )
