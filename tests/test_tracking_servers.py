@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from softmax_exp.config import TrackingConfig
 from softmax_exp_cli.main import app
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 mlflow = pytest.importorskip("mlflow")
 pytest.importorskip("tensorboardX")
 
@@ -382,7 +382,6 @@ new Promise((resolve) => {
 """
 
 
-@pytest.mark.e2e
 def test_tensorboards_hparams_table_has_a_row_per_trial(swept, tmp_path):
     logs = tmp_path / "tb"
     result = CliRunner().invoke(app, ["export", str(swept), "--tensorboard", str(logs)])
