@@ -270,11 +270,11 @@ def test_tensorboard_logs_are_not_written_through_a_symlink(fake, tmp_path):
 
 
 def test_a_stalled_mlflow_sender_drops_instead_of_blocking(monkeypatch):
-    from softmax_exp.tracking import live
+    from softmax_exp.tracking import mlflow_live as live
 
     release = threading.Event()
 
-    class Stalled(live._MlflowState):
+    class Stalled(live.MlflowState):
         def __init__(self, uri):
             super().__init__(uri)
             self.calls = 0
@@ -284,8 +284,8 @@ def test_a_stalled_mlflow_sender_drops_instead_of_blocking(monkeypatch):
             release.wait()
 
     monkeypatch.setattr(live, "QUEUE_SIZE", 5)
-    monkeypatch.setattr(live, "_MlflowState", Stalled)
-    sender = live._MlflowSender("http://127.0.0.1:9")
+    monkeypatch.setattr(live, "MlflowState", Stalled)
+    sender = live.MlflowSender("http://127.0.0.1:9")
     for step in range(100):  # would block for good on a full queue if submit waited
         sender.submit("epoch", "t", {"epoch": step})
     assert sender.failure.startswith("too slow") and sender.dropped >= 90
