@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from softmax_exp import __version__
 from softmax_exp.errors import show_warning_line
 
-from . import compare, data, doctor, inspection, report, sweep, train
+from . import compare, data, doctor, export, inspection, report, sweep, train
 from .common import PlainCommand, err, remembered_interrupts, state
 
 app = typer.Typer(
@@ -62,7 +62,7 @@ COMMANDS = (
     ("evaluate", inspection.evaluate, "Test accuracy of saved parameters, per class."),
     ("plot", inspection.plot, "Draw a run's or a sweep's curves as PNG and SVG."),
     ("report", report.report, "Write one HTML page of a sweep's or runs' results."),
-    ("export", report.export, "Export a sweep for other tools (an Optuna study)."),
+    ("export", export.export, "Export to Optuna, MLflow or TensorBoard."),
     ("data", data.data, "Show where the data comes from, and verify it."),
     ("doctor", doctor.doctor, "Check what runs depend on; say what to fix."),
 )

@@ -1,4 +1,4 @@
-"""`softmax report` and `softmax export`: results for a browser and for Optuna's tools."""
+"""`softmax report`: a sweep's or runs' results as one page for a browser."""
 
 from __future__ import annotations
 
@@ -42,35 +42,3 @@ def report(
 
     written = write_report(paths, out_file, evaluate=evaluate, data_dir=data_dir)
     out.print(f"wrote {written}", markup=False, soft_wrap=True)
-
-
-@domain_errors
-def export(
-    path: Path = typer.Argument(..., metavar="PATH", help="A sweep directory."),
-    optuna: bool = typer.Option(
-        False,
-        "--optuna",
-        help="Write an Optuna study (journal "
-        "file) that optuna.load_study and optuna-dashboard open.",
-    ),
-    out_file: Optional[Path] = typer.Option(
-        None,
-        "--out",
-        metavar="FILE",
-        help=with_default("Where to write it.", "PATH/optuna-study.journal"),
-    ),
-) -> None:
-    """Export a sweep for other tools: every trial with its params and distributions,
-    per-epoch selection metric, value and state.
-
-    Example: softmax export runs/sweep-grid --optuna
-    """
-    from softmax_exp.errors import ConfigError
-    from softmax_exp.report import export_study
-
-    if not optuna:
-        raise ConfigError("choose what to export: --optuna (the only format so far)")
-    written = export_study(path, out_file)
-    out.print(
-        f"wrote {written}; open it with: optuna-dashboard {written}", markup=False, soft_wrap=True
-    )

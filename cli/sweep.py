@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from .common import DATA_DIR_HELP, domain_errors, err, fail, out, state, stopped, with_default
+from .tracking import live_tracking, mlflow_option, resolve, tensorboard_option
 
 
 @domain_errors
@@ -70,12 +71,14 @@ def sweep(
         "--report/--no-report",
         help="Keep report.html in the sweep directory up to date as trials end.",
     ),
+    mlflow: Optional[str] = mlflow_option(),
+    tensorboard: Optional[Path] = tensorboard_option(),
 ) -> None:
     """Run every trial of a sweep file, resumably, and rank them on validation accuracy.
 
     Example: softmax sweep configs/grid.yaml --workers 2
     """
-    from softmax_exp.sweep import make_executor, run_sweep
+    from softmax_exp.sweep import load_sweep_spec, make_executor, run_sweep
     from softmax_exp.sweep.runner import SweepDirectoryTaken
 
     from .sweep_display import SweepDisplay, leaderboard_table
@@ -87,8 +90,9 @@ def sweep(
     if address is not None and executor != "ray":
         raise fail(f"--address {address}: only --executor ray joins a cluster; add --executor ray")
     options = {"address": address, "ray_logs": state["debug"]} if executor == "ray" else {}
+    tracking = resolve(load_sweep_spec(spec).tracking, mlflow, tensorboard)
     try:
-        with SweepDisplay(out, quiet=quiet) as display:
+        with live_tracking(tracking) as live, SweepDisplay(out, quiet=quiet) as display:
             runner = make_executor(executor, workers, **options)
             result = run_sweep(
                 spec,
@@ -98,7 +102,7 @@ def sweep(
                 fail_fast=fail_fast,
                 fuse=fuse,
                 data_dir=data_dir,
-                observer=display,
+                observer=live.sweep_observer(display) if live else display,
                 argv=["softmax", *sys.argv[1:]],
                 workers=workers,
                 report=report,

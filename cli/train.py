@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from .common import DATA_DIR_HELP, domain_errors, fail, out, stopped, with_default
+from .tracking import live_tracking, mlflow_option, resolve, tensorboard_option
 
 CONFIG_HELP = "YAML file of settings (see configs/default.yaml); options below override it."
 
@@ -57,12 +58,19 @@ def train(
         "finished epoch, or extend a finished one "
         "(with --epochs).",
     ),
+    mlflow: Optional[str] = mlflow_option(),
+    tensorboard: Optional[Path] = tensorboard_option(),
 ) -> None:
     """Train the chapter's softmax regression and record it in a run directory.
 
     Example: softmax train --lr 0.1 --epochs 5
     """
-    from softmax_exp.config import load_train_config, parse_assignment
+    from softmax_exp.config import (
+        TrackingConfig,
+        load_tracking_config,
+        load_train_config,
+        parse_assignment,
+    )
     from softmax_exp.experiment import new_run_path, run_train
 
     from .display import TrainDisplay
@@ -85,7 +93,8 @@ def train(
                 f"--resume {resume}: {given[0]} cannot change a run it resumes; give "
                 "only --epochs (to extend it), or start a new run"
             )
-        _resume(resume, epochs, data_dir, quiet or as_json, as_json)
+        tracking = resolve(TrackingConfig(), mlflow, tensorboard)
+        _resume(resume, epochs, data_dir, quiet or as_json, as_json, tracking)
         return
     overrides, where = {}, {}
     for text in settings:
@@ -107,10 +116,14 @@ def train(
 
         typer.echo(to_yaml(cfg), nl=False)
         return
+    tracking = resolve(load_tracking_config(config), mlflow, tensorboard)
     path = new_run_path(out_dir, cfg)
     try:
-        with TrainDisplay(out, cfg.epochs, quiet=quiet or as_json) as display:
-            result = run_train(cfg, out_dir, data_dir, observer=display, path=path)
+        # the trackers close after the display: what they could not send is said below it
+        with live_tracking(tracking) as live:  # noqa: SIM117
+            with TrainDisplay(out, cfg.epochs, quiet=quiet or as_json) as display:
+                hooks = live.train_hooks(display, path, cfg) if live else display
+                result = run_train(cfg, out_dir, data_dir, observer=hooks, path=path)
     except KeyboardInterrupt:  # said once the display is gone, or it would cover it
         raise stopped(_kept(path)) from None
     if as_json:
@@ -120,7 +133,12 @@ def train(
 
 
 def _resume(
-    run: Path, epochs: Optional[int], data_dir: Optional[Path], quiet: bool, as_json: bool
+    run: Path,
+    epochs: Optional[int],
+    data_dir: Optional[Path],
+    quiet: bool,
+    as_json: bool,
+    tracking=None,
 ) -> None:
     from softmax_exp.config import load_train_config
     from softmax_exp.experiment import resume_train
@@ -130,8 +148,11 @@ def _resume(
     config_file = run / "config.yaml"  # for the progress bar; resume_train checks it
     planned = epochs or (load_train_config(config_file).epochs if config_file.is_file() else 0)
     try:
-        with TrainDisplay(out, planned, quiet=quiet) as display:
-            result = resume_train(run, epochs, data_dir, observer=display)
+        with live_tracking(tracking) as live, TrainDisplay(out, planned, quiet=quiet) as display:
+            hooks = display
+            if live and config_file.is_file():  # else resume_train says what is wrong
+                hooks = live.train_hooks(display, run, load_train_config(config_file))
+            result = resume_train(run, epochs, data_dir, observer=hooks)
     except KeyboardInterrupt:
         raise stopped(_kept(run)) from None
     if as_json:

@@ -139,6 +139,84 @@ def config_id(config: TrainConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+TRACKING_KEY = "tracking"  # a config or sweep file's section for trackers, not a setting
+TRACKING_SCHEMES = ("sqlite:///", "http://", "https://")
+
+
+class TrackingConfig(BaseModel):
+    """Where a run or sweep also sends its results as they come (`tracking:` in a config
+    or sweep file). Not a training setting: it never enters a config's id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    mlflow: Optional[str] = Field(
+        None, description="MLflow tracking URI: sqlite:///path.db or http://host:port"
+    )
+    tensorboard: Optional[str] = Field(None, description="directory for TensorBoard logs")
+    experiment: Optional[str] = Field(
+        None, min_length=1, description="MLflow experiment (default: the sweep's name)"
+    )
+
+    @field_validator("mlflow")
+    @classmethod
+    def _check_uri(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.startswith(TRACKING_SCHEMES):
+            raise ValueError(
+                "must be a tracking URI: sqlite:///path.db (a local store) or "
+                "http://host:port (an mlflow server)"
+            )
+        if value is not None and value.startswith("sqlite:///") and len(value) == 10:
+            raise ValueError("names no database file: write sqlite:///path.db")
+        return value
+
+    @field_validator("tensorboard")
+    @classmethod
+    def _check_directory(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.strip():
+            raise ValueError("must name a directory")
+        return value
+
+    def merged(self, **given: Optional[str]) -> TrackingConfig:
+        """This section with the values given (on the command line) in place of its own."""
+        return self.model_copy(update={k: v for k, v in given.items() if v is not None})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.mlflow or self.tensorboard)
+
+
+def tracking_config(
+    values: Any, where: str = "tracking", lines: Optional[yamlio.KeyLines] = None
+) -> TrackingConfig:
+    """A `tracking:` section (None: no tracking), validated; errors name `where`."""
+    if values is None:
+        return TrackingConfig()
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"{where}: expected a mapping (mlflow: URI, tensorboard: DIR, experiment: "
+            f"NAME), got {type(values).__name__}"
+        )
+    try:
+        return TrackingConfig(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = str(error["loc"][0]) if error["loc"] else ""
+        line = (lines or {}).get((TRACKING_KEY, key))
+        at = f"{where}:{line}" if line else where
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key; use mlflow, tensorboard or experiment"
+        raise ConfigError(f"{at}: tracking.{key} {message} (got {error.get('input')!r})") from None
+
+
+def load_tracking_config(path: Optional[Path]) -> TrackingConfig:
+    """The `tracking:` section of a config file (an empty one when there is no file)."""
+    if path is None:
+        return TrackingConfig()
+    values, lines = yamlio.read_mapping(Path(path))
+    return tracking_config(values.get(TRACKING_KEY), str(path), lines)
+
+
 def to_yaml(config: TrainConfig) -> str:
     return yamlio.dump(config.model_dump())
 
@@ -176,6 +254,7 @@ def load_train_config(
     layers: list[tuple[str, Mapping[str, Any], yamlio.KeyLines]] = []
     if path is not None:
         values, lines = yamlio.read_mapping(Path(path))
+        values.pop(TRACKING_KEY, None)  # not a setting: load_tracking_config reads it
         layers.append((str(path), values, lines))
     for key, value in (overrides or {}).items():
         if value is not None or key in explicit:

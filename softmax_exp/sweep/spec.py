@@ -11,6 +11,7 @@
     name:   grid                           # default: the file's name
     max_trials: 100000                     # refuse larger sweeps before expanding them
     checkpoint_seconds: 10                 # running trials' checkpoints, at most this often
+    tracking: {mlflow: URI, tensorboard: DIR}  # also send results there as they come
 
 The search is the block given: a grid alone, `random` (sampled points, crossed with the
 grid if there is one) or `tpe` (model-based; no grid). Its budget, `trials`, belongs to
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .. import yamlio
-from ..config import SETTINGS, check_setting_name
+from ..config import SETTINGS, TrackingConfig, check_setting_name, tracking_config
 from ..errors import ConfigError
 
 # A sweep larger than this is refused before it is expanded (raise it with max_trials:):
@@ -81,6 +82,9 @@ SWEEP_KEYS = {
     "checkpoint_seconds": KeyDoc(
         f"{CHECKPOINT_SECONDS:g}",
         "running trials' checkpoints at most this often (0: after every epoch)",
+    ),
+    "tracking": KeyDoc(
+        "none", "also send results there as they come: {mlflow: URI, tensorboard: DIR}"
     ),
 }
 TOP_KEYS = tuple(SWEEP_KEYS)
@@ -154,6 +158,7 @@ class SweepSpec:
     text: str = ""
     max_trials: int = MAX_TRIALS
     checkpoint_seconds: float = CHECKPOINT_SECONDS
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     @property
     def search(self) -> str:
@@ -247,6 +252,7 @@ def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> Swe
     spec.checkpoint_seconds = _seconds(
         data.get("checkpoint_seconds", CHECKPOINT_SECONDS), spec.at("checkpoint_seconds")
     )
+    spec.tracking = tracking_config(data.get("tracking"), where, lines)
     swept = set(spec.grid) | set(spec.space)
     if "val_fraction" not in spec.base and "val_fraction" not in swept:
         spec.base["val_fraction"] = DEFAULT_VAL_FRACTION
