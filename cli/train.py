@@ -114,6 +114,7 @@ def train(
 def _resume(
     run: Path, epochs: Optional[int], data_dir: Optional[Path], quiet: bool, as_json: bool
 ) -> None:
+    from softmax_exp.checkpoint import ConfigChanged
     from softmax_exp.config import load_train_config
     from softmax_exp.experiment import resume_train
 
@@ -124,6 +125,8 @@ def _resume(
     try:
         with TrainDisplay(out, planned, quiet=quiet) as display:
             result = resume_train(run, epochs, data_dir, observer=display)
+    except ConfigChanged as exc:
+        raise fail(f"{exc}: softmax train --config {exc.path / 'config.yaml'}") from None
     except KeyboardInterrupt:
         raise stopped(_kept(run)) from None
     if as_json:
