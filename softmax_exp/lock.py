@@ -84,8 +84,9 @@ class DirectoryLock:
         """Who holds the lock, from the file (read through our own descriptor)."""
         try:
             info = json.loads(os.pread(self.fd, 4096, 0))
-            what = info.get("command") or info.get("what", "another process")
-            return f"{what} (pid {info['pid']} on {info['host']})"
+            command = f": {info['command']}" if info.get("command") else ""
+            what = info.get("what", "another process")
+            return f"{what} (pid {info['pid']} on {info['host']}{command})"
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return "another process"
 

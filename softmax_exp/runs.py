@@ -99,6 +99,13 @@ class RunRecorder:
         write_json(self.path / RUN_FILE, self.info)
         return self
 
+    def create_or_keep(self) -> RunRecorder:
+        """A fresh run directory, or one that has recorded epochs as it is: a trial that
+        fails before it starts again (its worker died, say) keeps what it had."""
+        if read_metrics_rows(self.path) and (self.path / CONFIG_FILE).is_file():
+            return self
+        return self.create()
+
     def reopen(self, epochs_kept: int) -> RunRecorder:
         """An existing run directory, to go on after its first `epochs_kept` epochs: the
         config rewritten (its epochs may have grown), metrics.csv cut to those epochs."""
@@ -187,6 +194,13 @@ def read_run_info(path: Path) -> Optional[dict[str, Any]]:
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
+
+
+def read_metrics_rows(path: Path) -> list:
+    """metrics.csv's rows (none when it is missing or not ours)."""
+    from .summary import read_metrics
+
+    return read_metrics(Path(path) / METRICS_FILE) or []
 
 
 def is_finished(path: Path) -> bool:

@@ -17,7 +17,15 @@ from typing import Any, Optional, Sequence
 from .. import checkpoint as checkpoints
 from ..errors import RunError, SoftmaxExpError
 from ..events import Event, GroupEpochEnded, JobFailed, JobRetried
-from ..fileio import append_line, append_lines, atomic_writer, write_json, write_text
+from ..fileio import (
+    append_line,
+    append_lines,
+    atomic_writer,
+    read_text,
+    real_directory,
+    write_json,
+    write_text,
+)
 from ..lock import DirectoryLock
 from ..recording import Recording
 from ..records import EpochMetrics
@@ -28,6 +36,7 @@ from .expand import Trial
 from .jobs import Job, plan_jobs
 from .spec import SweepSpec, load_sweep_spec
 from .sweepers import Sweeper, make_sweeper
+from .trial_state import TrialChangedByHand, check_directory, checkpoint_epoch, finished_mismatch
 
 TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = (
     "trials.csv",
@@ -58,7 +67,7 @@ def check_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> 
     """A sweep directory belongs to one sweep, known by its name (the file's stem or its
     `name:`), so that an edited grid still resumes while another file is refused."""
     try:
-        owner = json.loads((path / OWNER_FILE).read_text(encoding="utf-8"))
+        owner = json.loads(read_text(path / OWNER_FILE, 1 << 20))
     except (OSError, ValueError):
         owner = None  # new, or made before sweeps recorded their owner
     if isinstance(owner, dict) and owner.get("name") != spec.name and not restart:
@@ -193,7 +202,7 @@ def _sweep_directory(spec: SweepSpec, out: Optional[Path]) -> Path:
         raise RunError(
             f"cannot create sweep directory {path}: {exc.strerror}; choose another output directory"
         ) from None
-    return path
+    return real_directory(path / "trials", path).parent
 
 
 def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, dataset) -> None:
@@ -278,7 +287,8 @@ class _Driver(Recording):
 
         try:
             starts = tuple(
-                resume_point(self.sweep.records[t.id].path, job.start_epoch) for t in job.trials
+                resume_point(self.sweep.records[t.id].path, job.start_epoch, t.config)
+                for t in job.trials
             )
         except SoftmaxExpError as exc:
             self.observer.note(f"job of {', '.join(job.ids)}: {exc}; starting it over")
@@ -301,7 +311,9 @@ class _Driver(Recording):
         self.write_tables()
 
     def _resume(self, record: TrialRecord) -> None:
-        """Keep a finished trial only when all of its files agree."""
+        """Keep a finished trial only when all of its files agree, and agree with the
+        sweep; an interrupted one goes on only from a checkpoint that loads whole."""
+        check_directory(self.path, record.path)
         info = read_run_info(record.path)
         if info is None:
             if record.path.exists():
@@ -317,10 +329,14 @@ class _Driver(Recording):
             )
             return
         if info.get("status") in FINISHED:
+            mismatch = finished_mismatch(record.trial, info, rows)
+            if mismatch:
+                raise TrialChangedByHand(record.path, mismatch)
             record.info, record.rows = info, rows
         elif info.get("status") in ("running", "interrupted"):  # killed, or stopped
-            epoch = checkpoints.saved_epoch(record.path)  # the rest is read when it runs
-            record.resume_epoch = epoch if epoch <= len(rows) else 0
+            record.resume_epoch, problem = checkpoint_epoch(record.path, record.trial, len(rows))
+            if problem:
+                self.observer.note(f"trial {record.trial.id}: {problem}; starting it over")
 
     def recorder_for(self, trial_id: str) -> RunRecorder:
         """A trial's recorder, noting where it stands in the sweep."""
