@@ -7,19 +7,22 @@ group shared (the shuffling RNG, the update count): trials checkpointed at the s
 can go on together however they are grouped (`train_group(..., start=...)`).
 
 Two files in the trial's directory, each complete or absent, written after every
-finished epoch: `checkpoint-<epoch>.params` (weight, bias, momentum when there is any)
-and, last, `checkpoint.json` (epoch, updates, the shuffling RNG, early stopping, which
-backend, and the name of the arrays' file). The JSON is written last and the arrays of
+finished epoch: `checkpoint-<epoch>.params` (weight, bias, momentum when there is any,
+and the best epoch's weight and bias: best.params is written before the JSON, so it may
+be of a newer epoch than a checkpoint a kill left) and, last, `checkpoint.json` (epoch,
+updates, the shuffling RNG, early stopping, which backend, and the name of the arrays'
+file). The JSON is written last and the arrays of
 the epoch before are removed only after it, so a kill at any point leaves a JSON that
 names complete arrays of its own epoch.
 
 Nothing in them is trusted blindly: the JSON is read with a schema (`_State`), the arrays
 are checked for their names and shapes, and the JSON carries the sha256 of the arrays'
-file (and of best.params when there is one) and a hash of the run's settings (its epochs
+file and a hash of the run's settings (its epochs
 aside, which a resume may raise): a flipped byte, a file from another run, or an edited
 config.yaml is refused with one line, never trained on. Checkpoints written before these
-fields existed (no `params_sha256`) still load: they are legacy, unverified, checked for
-shape and finite values only.
+fields existed (format 3 and older, no `params_sha256`) still load: they are legacy,
+unverified, checked for shape and finite values only, their best parameters read from
+best.params.
 """
 
 from __future__ import annotations
@@ -41,12 +44,14 @@ from .model import NUM_CLASSES, NUM_INPUTS
 
 PARAMS_FILE, STATE_FILE = "checkpoint.params", "checkpoint.json"
 STATES_FILE = "checkpoint.states"  # an older softmax-exp's (pickled optimizer states)
-FORMAT = 3  # 2: arrays in checkpoint.params; 1 (no "format"): a one-trial group's
+FORMAT = 4  # 3: no checksums, best parameters in best.params only; 2: arrays in
+# checkpoint.params; 1 (no "format"): a one-trial group's
 # stacked layer, padded, with pickled optimizer states
 ARRAYS = ("weight", "bias", "weight_momentum", "bias_momentum")
 SHAPES = {"weight": (NUM_CLASSES, NUM_INPUTS), "bias": (NUM_CLASSES,)}
 SHAPES.update(weight_momentum=SHAPES["weight"], bias_momentum=SHAPES["bias"])
-BEST_PARAMS = "best.params"  # runs.BEST_PARAMS
+SHAPES.update(best_weight=SHAPES["weight"], best_bias=SHAPES["bias"])
+BEST = {"best_weight": "0.weight", "best_bias": "0.bias"}  # arrays: best_params' names
 LIMIT = 1 << 20  # checkpoint.json is a few hundred bytes; the arrays about 60 KB
 SHA256 = r"^[0-9a-f]{64}$"
 
@@ -71,7 +76,6 @@ class _State(BaseModel):
     best_epoch: Optional[int] = Field(None, ge=1)
     kernels: str = Field(pattern=r"^[a-z]{1,20}$")
     params_sha256: Optional[str] = Field(None, pattern=SHA256)  # absent: legacy, unverified
-    best_sha256: Optional[str] = Field(None, pattern=SHA256)
     settings: Optional[str] = Field(None, pattern=r"^[0-9a-f]{16}$")  # `settings_hash`
 
 
@@ -102,7 +106,6 @@ class Checkpoint:
     # what the run's other files hold (not saved here; filled from them when resuming):
     history: list = field(default_factory=list)  # EpochMetrics of the finished epochs
     best_params: Optional[dict] = None  # the best epoch's, as `block_params` names them
-    best_sha256: Optional[str] = None  # what best.params hashed to (loaded, not saved)
 
 
 def save(path: Path, checkpoint: Checkpoint, config=None) -> None:
@@ -114,13 +117,13 @@ def save(path: Path, checkpoint: Checkpoint, config=None) -> None:
     arrays = {
         name: getattr(checkpoint, name) for name in ARRAYS if getattr(checkpoint, name) is not None
     }
+    if checkpoint.best_params is not None:  # beside the rest: best.params may be newer
+        arrays.update({name: checkpoint.best_params[key] for name, key in BEST.items()})
     params = f"checkpoint-{checkpoint.epoch}.params"
     save_params(path / params, {**arrays, "epoch": np.array([checkpoint.epoch])})
-    kept = (*ARRAYS, "history", "best_params", "best_sha256")
+    kept = (*ARRAYS, "history", "best_params")
     state = {k: v for k, v in asdict(checkpoint).items() if k not in kept}
     sums = {"params_sha256": sha256_of(path / params)}
-    if checkpoint.best_epoch is not None and (path / BEST_PARAMS).is_file():
-        sums["best_sha256"] = sha256_of(path / BEST_PARAMS)
     if config is not None:
         sums["settings"] = settings_hash(config)
     write_json(path / STATE_FILE, {"format": FORMAT, "params": params, **state, **sums})
@@ -155,11 +158,12 @@ def load(path: Path, config=None) -> Checkpoint:
     if config is not None and state.settings not in (None, settings_hash(config)):
         raise ConfigChanged(path)
     arrays = _read_arrays(path, state)
-    fields = state.model_dump(exclude={"format", "params", "params_sha256", "best_sha256"})
+    fields = state.model_dump(exclude={"format", "params", "params_sha256"})
     fields.pop("settings")
     fields["stopper"] = state.stopper.model_dump()
+    best = {key: arrays[name] for name, key in BEST.items() if name in arrays} or None
     arrays = {name: arrays.get(name) for name in ARRAYS}
-    return Checkpoint(**fields, **arrays, best_sha256=state.best_sha256)
+    return Checkpoint(**fields, **arrays, best_params=best)
 
 
 class ConfigChanged(RunError):
@@ -226,7 +230,8 @@ def _read_arrays(path: Path, state: _State) -> dict:
         if expected.get(name) != array.shape:
             raise _unusable(path, f"{state.params}: unexpected array {name} {array.shape}")
     missing = {"weight", "bias", "epoch"} - set(arrays)
-    if missing or (("weight_momentum" in arrays) != ("bias_momentum" in arrays)):
+    pairs = (("weight_momentum", "bias_momentum"), tuple(BEST))
+    if missing or any((a in arrays) != (b in arrays) for a, b in pairs):
         raise _unusable(path, f"{state.params}: arrays missing ({', '.join(sorted(missing))})")
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise _unusable(path, f"{state.params}: values that are not finite")

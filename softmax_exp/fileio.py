@@ -103,7 +103,8 @@ def atomic_path(path: Path, check: Optional[Callable[[Path], None]] = None) -> I
     """
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        prefix = f".{path.name}.{os.getpid()}."  # the writer, for remove_stale_temporaries
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are for sharing
     except OSError as exc:
@@ -117,6 +118,32 @@ def atomic_path(path: Path, check: Optional[Callable[[Path], None]] = None) -> I
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove what writers of `path` that died before their rename left beside it
+    (`.<name>.<pid>.<random>.tmp`, their pid no longer running on this machine)."""
+    path = Path(path)
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent or "."):
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            pid = name[len(prefix) :].split(".", 1)[0]
+            if pid.isdigit() and not _running(int(pid)):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
 
 
 @contextlib.contextmanager

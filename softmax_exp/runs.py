@@ -232,6 +232,7 @@ def resume_point(path: Path, epoch: Optional[int] = None, config=None):
             f"{start.epoch} epochs; train it again"
         )
     start.history = [EpochMetrics(**row) for row in rows]
-    if start.best_epoch is not None and (path / BEST_PARAMS).is_file():
-        start.best_params = load_params(path / BEST_PARAMS, start.best_sha256)
+    legacy = start.best_params is None and start.best_epoch is not None
+    if legacy and (path / BEST_PARAMS).is_file():  # an older checkpoint: not in its arrays
+        start.best_params = load_params(path / BEST_PARAMS)
     return start

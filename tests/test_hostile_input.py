@@ -93,11 +93,13 @@ def test_repeats_are_those_a_pairwise_scan_finds(items):
 
 
 @pytest.mark.parametrize("name", ["../../../x", "a/b", "..", "x\\y", "'a\\x00b'"])
-def test_a_sweep_name_never_leads_out_of_runs(tmp_path, capsys, name):
+def test_a_sweep_name_never_leads_out_of_runs(tmp_path, capsys, monkeypatch, name):
+    before = sorted(p.name for p in tmp_path.parent.iterdir())
     path = tmp_path / "s.yaml"
-    path.write_text(f"name: {name}\ngrid: {{lr: [0.1]}}\n")
-    assert "is not a plain name" in refused(capsys, ["sweep", str(path), "--dry-run"])
-    assert not (tmp_path.parent / "x").exists()
+    path.write_text(f"name: {name}\nbase: {{epochs: 1, train_subset: 100}}\ngrid: {{lr: [0.1]}}\n")
+    monkeypatch.chdir(tmp_path)
+    assert "is not a plain name" in refused(capsys, ["sweep", str(path)])
+    assert sorted(p.name for p in tmp_path.parent.iterdir()) == before
 
 
 @pytest.mark.parametrize("method", ["[median]", "{a: 1}", "1", "null"])

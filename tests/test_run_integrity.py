@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import mxnet as mx
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -139,10 +140,14 @@ def test_a_damaged_checkpoint_is_refused_not_trained_on(run, capsys):
     assert epochs(run) == [1, 2]
 
 
-def test_a_damaged_best_params_is_refused(run, capsys):
+def test_a_damaged_best_params_is_refused_by_evaluate(run, capsys):
+    """run.json keeps the sha256 of final.params and best.params (a resume takes the best
+    parameters from the checkpoint's own arrays)."""
     flip(run / "best.params")
-    code, err = resume(capsys, run)
+    code = main(["evaluate", str(run), "--which", "best"])
+    err = capsys.readouterr().err
     assert code == 2 and "best.params: does not match the checksum" in err
+    assert err.count("\n") == 1
 
 
 def test_an_edited_config_is_refused_and_says_how_to_start_anew(run, capsys):
@@ -158,8 +163,11 @@ def test_a_checkpoint_written_before_checksums_still_resumes(run, capsys):
     """Legacy: no checksum and no settings hash (what softmax-exp wrote before); it is
     loaded unverified, as it was, and rewritten with them."""
     state = json.loads((run / "checkpoint.json").read_text())
-    for key in ("params_sha256", "best_sha256", "settings"):
+    for key in ("params_sha256", "settings"):
         del state[key]
+    state["format"] = 3
+    arrays = mx.nd.load(str(run / state["params"]))  # format 3: no best arrays beside
+    mx.nd.save(str(run / state["params"]), {k: v for k, v in arrays.items() if "best" not in k})
     (run / "checkpoint.json").write_text(json.dumps(state))
     assert resume(capsys, run)[0] == 0 and epochs(run) == [1, 2, 3]
     assert "params_sha256" in json.loads((run / "checkpoint.json").read_text())

@@ -34,7 +34,7 @@ from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, tr
 from .executors import Executor, SerialExecutor
 from .expand import Trial
 from .jobs import Job, plan_jobs
-from .spec import SweepSpec, load_sweep_spec
+from .spec import SweepSpec, directory_name, load_sweep_spec
 from .sweepers import Sweeper, make_sweeper
 from .trial_state import TrialChangedByHand, check_directory, checkpoint_epoch, finished_mismatch
 
@@ -116,6 +116,7 @@ class SweepRun:
     planned: int = 0  # trials this sweep will have run (its sweeper says)
     skipped: int = 0
     interrupted: bool = False
+    report_problem: str = ""  # why report.html could not be written at the end, if kept
 
     def finished(self) -> list[TrialRecord]:
         return [r for r in self.records.values() if r.status in FINISHED]
@@ -125,7 +126,7 @@ class SweepRun:
 
 
 def default_sweep_dir(spec: SweepSpec, out: Path = Path("runs")) -> Path:
-    return out / f"sweep-{spec.name}"
+    return out / f"sweep-{directory_name(spec)}"
 
 
 def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]):
@@ -165,6 +166,7 @@ def run_sweep(
 
     `report`: keep report.html in the sweep directory up to date as trials end."""
     spec = load_sweep_spec(spec_path)
+    path = Path(out) if out else default_sweep_dir(spec)  # a bad name: before any work
     sweeper = make_sweeper(spec, workers)
     runner = executor or SerialExecutor()
     plan = {
@@ -179,7 +181,7 @@ def run_sweep(
     runner.start(min(workers, max(1, sweeper.planned)))
     try:
         dataset = check_inputs(sweeper.probe(), data_dir)
-        path = _sweep_directory(spec, out)
+        path = _sweep_directory(path)
         with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
             check_owner(path, spec, spec_path, restart)
             driver = _Driver(spec, path, observer or SweepObserver(), fail_fast, restart)
@@ -194,8 +196,7 @@ def run_sweep(
         runner.close()
 
 
-def _sweep_directory(spec: SweepSpec, out: Optional[Path]) -> Path:
-    path = Path(out) if out else default_sweep_dir(spec)
+def _sweep_directory(path: Path) -> Path:
     try:
         (path / "trials").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -224,6 +225,7 @@ def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, datase
     driver.write_tables()
     if driver.reporter:
         driver.reporter.refresh(final=True)
+        driver.sweep.report_problem = driver.reporter.problem
 
 
 class _Driver(Recording):

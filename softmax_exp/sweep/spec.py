@@ -138,16 +138,21 @@ def load_sweep_spec(path: Path) -> SweepSpec:
 
 
 def _name(value: Any, path: Path, spec: SweepSpec) -> str:
-    """The sweep's name, which names its directory (runs/sweep-<name>): one plain
-    path component, never a way out of runs/."""
     name = path.stem if value is None or value == "" else value
     if not isinstance(name, (str, int)) or isinstance(name, bool):
-        raise ConfigError(f"{spec.at('name')}: must be a word, got {name!r}")
-    name = str(name)
+        raise ConfigError(f"{spec.at('name')}: must be text, got {name!r}")
+    return str(name)
+
+
+def directory_name(spec: SweepSpec) -> str:
+    """The sweep's name where it names a directory (runs/sweep-<name>): one plain path
+    component, never a way out of runs/."""
+    name = spec.name
     if any(c in name for c in "/\\\0") or ".." in name or not name.isprintable():
         raise ConfigError(
             f"{spec.at('name')}: {name!r} is not a plain name (no path separators, '..' "
-            "or control characters); it names the sweep's directory"
+            "or control characters), and it names the sweep's directory; rename the sweep "
+            "or give its output directory"
         )
     return name
 
