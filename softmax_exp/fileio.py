@@ -166,6 +166,11 @@ def write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    with atomic_writer(path, "wb") as handle:
+        handle.write(data)
+
+
 def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
