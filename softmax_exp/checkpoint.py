@@ -17,7 +17,7 @@ names complete arrays of its own epoch.
 
 Nothing in them is trusted blindly: the JSON is read with a schema (`_State`), the arrays
 are checked for their names and shapes, and the JSON carries the sha256 of the arrays'
-file and a hash of the run's settings (its epochs
+file and of its own fields, and a hash of the run's settings (its epochs
 aside, which a resume may raise): a flipped byte, a file from another run, or an edited
 config.yaml is refused with one line, never trained on. Checkpoints written before these
 fields existed (format 3 and older, no `params_sha256`) still load: they are legacy,
@@ -126,7 +126,9 @@ def save(path: Path, checkpoint: Checkpoint, config=None) -> None:
     sums = {"params_sha256": sha256_of(path / params)}
     if config is not None:
         sums["settings"] = settings_hash(config)
-    write_json(path / STATE_FILE, {"format": FORMAT, "params": params, **state, **sums})
+    body = {"format": FORMAT, "params": params, **state, **sums}
+    body = json.loads(json.dumps(body, default=str))  # as it will be read back
+    write_json(path / STATE_FILE, {**body, "state_sha256": _state_sum(body)})
     remove(path, keep=params)
 
 
@@ -178,6 +180,12 @@ class ConfigChanged(RunError):
         )
 
 
+def _state_sum(data: dict) -> str:
+    """The sha256 of checkpoint.json's own fields (all but this one), canonically."""
+    body = {k: v for k, v in data.items() if k != "state_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _unusable(path: Path, why: str) -> RunError:
     return RunError(
         f"{path}: no usable checkpoint ({why}); train it again (a sweep starts such a trial over)"
@@ -193,11 +201,14 @@ def _read_state(path: Path) -> _State:
     if not isinstance(data, dict):
         raise _unusable(path, f"{STATE_FILE} is not a JSON object")
     try:
-        state = _State(**data)
+        state = _State(**{k: v for k, v in data.items() if k != "state_sha256"})
     except (ValidationError, TypeError) as exc:
         problem = exc.errors()[0] if isinstance(exc, ValidationError) else {}
         where = ".".join(str(p) for p in problem.get("loc", ())) or "its fields"
         raise _unusable(path, f"{STATE_FILE}: {where}: {problem.get('msg', exc)}") from None
+    written = data.get("state_sha256")
+    if written is not None and written != _state_sum(data):
+        raise _unusable(path, f"{STATE_FILE} does not match its checksum: it was changed")
     try:  # the shuffling generator's state, as numpy's PCG64 takes it
         np.random.default_rng().bit_generator.state = state.rng
     except (ValueError, TypeError, KeyError, OverflowError):

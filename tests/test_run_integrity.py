@@ -150,6 +150,14 @@ def test_a_damaged_best_params_is_refused_by_evaluate(run, capsys):
     assert err.count("\n") == 1
 
 
+def test_an_edited_checkpoint_json_is_refused(run, capsys):
+    state = json.loads((run / "checkpoint.json").read_text())
+    state["updates"] += 1
+    (run / "checkpoint.json").write_text(json.dumps(state))
+    code, err = resume(capsys, run)
+    assert code == 2 and "checkpoint.json does not match its checksum" in err
+
+
 def test_an_edited_config_is_refused_and_says_how_to_start_anew(run, capsys):
     config = run / "config.yaml"
     config.write_text(config.read_text().replace("lr: 0.1", "lr: 0.3"))
@@ -163,7 +171,7 @@ def test_a_checkpoint_written_before_checksums_still_resumes(run, capsys):
     """Legacy: no checksum and no settings hash (what softmax-exp wrote before); it is
     loaded unverified, as it was, and rewritten with them."""
     state = json.loads((run / "checkpoint.json").read_text())
-    for key in ("params_sha256", "settings"):
+    for key in ("params_sha256", "settings", "state_sha256"):
         del state[key]
     state["format"] = 3
     arrays = mx.nd.load(str(run / state["params"]))  # format 3: no best arrays beside
@@ -209,6 +217,8 @@ def test_any_checkpoint_json_is_resumed_or_refused_in_one_line(made_run, tmp_pat
     run = Path(tempfile.mkdtemp(dir=tmp_path)) / "run"
     shutil.copytree(made_run, run)
     state = json.loads((run / "checkpoint.json").read_text())
+    if data.draw(st.booleans(), label="as a legacy checkpoint, without its own checksum"):
+        del state["state_sha256"]
     target = state
     path = data.draw(st.sampled_from([(), ("stopper",), ("rng",), ("rng", "state")]))
     for key in path:

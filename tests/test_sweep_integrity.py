@@ -185,3 +185,28 @@ def test_a_link_planted_in_a_sweep_is_never_written_through(finished, capsys, pl
     else:
         assert outside.read_bytes() == before
         assert code == 2 or not (out / plant).is_symlink()
+
+
+def test_a_checkpoint_that_disagrees_with_its_group_starts_over_alone(
+    interrupted, tmp_path, capsys
+):
+    """Two interrupted trials that would go on fused; one checkpoint's update count is
+    changed (a legacy one, without its own checksum): one of them starts over, and the
+    group does not fail."""
+    out = tmp_path / "out"
+    shutil.copytree(interrupted / "out", out)
+    waiting = [
+        d
+        for d in (out / "trials").iterdir()
+        if json.loads((d / "run.json").read_text())["status"] == "interrupted"
+    ]
+    state = json.loads((waiting[0] / "checkpoint.json").read_text())
+    del state["state_sha256"]
+    state["updates"] += 1
+    (waiting[0] / "checkpoint.json").write_text(json.dumps(state))
+    (tmp_path / "s.yaml").write_text(SPEC)
+    code, err = sweep_again(capsys, tmp_path / "s.yaml", out)
+    assert code == 0, err
+    infos = [json.loads((d / "run.json").read_text()) for d in waiting]
+    assert [info["status"] for info in infos] == ["completed", "completed"]
+    assert sorted("resumed_at_epoch" in info for info in infos) == [False, True]

@@ -36,7 +36,13 @@ from .expand import Trial
 from .jobs import Job, plan_jobs
 from .spec import SweepSpec, directory_name, load_sweep_spec
 from .sweepers import Sweeper, make_sweeper
-from .trial_state import TrialChangedByHand, check_directory, checkpoint_epoch, finished_mismatch
+from .trial_state import (
+    TrialChangedByHand,
+    check_directory,
+    checkpoint_epoch,
+    finished_mismatch,
+    outvoted,
+)
 
 TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = (
     "trials.csv",
@@ -82,6 +88,7 @@ class TrialRecord:
     info: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     resume_epoch: int = 0  # an interrupted trial's last checkpoint: it goes on from there
+    resume_key: str = ""  # what that checkpoint shares with its group's (trial_state)
 
     @property
     def status(self) -> str:
@@ -263,6 +270,12 @@ class _Driver(Recording):
 
     def start_epochs(self, trials: Sequence[Trial]) -> dict[str, int]:
         """The epoch each interrupted trial goes on from (its last checkpoint's)."""
+        for record in outvoted(self.sweep.records[t.id] for t in trials):
+            self.observer.note(
+                f"trial {record.trial.id}: its checkpoint disagrees with its group's "
+                "(shuffling, update count or kernels); starting it over"
+            )
+            record.resume_epoch = 0
         return {
             t.id: self.sweep.records[t.id].resume_epoch
             for t in trials
@@ -336,7 +349,8 @@ class _Driver(Recording):
                 raise TrialChangedByHand(record.path, mismatch)
             record.info, record.rows = info, rows
         elif info.get("status") in ("running", "interrupted"):  # killed, or stopped
-            record.resume_epoch, problem = checkpoint_epoch(record.path, record.trial, len(rows))
+            found = checkpoint_epoch(record.path, record.trial, len(rows))
+            record.resume_epoch, problem, record.resume_key = found
             if problem:
                 self.observer.note(f"trial {record.trial.id}: {problem}; starting it over")
 

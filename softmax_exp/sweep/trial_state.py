@@ -6,8 +6,10 @@ starting over would throw away work done by hand, the sweep is refused in one li
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from ..errors import RunError, SoftmaxExpError
 from ..fileio import real_directory
@@ -40,20 +42,43 @@ class TrialChangedByHand(RunError):
         )
 
 
-def checkpoint_epoch(trial_dir: Path, trial: Trial, rows: int) -> tuple[int, str]:
-    """The epoch an interrupted trial goes on from (0: from the start) and, when it
-    cannot use its checkpoint, why. The checkpoint is loaded whole here, checksums and
-    settings included, so that a bad one is this trial's problem before it is grouped
-    with others (it is read again, only when its job runs)."""
-    from ..checkpoint import saved_epoch
+def checkpoint_epoch(trial_dir: Path, trial: Trial, rows: int) -> tuple[int, str, str]:
+    """The epoch an interrupted trial goes on from (0: from the start), why not when it
+    cannot use its checkpoint, and what it shares with the trials it may go on with (the
+    shuffling, the update count, the kernels: `outvoted`). The checkpoint is loaded whole
+    here, checksums and settings included, so that a bad one is this trial's problem
+    before it is grouped with others (it is read again, only when its job runs)."""
     from ..runs import resume_point
 
-    if saved_epoch(trial_dir) == 0 and not (trial_dir / "checkpoint.json").exists():
-        return 0, ""
+    if not (trial_dir / "checkpoint.json").exists():
+        return 0, "", ""
     try:
         start = resume_point(trial_dir, config=trial.config)
     except SoftmaxExpError as exc:
-        return 0, str(exc)
+        return 0, str(exc), ""
     if start.epoch > rows or start.epoch >= trial.config.epochs:
-        return 0, f"its checkpoint (epoch {start.epoch}) does not fit its metrics.csv"
-    return start.epoch, ""
+        return 0, f"its checkpoint (epoch {start.epoch}) does not fit its metrics.csv", ""
+    if (start.weight_momentum is None) != (trial.config.momentum == 0):
+        return 0, "its checkpoint does not match its momentum", ""
+    shared = json.dumps([start.rng, start.updates, start.kernels], sort_keys=True)
+    return start.epoch, "", shared
+
+
+def outvoted(records: Iterable[Any]) -> list[Any]:
+    """The interrupted trials whose checkpoints disagree with those of the trials they
+    would go on with (same minibatch sequence, same epoch), which agree among themselves
+    when untouched: each such group follows its most common checkpoint state, and the
+    others start over, rather than fail the whole group."""
+    from ..training import fuse_key
+
+    groups: dict[tuple, list] = {}
+    for record in records:
+        if record.resume_epoch:
+            key = (fuse_key(record.trial.config), record.resume_epoch)
+            groups.setdefault(key, []).append(record)
+    out = []
+    for group in groups.values():
+        votes = Counter(record.resume_key for record in group)
+        winner = max(votes, key=lambda key: (votes[key], key))
+        out += [record for record in group if record.resume_key != winner]
+    return out
