@@ -143,15 +143,6 @@ def remove(path: Path, keep: str = "") -> None:
             file.unlink(missing_ok=True)
 
 
-def saved_epoch(path: Path) -> int:
-    """The epoch of a run directory's checkpoint, from its JSON alone (0: none, or not a
-    checkpoint.json of ours)."""
-    try:
-        return _read_state(Path(path)).epoch
-    except RunError:
-        return 0
-
-
 def load(path: Path, config=None) -> Checkpoint:
     """The trial's checkpoint, or a RunError saying why it cannot be resumed. `config`:
     the settings it must have been taken with (a legacy checkpoint names none)."""
