@@ -127,14 +127,22 @@ def sweep(
             soft_wrap=True,
         )
     # one path a line, so that a narrow terminal never breaks one where it is copied
+    written = report and not result.report_problem
     for label, name in (
         ("results:", "trials.csv"),
         ("", "epochs.csv"),
-        *((("report:", "report.html"),) if report else ()),
+        *((("report:", "report.html"),) if written else ()),
     ):
         out.print(f"{label:<9}{result.path / name}", markup=False, soft_wrap=True)
+    if report and not written:
+        err.print(
+            f"report.html not written: {result.report_problem}; softmax report "
+            f"{result.path} writes it",
+            markup=False,
+            soft_wrap=True,
+        )
     _select(result, spec, refit, data_dir, quiet)
-    if failures:
+    if failures or (report and not written):
         raise typer.Exit(1)
 
 

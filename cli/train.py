@@ -140,6 +140,7 @@ def _resume(
     as_json: bool,
     tracking=None,
 ) -> None:
+    from softmax_exp.checkpoint import ConfigChanged
     from softmax_exp.config import load_train_config
     from softmax_exp.experiment import resume_train
 
@@ -153,6 +154,8 @@ def _resume(
             if live and config_file.is_file():  # else resume_train says what is wrong
                 hooks = live.train_hooks(display, run, load_train_config(config_file))
             result = resume_train(run, epochs, data_dir, observer=hooks)
+    except ConfigChanged as exc:
+        raise fail(f"{exc}: softmax train --config {exc.path / 'config.yaml'}") from None
     except KeyboardInterrupt:
         raise stopped(_kept(run)) from None
     if as_json:

@@ -49,7 +49,9 @@ def evaluate_run(
         )
     info = read_run_info(run) or {}
     ctx = resolve_context(ctx_name)
-    params = load_params(params_path)
+    sums = info.get("sha256")
+    expected = sums.get(params_path.name) if isinstance(sums, dict) else None
+    params = load_params(params_path, expected if isinstance(expected, str) else None)
     dataset = load_dataset(data_dir)
     loss, acc, predictions = evaluate_params(params, dataset.test_images, dataset.test_labels, ctx)
     confusion = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)

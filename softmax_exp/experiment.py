@@ -10,6 +10,7 @@ from typing import Any, Optional
 from .config import TrainConfig, config_id
 from .errors import RunError, reason
 from .events import BatchesDone, EpochStarted, Event, TrialStarted
+from .lock import writer_lock
 from .recording import EventHooks, Recording, always
 from .records import EpochMetrics
 from .runs import RunRecorder
@@ -75,8 +76,10 @@ def run_train(
 
     ctx = resolve_context(config.ctx)
     data = split_dataset(load_dataset(data_dir), config)
-    recorder = RunRecorder(path or new_run_path(out, config), config, config.ctx).create()
-    return _train(recorder, config, data, ctx, observer)
+    recorder = RunRecorder(path or new_run_path(out, config), config, config.ctx)
+    with writer_lock(recorder.make_directory(), "a training run"):
+        recorder.create()
+        return _train(recorder, config, data, ctx, observer)
 
 
 def resume_train(
@@ -88,20 +91,28 @@ def resume_train(
     """Go on with a run from its last finished epoch, to its epochs or to `epochs` (more
     than it had: a finished run is extended). The per-epoch metrics are those of an
     uninterrupted run of that length (a cosine schedule excepted when extended: it
-    depends on the total)."""
-    from .config import load_train_config
-    from .data import load_dataset
-    from .device import resolve_context
-    from .runs import CONFIG_FILE, resume_point
-    from .split import split_dataset
+    depends on the total). One writer at a time: the run's lock (and its sweep's, for a
+    sweep's trial) is held throughout (lock.writer_lock)."""
+    from .runs import CONFIG_FILE
 
     run = Path(run)
     if not (run / CONFIG_FILE).is_file():
         raise RunError(
             f"{run}: not a run directory (no {CONFIG_FILE}); give one that softmax train wrote"
         )
+    with writer_lock(run, "a resumed training run"):
+        return _resume(run, epochs, data_dir, observer)
+
+
+def _resume(run: Path, epochs: Optional[int], data_dir, observer) -> RunResult:
+    from .config import load_train_config
+    from .data import load_dataset
+    from .device import resolve_context
+    from .runs import CONFIG_FILE, resume_point
+    from .split import split_dataset
+
     config = load_train_config(run / CONFIG_FILE)
-    start = resume_point(run)
+    start = resume_point(run, config=config)
     if epochs is not None:
         config = load_train_config(run / CONFIG_FILE, {"epochs": epochs}, "epochs")
     if config.epochs <= start.epoch:

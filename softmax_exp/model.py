@@ -12,6 +12,7 @@ instead of the 784 inputs: the same function as the chapter's `ToTensor` then
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -101,14 +102,27 @@ def _check_params(written: Path, path: Path, params: dict) -> None:
         )
 
 
-def load_params(path: Path) -> dict[str, np.ndarray]:
-    """A parameter file that save_params wrote, or a RunError saying why not."""
+def load_params(path: Path, sha256: Optional[str] = None) -> dict[str, np.ndarray]:
+    """A parameter file that save_params wrote, or a RunError saying why not. `sha256`:
+    what the file must hash to (None: not known, for files written before it was kept)."""
+    import hashlib
+
     mx = load_mxnet()
 
     from .errors import RunError, reason
+    from .fileio import read_bytes
 
     try:
-        loaded = mx.nd.load(str(path))
+        raw = read_bytes(path, 64 << 20)
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+        raise RunError(
+            f"{path}: does not match the checksum recorded when it was written: it "
+            "was damaged or replaced; train the run again"
+        )
+    try:
+        loaded = mx.nd.load_frombuffer(raw)
     except Exception as exc:  # noqa: BLE001 - MXNetError and friends: an unreadable file
         raise RunError(
             f"{path}: cannot load parameters ({reason(exc)}); "

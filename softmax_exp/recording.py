@@ -107,8 +107,8 @@ class Recording:
     ) -> dict:
         """Write the trial's end (parameters, run.json); returns its run.json content."""
         recorder = self.recorders.get(trial_id)
-        if recorder is None:  # failed before it started: give it a directory anyway
-            recorder = self.recorder_for(trial_id).create()
+        if recorder is None:  # failed before it started: give it a directory anyway,
+            recorder = self.recorder_for(trial_id).create_or_keep()  # its epochs kept
         info = recorder.finish(outcome, status or None, error or None)
         self.recorders.pop(trial_id, None)  # only now: an interrupt before still records it
         self.on_finished(trial_id, info)

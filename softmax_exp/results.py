@@ -15,6 +15,7 @@ from typing import Optional, Sequence, Union
 
 from .config import SETTINGS
 from .errors import RunError
+from .fileio import refuse_link
 from .runs import CONFIG_FILE, METRICS_FILE, read_run_info
 from .summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
 
@@ -32,6 +33,8 @@ def load(path: PathLike) -> Results:
     """Load a sweep directory (trials.csv) or a run directory (run.json, metrics.csv)."""
 
     path = Path(path)
+    for name in ("trials.csv", "epochs.csv", CONFIG_FILE):  # links: read_metrics, run.json
+        refuse_link(path / name)  # a table is read as the tool wrote it, never elsewhere
     if (path / "trials.csv").is_file():
         trials = _read_table(path / "trials.csv", TRIAL_COLUMNS)
         epochs = _read_table(path / "epochs.csv", EPOCH_COLUMNS)

@@ -18,9 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from .checkpoint import sha256_of
 from .config import TrainConfig, config_id, to_yaml
 from .errors import RunError
-from .fileio import append_line, write_json, write_text
+from .fileio import append_line, read_text, write_json, write_text
 from .model import save_params
 from .mxnet_compat import load_mxnet
 from .records import METRIC_COLUMNS, EpochMetrics, TrialOutcome
@@ -82,7 +83,7 @@ class RunRecorder:
             **(extra or {}),
         }
 
-    def create(self) -> RunRecorder:
+    def make_directory(self) -> Path:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -90,10 +91,21 @@ class RunRecorder:
                 f"cannot create run directory {self.path}: {exc.strerror}; "
                 "choose another output directory"
             ) from None
+        return self.path
+
+    def create(self) -> RunRecorder:
+        self.make_directory()
         write_text(self.path / CONFIG_FILE, to_yaml(self.config))
         write_text(self.path / METRICS_FILE, csv_line(METRIC_COLUMNS) + "\n")
         write_json(self.path / RUN_FILE, self.info)
         return self
+
+    def create_or_keep(self) -> RunRecorder:
+        """A fresh run directory, or one that has recorded epochs as it is: a trial that
+        fails before it starts again (its worker died, say) keeps what it had."""
+        if read_metrics_rows(self.path) and (self.path / CONFIG_FILE).is_file():
+            return self
+        return self.create()
 
     def reopen(self, epochs_kept: int) -> RunRecorder:
         """An existing run directory, to go on after its first `epochs_kept` epochs: the
@@ -103,7 +115,7 @@ class RunRecorder:
             left.unlink(missing_ok=True)
         self.info["started_at"] = old.get("started_at", self.info["started_at"])
         self.info["resumed_at_epoch"] = epochs_kept
-        lines = (self.path / METRICS_FILE).read_text(encoding="utf-8").splitlines()
+        lines = read_text(self.path / METRICS_FILE).splitlines()
         write_text(self.path / CONFIG_FILE, to_yaml(self.config))
         write_text(self.path / METRICS_FILE, "\n".join(lines[: 1 + epochs_kept]) + "\n")
         self.info["epochs_run"] = epochs_kept
@@ -117,7 +129,7 @@ class RunRecorder:
 
         if checkpoint.best_epoch == checkpoint.epoch and checkpoint.best_params is not None:
             save_params(self.path / BEST_PARAMS, checkpoint.best_params)
-        save(self.path, checkpoint)
+        save(self.path, checkpoint, self.config)
 
     def record_epoch(self, metrics: EpochMetrics) -> None:
         row = metrics.as_row()
@@ -132,11 +144,17 @@ class RunRecorder:
     ) -> dict[str, Any]:
         """Save parameters (if any) and the final run.json; returns its content."""
         if outcome is not None:
-            if outcome.final_params is not None:
-                save_params(self.path / FINAL_PARAMS, outcome.final_params)
-            if outcome.best_params is not None:
-                save_params(self.path / BEST_PARAMS, outcome.best_params)
+            sums = {}
+            for name, params in (
+                (FINAL_PARAMS, outcome.final_params),
+                (BEST_PARAMS, outcome.best_params),
+            ):
+                if params is not None:
+                    save_params(self.path / name, params)
+                    sums[name] = sha256_of(self.path / name)
             self.info.update(_summary(outcome))
+            if sums:  # what evaluating them checks them against
+                self.info["sha256"] = sums
         self.info["status"] = status or (outcome.status if outcome else "failed")
         if error:
             self.info["error"] = error
@@ -173,10 +191,17 @@ def _plain(value: Any) -> Any:
 def read_run_info(path: Path) -> Optional[dict[str, Any]]:
     """run.json, or None when it is missing or unreadable (a torn or foreign file)."""
     try:
-        info = json.loads((Path(path) / RUN_FILE).read_text(encoding="utf-8"))
+        info = json.loads(read_text(Path(path) / RUN_FILE, 1 << 20))
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
+
+
+def read_metrics_rows(path: Path) -> list:
+    """metrics.csv's rows (none when it is missing or not ours)."""
+    from .summary import read_metrics
+
+    return read_metrics(Path(path) / METRICS_FILE) or []
 
 
 def is_finished(path: Path) -> bool:
@@ -188,16 +213,17 @@ def is_finished(path: Path) -> bool:
     )
 
 
-def resume_point(path: Path, epoch: Optional[int] = None):
+def resume_point(path: Path, epoch: Optional[int] = None, config=None):
     """A run's checkpoint with what else going on needs from its directory: the finished
     epochs' metrics (metrics.csv, cut to the checkpoint) and the best parameters so far.
-    `epoch`: the epoch it must be at (a RunError if it is not)."""
+    `epoch`: the epoch it must be at (a RunError if it is not); `config`: the settings it
+    must have been taken with (checkpoint.load)."""
     from .checkpoint import load
     from .model import load_params
     from .summary import read_metrics
 
     path = Path(path)
-    start = load(path)
+    start = load(path, config)
     if epoch is not None and start.epoch != epoch:
         raise RunError(f"{path}: the checkpoint is at epoch {start.epoch}, not {epoch}")
     rows = (read_metrics(path / METRICS_FILE) or [])[: start.epoch]
@@ -207,6 +233,7 @@ def resume_point(path: Path, epoch: Optional[int] = None):
             f"{start.epoch} epochs; train it again"
         )
     start.history = [EpochMetrics(**row) for row in rows]
-    if start.best_epoch is not None and (path / BEST_PARAMS).is_file():
+    legacy = start.best_params is None and start.best_epoch is not None
+    if legacy and (path / BEST_PARAMS).is_file():  # an older checkpoint: not in its arrays
         start.best_params = load_params(path / BEST_PARAMS)
     return start

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import SETTINGS
+from .fileio import read_text
 from .records import METRIC_COLUMNS
 
 SUMMARY_COLUMNS = (
@@ -42,7 +43,7 @@ def read_metrics(path: Path) -> Optional[list[dict[str, Any]]]:
     None when the file is missing or its header is not ours.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_text(path, 256 << 20)
     except (OSError, UnicodeDecodeError):
         return None
     if not text.endswith("\n"):

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import yaml
 
-from .errors import ConfigError
+from . import fileio
+from .errors import ConfigError, RunError
 
 KeyLines = Dict[Tuple[str, ...], int]
+# Settings and sweep files are a few hundred bytes; these limits are far above any real
+# one and keep a hostile one (YAML aliases nested to a billion nodes) from taking the
+# machine's memory and time.
+MAX_BYTES = 1 << 20
+MAX_NODES = 100_000  # nodes of the document as aliases expand it
 
 
 def read_mapping(path: Path) -> tuple[dict[str, Any], KeyLines]:
@@ -21,10 +27,13 @@ def read_mapping(path: Path) -> tuple[dict[str, Any], KeyLines]:
 
 
 def read_text(path: Path) -> str:
-    """A YAML file's text, or a ConfigError that says why it cannot be read."""
+    """A YAML file's text, or a ConfigError that says why it cannot be read (one larger
+    than `MAX_BYTES` included: /dev/zero given as the file stops there)."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        return fileio.read_text(path, MAX_BYTES)
+    except RunError as exc:
+        raise ConfigError(str(exc)) from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -36,6 +45,7 @@ def read_text(path: Path) -> str:
 def parse_mapping(text: str, where: str) -> tuple[dict[str, Any], KeyLines]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_size(node, where)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -66,6 +76,24 @@ def parse_mapping(text: str, where: str) -> tuple[dict[str, Any], KeyLines]:
                 f"text, got {key!r}; quote it or rename it"
             )
     return data, lines
+
+
+def _check_size(node: Optional[yaml.Node], where: str) -> None:
+    """Count the document's nodes as its aliases expand it, refusing it past
+    `MAX_NODES`: the walk stops there, so it costs at most that many steps."""
+    count, stack = 0, [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ConfigError(
+                f"{where}: more than {MAX_NODES:,} values once its aliases (*name) are "
+                "expanded; write the settings out plainly"
+            )
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(item for pair in current.value for item in pair)
 
 
 def _collect_lines(node: yaml.Node, prefix: tuple[str, ...], lines: KeyLines, where: str) -> None:

@@ -44,6 +44,7 @@ def test_chapter_config_reaches_the_chapter_accuracy(tmp_path, real_dataset):
         "best.params",
         "checkpoint-10.params",
         "checkpoint.json",
+        ".lock",  # one writer at a time: the flock'd file stays, naming its last holder
     }
 
 

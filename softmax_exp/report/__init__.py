@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 from ..errors import RunError, SoftmaxExpError
-from ..fileio import write_text
+from ..fileio import remove_stale_temporaries, write_text
 from . import figures
 from .page import Page, leaderboard, trial_card, what_ran
 from .sources import Source, read_source
@@ -43,7 +43,9 @@ def write_report(
     if not paths:
         raise RunError("no directory given; pass a sweep or run directory")
     target = Path(out) if out else default_report_path(paths)
-    write_text(target, build_report([read_source(Path(p)) for p in paths], evaluate, data_dir))
+    sources = [read_source(Path(p)) for p in paths]
+    remove_stale_temporaries(target)  # those of a writer killed before its rename
+    write_text(target, build_report(sources, evaluate, data_dir))
     return target
 
 
@@ -165,6 +167,7 @@ class ReportRefresher:
         self.path, self.data_dir, self.note = Path(path), data_dir, note
         wait = self.FIRST_AFTER if first_after is None else first_after
         self.next_at = time.monotonic() + wait
+        self.problem = "not written yet"  # why the last refresh failed ("": it did not)
 
     def refresh(self, final: bool = False) -> None:
         now = time.monotonic()
@@ -172,9 +175,11 @@ class ReportRefresher:
             return
         try:
             write_report([self.path], evaluate=final, data_dir=self.data_dir)
+            self.problem = ""
         except Exception as exc:  # noqa: BLE001 - a report never stops a sweep
+            self.problem = f"{type(exc).__name__}: {exc}"
             self.note(
-                f"{REPORT_FILE} not refreshed ({type(exc).__name__}: {exc}); "
+                f"{REPORT_FILE} not refreshed ({self.problem}); "
                 f"softmax report {self.path} writes it later"
             )
         took = time.monotonic() - now

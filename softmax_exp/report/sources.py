@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..config import SETTINGS
-from ..errors import ConfigError
+from ..errors import ConfigError, RunError
+from ..fileio import read_bytes, real_directory, refuse_link
 from ..results import load, varying_settings
 from ..runs import CONFIG_FILE, read_run_info
 from ..sweep.runner import COMMANDS_LOG, SPEC_FILE
 from ..sweep.spec import Distribution, SweepSpec, load_sweep_spec
+
+TEXT_LIMIT = 1 << 20  # sweep.yaml, config.yaml, commands.log: shown, a few KB each
 
 
 @dataclass
@@ -69,7 +72,12 @@ class Source:
 
 
 def read_source(path: Path) -> Source:
+    """A sweep or run directory, every file read as the tool wrote it: a symbolic link
+    among them is refused (a report is meant to be shared: nothing outside the directory
+    goes into it), and so is a trial path in trials.csv that leads out of the sweep."""
     path = Path(path)
+    for name in (SPEC_FILE, COMMANDS_LOG, CONFIG_FILE, "run.json", "metrics.csv"):
+        refuse_link(path / name)
     results = load(path)
     trials, epochs = results.trials, results.epochs
     if (path / "trials.csv").is_file():
@@ -78,7 +86,7 @@ def read_source(path: Path) -> Source:
         mode = spec.mode if spec else ("max" if metric.endswith("acc") else "min")
         commands = _lines(path / COMMANDS_LOG)
         infos = {
-            str(row.trial_id): read_run_info(path / str(row.path)) or {}
+            str(row.trial_id): read_run_info(trial_directory(path, row.path)) or {}
             for row in trials.itertuples()
         }
         source = Source(
@@ -138,9 +146,21 @@ def _finite(value: Any) -> float:
     return value if isinstance(value, float) and math.isfinite(value) else math.nan
 
 
+def trial_directory(sweep: Path, text: Any) -> Path:
+    """A trial's directory as trials.csv names it (`trials/<id>`), checked to be the
+    sweep's own: relative, no '..', no link on the way."""
+    relative = Path(str(text))
+    if relative.is_absolute() or ".." in relative.parts:
+        raise RunError(
+            f"{sweep / 'trials.csv'}: trial path {str(text)!r} leads out of the sweep; "
+            "run the sweep again to rewrite the table"
+        )
+    return real_directory(sweep / relative, sweep)
+
+
 def _text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_bytes(path, TEXT_LIMIT).decode("utf-8", errors="replace")
     except OSError:
         return ""
 

@@ -17,6 +17,8 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -171,7 +173,7 @@ class _Pool:
         tasks = self.context.Queue()
         process = self.context.Process(
             target=_serve,
-            args=(self.next_id, tasks, self.events, self.threads, self.run_job),
+            args=(self.next_id, tasks, self.events, self.threads, self.run_job, os.getpid()),
             daemon=True,
         )
         process.start()
@@ -227,16 +229,47 @@ class _Pool:
         self.workers.clear()
 
 
-def _serve(worker_id: int, tasks, events, threads: int, run_job: Callable) -> None:
+def _serve(
+    worker_id: int, tasks, events, threads: int, run_job: Callable, driver: Optional[int] = None
+) -> None:
     """Worker process body: run jobs until told to stop (None)."""
     # The driver handles Ctrl-C and SIGTERM for everyone (a terminal or a scheduler sends
     # them to the whole process group): it records the running trials and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if driver is not None:
+        die_with(driver)
     warnings.showwarning = show_warning_line
     while (job := tasks.get()) is not None:
         run_job(job, events, threads)
         events.put(_Idle(worker_id))
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(driver: int) -> None:
+    """End this worker when its driver dies, however it dies (kill -9, the out-of-memory
+    killer): it would wait on its task queue for ever. Workers write no files (the
+    driver records everything, checkpoints included), so nothing is lost by going. On
+    Linux the kernel sends SIGKILL (prctl PR_SET_PDEATHSIG); elsewhere a thread watches
+    for the driver to be gone."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):  # not Linux
+        threading.Thread(target=_watch_driver, args=(driver,), daemon=True).start()
+    if os.getppid() != driver:  # it died before we asked
+        os._exit(1)
+
+
+def _watch_driver(driver: int) -> None:
+    while os.getppid() == driver:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _worker(job: Job, events, threads: int) -> None:

@@ -84,7 +84,7 @@ def make_pruner(options: Optional[dict[str, Any]], where: str = "prune") -> Base
     if not options:
         return NopPruner()
     method = options.get("method")
-    if method not in KNOWN:
+    if not isinstance(method, str) or method not in KNOWN:
         raise ConfigError(f"{where}.method: {method!r} is not one of median, halving")
     for key, value in options.items():
         if key not in KNOWN[method]:

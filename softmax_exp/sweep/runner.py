@@ -17,7 +17,15 @@ from typing import Any, Optional, Sequence
 from .. import checkpoint as checkpoints
 from ..errors import RunError, SoftmaxExpError
 from ..events import Event, GroupEpochEnded, JobFailed, JobRetried
-from ..fileio import append_line, append_lines, atomic_writer, write_json, write_text
+from ..fileio import (
+    append_line,
+    append_lines,
+    atomic_writer,
+    read_text,
+    real_directory,
+    write_json,
+    write_text,
+)
 from ..lock import DirectoryLock
 from ..recording import Recording
 from ..records import EpochMetrics
@@ -26,8 +34,15 @@ from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, tr
 from .executors import Executor, SerialExecutor
 from .expand import Trial
 from .jobs import Job, plan_jobs
-from .spec import SweepSpec, load_sweep_spec
+from .spec import SweepSpec, directory_name, load_sweep_spec
 from .sweepers import Sweeper, make_sweeper
+from .trial_state import (
+    TrialChangedByHand,
+    check_directory,
+    checkpoint_epoch,
+    finished_mismatch,
+    outvoted,
+)
 
 TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = (
     "trials.csv",
@@ -64,7 +79,7 @@ def check_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> 
 def refuse_another_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> None:
     """SweepDirectoryTaken when the directory is another sweep's (and not restarted)."""
     try:
-        owner = json.loads((path / OWNER_FILE).read_text(encoding="utf-8"))
+        owner = json.loads(read_text(path / OWNER_FILE, 1 << 20))
     except (OSError, ValueError):
         owner = None  # new, or made before sweeps recorded their owner
     if isinstance(owner, dict) and owner.get("name") != spec.name and not restart:
@@ -78,6 +93,7 @@ class TrialRecord:
     info: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     resume_epoch: int = 0  # an interrupted trial's last checkpoint: it goes on from there
+    resume_key: str = ""  # what that checkpoint shares with its group's (trial_state)
 
     @property
     def status(self) -> str:
@@ -112,6 +128,7 @@ class SweepRun:
     planned: int = 0  # trials this sweep will have run (its sweeper says)
     skipped: int = 0
     interrupted: bool = False
+    report_problem: str = ""  # why report.html could not be written at the end, if kept
 
     def finished(self) -> list[TrialRecord]:
         return [r for r in self.records.values() if r.status in FINISHED]
@@ -121,7 +138,7 @@ class SweepRun:
 
 
 def default_sweep_dir(spec: SweepSpec, out: Path = Path("runs")) -> Path:
-    return out / f"sweep-{spec.name}"
+    return out / f"sweep-{directory_name(spec)}"
 
 
 def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]):
@@ -161,6 +178,7 @@ def run_sweep(
 
     `report`: keep report.html in the sweep directory up to date as trials end."""
     spec = load_sweep_spec(spec_path)
+    path = Path(out) if out else default_sweep_dir(spec)  # a bad name: before any work
     sweeper = make_sweeper(spec, workers)
     runner = executor or SerialExecutor()
     plan = {
@@ -175,7 +193,7 @@ def run_sweep(
     runner.start(min(workers, max(1, sweeper.planned)))
     try:
         dataset = check_inputs(sweeper.probe(), data_dir)
-        path = _sweep_directory(spec, out)
+        path = _sweep_directory(path)
         # before the lock too: a refused sweep leaves the holder's .lock as it was
         refuse_another_owner(path, spec, spec_path, restart)
         with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
@@ -192,15 +210,14 @@ def run_sweep(
         runner.close()
 
 
-def _sweep_directory(spec: SweepSpec, out: Optional[Path]) -> Path:
-    path = Path(out) if out else default_sweep_dir(spec)
+def _sweep_directory(path: Path) -> Path:
     try:
         (path / "trials").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(
             f"cannot create sweep directory {path}: {exc.strerror}; choose another output directory"
         ) from None
-    return path
+    return real_directory(path / "trials", path).parent
 
 
 def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, dataset) -> None:
@@ -222,6 +239,7 @@ def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, datase
     driver.write_tables()
     if driver.reporter:
         driver.reporter.refresh(final=True)
+        driver.sweep.report_problem = driver.reporter.problem
 
 
 class _Driver(Recording):
@@ -259,6 +277,12 @@ class _Driver(Recording):
 
     def start_epochs(self, trials: Sequence[Trial]) -> dict[str, int]:
         """The epoch each interrupted trial goes on from (its last checkpoint's)."""
+        for record in outvoted(self.sweep.records[t.id] for t in trials):
+            self.observer.note(
+                f"trial {record.trial.id}: its checkpoint disagrees with its group's "
+                "(shuffling, update count or kernels); starting it over"
+            )
+            record.resume_epoch = 0
         return {
             t.id: self.sweep.records[t.id].resume_epoch
             for t in trials
@@ -285,7 +309,8 @@ class _Driver(Recording):
 
         try:
             starts = tuple(
-                resume_point(self.sweep.records[t.id].path, job.start_epoch) for t in job.trials
+                resume_point(self.sweep.records[t.id].path, job.start_epoch, t.config)
+                for t in job.trials
             )
         except SoftmaxExpError as exc:
             self.observer.note(f"job of {', '.join(job.ids)}: {exc}; starting it over")
@@ -308,7 +333,9 @@ class _Driver(Recording):
         self.write_tables()
 
     def _resume(self, record: TrialRecord) -> None:
-        """Keep a finished trial only when all of its files agree."""
+        """Keep a finished trial only when all of its files agree, and agree with the
+        sweep; an interrupted one goes on only from a checkpoint that loads whole."""
+        check_directory(self.path, record.path)
         info = read_run_info(record.path)
         if info is None:
             if record.path.exists():
@@ -324,10 +351,15 @@ class _Driver(Recording):
             )
             return
         if info.get("status") in FINISHED:
+            mismatch = finished_mismatch(record.trial, info, rows)
+            if mismatch:
+                raise TrialChangedByHand(record.path, mismatch)
             record.info, record.rows = info, rows
         elif info.get("status") in ("running", "interrupted"):  # killed, or stopped
-            epoch = checkpoints.saved_epoch(record.path)  # the rest is read when it runs
-            record.resume_epoch = epoch if epoch <= len(rows) else 0
+            found = checkpoint_epoch(record.path, record.trial, len(rows))
+            record.resume_epoch, problem, record.resume_key = found
+            if problem:
+                self.observer.note(f"trial {record.trial.id}: {problem}; starting it over")
 
     def recorder_for(self, trial_id: str) -> RunRecorder:
         """A trial's recorder, noting where it stands in the sweep."""

@@ -196,8 +196,28 @@ def load_sweep_spec(path: Path) -> SweepSpec:
     data, lines = yamlio.parse_mapping(text, str(path))
     spec = parse_sweep(data, lines, str(path))
     spec.text = text
-    spec.name = str(data.get("name") or path.stem)
+    spec.name = _name(data.get("name"), path, spec)
     return spec
+
+
+def _name(value: Any, path: Path, spec: SweepSpec) -> str:
+    name = path.stem if value is None or value == "" else value
+    if not isinstance(name, (str, int)) or isinstance(name, bool):
+        raise ConfigError(f"{spec.at('name')}: must be text, got {name!r}")
+    return str(name)
+
+
+def directory_name(spec: SweepSpec) -> str:
+    """The sweep's name where it names a directory (runs/sweep-<name>): one plain path
+    component, never a way out of runs/."""
+    name = spec.name
+    if any(c in name for c in "/\\\0") or ".." in name or not name.isprintable():
+        raise ConfigError(
+            f"{spec.at('name')}: {name!r} is not a plain name (no path separators, '..' "
+            "or control characters), and it names the sweep's directory; rename the sweep "
+            "or give its output directory"
+        )
+    return name
 
 
 def parse_sweep(data: dict[str, Any], lines: yamlio.KeyLines, where: str) -> SweepSpec:
@@ -287,12 +307,33 @@ def _grid(value: Any, spec: SweepSpec) -> dict[str, list]:
             raise ConfigError(
                 f"{spec.at('grid', key)}: empty list; give at least one value or remove the key"
             )
-        seen = [v for i, v in enumerate(values) if v in values[:i]]
-        if seen:
+        repeat = _first_repeat(values)
+        if repeat is not None:
             raise ConfigError(
-                f"{spec.at('grid', key)}: {seen[0]!r} is listed twice; remove the repeat"
+                f"{spec.at('grid', key)}: {repeat[0]!r} is listed twice; remove the repeat"
             )
     return grid
+
+
+def _first_repeat(values: list) -> Optional[tuple[Any]]:
+    """The first value equal to an earlier one, as a 1-tuple (None: none), in linear
+    time: each value becomes a hashable one equal where the values are equal (1, 1.0 and
+    True alike; a mapping whatever the order of its keys)."""
+    seen = set()
+    for value in values:
+        key = _hashable(value)
+        if key in seen:
+            return (value,)
+        seen.add(key)
+    return None
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return ("list", tuple(_hashable(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", frozenset((k, _hashable(v)) for k, v in value.items()))
+    return (0, value)
 
 
 def _sample(value: Any, spec: SweepSpec, name: str) -> Optional[Sample]:

@@ -7,13 +7,19 @@ closed as failed and asked again first, and finished trials are not run twice.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import statistics
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
+import numpy as np
+
+from ..errors import RunError
+from ..fileio import read_bytes, write_bytes, write_json
 from ..runs import FINISHED
 from ..summary import best_row
 from .base import Registry, Sweeper
@@ -22,12 +28,14 @@ from .jobs import MAX_FUSED
 from .spec import Distribution, SweepSpec
 
 JOURNAL = "optuna.journal"
+SAMPLER_STATE = "tpe-sampler.json"  # the sampler's random streams after the last round
 ENDED = (*FINISHED, "failed")
 STARTUP = 10  # TPESampler's n_startup_trials: its first points are random draws
 # Rounds after the start-up: benchmarks/search.py measured 2, 3 and 4 (18 trials, 5
 # sampler seeds); 3 matched one-by-one TPE's mean best accuracy at 1.2-1.3x the time of
 # fused random search.
 MODEL_ROUNDS = 3
+JOURNAL_LIMIT = 1 << 30
 
 
 class TPESweeper(Sweeper):
@@ -51,21 +59,32 @@ class TPESweeper(Sweeper):
         return self.probes
 
     def open(self, path: Path, restart: bool, registry: Registry) -> None:
-        self.registry = registry
-        self.study = _open_study(self.spec, path, restart, self._register_point)
+        self.registry, self.path = registry, path
+        self.study, self.replay = _open_study(self.spec, path, restart, self._register_point)
+        # The sampler goes on from where its random streams stood after the round a kill
+        # left open (asking it again, from the journal, draws nothing); without a saved
+        # state of that round (a kill between its asks and the save), from its seed.
+        streams = _saved_streams(path, len(self.study.trials) - self.replay)
+        if streams is not None and not restart:
+            _set_streams(self.study.sampler, streams)
 
     def ask(self, records: Mapping[str, Any]) -> list[Trial]:
         ended = _ended(records)
         if ended >= self.planned or self.asks >= 20 * self.planned:
             return []
+        if self.replay:  # the round a kill left open, asked again as it was
+            size, self.replay = self.replay, 0
+        else:
+            size = self.round_size(ended)
         batch: dict[str, Trial] = {}
-        for _ in range(self.round_size(ended)):
+        for _ in range(size):
             asked = self.study.ask()
             self.asks += 1
             params = {key: _suggest(asked, key, dist) for key, dist in self.sample.space.items()}
             trials = self._register_point(params)
             self.pending.append((asked, trials))
             batch.update((t.id, t) for t in trials)
+        _save_streams(self.path, self.study)
         return list(batch.values())
 
     def tell(self, records: Mapping[str, Any]) -> None:
@@ -108,24 +127,107 @@ def _open_study(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     journal = path / JOURNAL
-    if restart and journal.exists():  # start over, but keep the old study beside
+    if restart and (journal.exists() or journal.is_symlink()):  # keep the old one beside
         journal.rename(journal.with_name(f"{JOURNAL}.{time.strftime('%Y%m%d-%H%M%S')}"))
+    check_journal(journal)
     with warnings.catch_warnings():  # constant_liar is marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=spec.sample.seed, constant_liar=True)
-    study = optuna.create_study(
-        study_name=spec.name,
-        storage=JournalStorage(JournalFileBackend(str(journal))),
-        sampler=sampler,
-        direction="maximize" if spec.mode == "max" else "minimize",
-        load_if_exists=True,
-    )
-    for earlier in study.get_trials(deepcopy=False):
+    try:
+        study = optuna.create_study(
+            study_name=spec.name,
+            storage=JournalStorage(JournalFileBackend(str(journal))),
+            sampler=sampler,
+            direction="maximize" if spec.mode == "max" else "minimize",
+            load_if_exists=True,
+        )
+        earlier_trials = study.get_trials(deepcopy=False)
+    except Exception as exc:  # noqa: BLE001 - entries Optuna cannot replay
+        raise _damaged(journal, f"Optuna cannot replay it ({type(exc).__name__})") from None
+    replay = 0
+    for earlier in earlier_trials:
         register_point(earlier.params)
         if earlier.state == TrialState.RUNNING:
             study.tell(earlier.number, state=TrialState.FAIL)
             study.enqueue_trial(earlier.params, skip_if_exists=False)
-    return study
+            replay += 1
+    return study, replay
+
+
+def _streams(sampler) -> list:
+    """The random streams TPE draws from (its own and its start-up random sampler's):
+    Optuna keeps them inside the sampler, so they are reached by name."""
+    return [sampler._rng.rng, sampler._random_sampler._rng.rng]
+
+
+def _save_streams(path: Path, study) -> None:
+    """After a round's asks: the streams, and how many asks the journal then holds."""
+    try:
+        states = [stream.get_state() for stream in _streams(study.sampler)]
+    except AttributeError:  # an Optuna that keeps them elsewhere: resumes from the seed
+        return
+    streams = [
+        [name, keys.tolist(), pos, gauss, cached] for name, keys, pos, gauss, cached in states
+    ]
+    write_json(path / SAMPLER_STATE, {"asks": len(study.trials), "streams": streams})
+
+
+def _saved_streams(path: Path, asks: int) -> Optional[list]:
+    """The saved streams if they were saved when the journal held `asks` asks (the ones
+    before this run's reopening): a kill between the asks and the save, a damaged or
+    foreign file gives None."""
+    try:
+        saved = json.loads(read_bytes(path / SAMPLER_STATE, 1 << 20))
+        if saved["asks"] != asks:
+            return None
+        streams = [
+            (str(n), np.array(k, dtype=np.uint32), int(p), int(g), float(c))
+            for n, k, p, g, c in saved["streams"]
+        ]
+        for stream, state in zip(_streams_template(), streams):
+            stream.set_state(state)  # a check: raises on a state that is not one
+        return streams
+    except (OSError, RunError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _streams_template() -> list:
+    return [np.random.RandomState(), np.random.RandomState()]
+
+
+def _set_streams(sampler, streams: list) -> None:
+    with contextlib.suppress(AttributeError):
+        for stream, state in zip(_streams(sampler), streams):
+            stream.set_state(state)
+
+
+def check_journal(journal: Path) -> None:
+    """The study's journal as a kill may leave it: a torn last entry (no newline: its
+    write never finished) is cut off; any other entry that is not one of Optuna's (a JSON
+    object with an op_code) is refused in one line, as is a link."""
+    try:
+        data = read_bytes(journal, JOURNAL_LIMIT)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _damaged(journal, exc.strerror or str(exc)) from None
+    whole = data[: data.rfind(b"\n") + 1]
+    for number, line in enumerate(whole.splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not (isinstance(entry, dict) and isinstance(entry.get("op_code"), int)):
+            raise _damaged(journal, f"line {number} is not an Optuna journal entry")
+    if whole != data:
+        write_bytes(journal, whole)
+
+
+def _damaged(journal: Path, why: str) -> RunError:
+    return RunError(
+        f"{journal}: {why}; restart the sweep to start its study over (the old journal "
+        "is kept beside), or restore the file"
+    )
 
 
 def _rounded(value, dist: Distribution):
