@@ -75,7 +75,7 @@ def sweep(
     Example: softmax sweep configs/grid.yaml --workers 2
     """
     from softmax_exp.sweep import make_executor, run_sweep
-    from softmax_exp.sweep.runner import SweepDirectoryTaken
+    from softmax_exp.sweep.directory import SweepDirectoryTaken
 
     from .sweep_display import SweepDisplay, leaderboard_table
 
@@ -88,10 +88,15 @@ def sweep(
     try:
         with SweepDisplay(out, quiet=quiet) as display:
             runner = make_executor(executor, workers, **options)
+            refresher = None
+            if report:
+                from softmax_exp.report import ReportRefresher
+
+                refresher = ReportRefresher(data_dir, display.note)
             result = run_sweep(
                 spec,
                 out_dir,
-                runner,
+                executor=runner,
                 restart=restart,
                 fail_fast=fail_fast,
                 fuse=fuse,
@@ -99,18 +104,14 @@ def sweep(
                 observer=display,
                 argv=["softmax", *sys.argv[1:]],
                 workers=workers,
-                report=report,
+                on_tables=refresher,
             )
     except KeyboardInterrupt:  # said once the live view is gone, or it would cover it
         raise stopped("finished trials and checkpoints kept; run it again to go on") from None
     except SweepDirectoryTaken as exc:
         if state["debug"]:
             raise
-        raise fail(
-            f"{exc.path} holds sweep '{exc.owner.get('name')}' (from "
-            f"{exc.owner.get('file')}), not {exc.spec_path}: --restart to start "
-            "that directory over, or another --out DIR"
-        ) from None
+        raise fail(exc.message("--restart", "another --out DIR")) from None
     out.print(leaderboard_table(out, result, top=10, title="final leaderboard", final=True))
     failures = result.failures()
     for record in failures:
@@ -134,13 +135,14 @@ def sweep(
 
 def _select(result, spec: Path, refit: bool, data_dir: Optional[Path], quiet: bool) -> None:
     """Write the selected point as best.yaml; with --refit, train it on all the data."""
+    from softmax_exp.layout import BEST_FILE
     from softmax_exp.sweep import refit as selection
 
     best = selection.select_best(result)
     if best is None:
         return
     config = selection.best_train_config(best)
-    path = result.path / selection.BEST_FILE
+    path = result.path / BEST_FILE
     selection.write_best_config(best, config, path, source=str(spec))
     out.print(
         f"selected: {best.label} (val {best.score:.4f}, test at best {best.test_acc:.4f})",

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from softmax_exp.sweep.leaderboard import leaderboard, point_label
-from softmax_exp.sweep.runner import SweepObserver, SweepRun, TrialRecord
+from softmax_exp.sweep.state import SweepObserver, SweepRun, TrialRecord
 
 from .common import interrupt_point
 from .display import cell

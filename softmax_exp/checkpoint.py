@@ -25,10 +25,11 @@ import numpy as np
 
 from .errors import RunError
 from .fileio import write_json
+from .layout import CHECKPOINT_PARAMS as PARAMS_FILE
+from .layout import CHECKPOINT_STATE as STATE_FILE
+from .layout import CHECKPOINT_STATES as STATES_FILE
 from .model import NUM_CLASSES, NUM_INPUTS
 
-PARAMS_FILE, STATE_FILE = "checkpoint.params", "checkpoint.json"
-STATES_FILE = "checkpoint.states"  # an older softmax-exp's (pickled optimizer states)
 FORMAT = 3  # 2: arrays in checkpoint.params; 1 (no "format"): a one-trial group's
 # stacked layer, padded, with pickled optimizer states
 ARRAYS = ("weight", "bias", "weight_momentum", "bias_momentum")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from .fileio import atomic_path
+from .layout import TRIALS_CSV
 from .results import load, varying_settings
 
 FIGSIZE, DPI = (6.4, 4.8), 100  # 640 x 480 pixels per panel row
@@ -46,7 +47,7 @@ def plot(path: Path, out: Optional[Path] = None) -> list[Path]:
     results = load(path)
     out = Path(out) if out else path
     out.mkdir(parents=True, exist_ok=True)
-    if (path / "trials.csv").is_file():
+    if (path / TRIALS_CSV).is_file():
         return plot_sweep(results, out)
     return plot_run(results.epochs, out / "curves")
 

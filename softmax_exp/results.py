@@ -15,7 +15,8 @@ from typing import Optional, Sequence, Union
 
 from .config import SETTINGS
 from .errors import RunError
-from .runs import CONFIG_FILE, METRICS_FILE, read_run_info
+from .layout import CONFIG_FILE, EPOCHS_CSV, METRICS_FILE, TRIALS_CSV
+from .runs import read_run_info
 from .summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
 
 PathLike = Union[str, Path]
@@ -32,9 +33,9 @@ def load(path: PathLike) -> Results:
     """Load a sweep directory (trials.csv) or a run directory (run.json, metrics.csv)."""
 
     path = Path(path)
-    if (path / "trials.csv").is_file():
-        trials = _read_table(path / "trials.csv", TRIAL_COLUMNS)
-        epochs = _read_table(path / "epochs.csv", EPOCH_COLUMNS)
+    if (path / TRIALS_CSV).is_file():
+        trials = _read_table(path / TRIALS_CSV, TRIAL_COLUMNS)
+        epochs = _read_table(path / EPOCHS_CSV, EPOCH_COLUMNS)
     elif (path / METRICS_FILE).is_file():
         trials, epochs = _run_frames(path)
     else:

@@ -21,11 +21,10 @@ from typing import Any, Optional, Sequence
 from .config import TrainConfig, config_id, to_yaml
 from .errors import RunError
 from .fileio import append_line, write_json, write_text
+from .layout import BEST_PARAMS, CONFIG_FILE, FINAL_PARAMS, METRICS_FILE, RUN_FILE
 from .model import save_params
 from .records import METRIC_COLUMNS, EpochMetrics, TrialOutcome
 
-CONFIG_FILE, METRICS_FILE, RUN_FILE = "config.yaml", "metrics.csv", "run.json"
-FINAL_PARAMS, BEST_PARAMS = "final.params", "best.params"
 FINISHED = ("completed", "diverged", "pruned")  # outcomes a rerun would only repeat
 
 

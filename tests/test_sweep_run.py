@@ -13,7 +13,7 @@ from softmax_exp.errors import RunError
 from softmax_exp.lock import DirectoryLock
 from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
 from softmax_exp.sweep import ProcessExecutor, SerialExecutor, SweepObserver, run_sweep
-from softmax_exp.sweep.runner import SweepDirectoryTaken
+from softmax_exp.sweep.directory import SweepDirectoryTaken
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ from typing import Any, Optional
 
 from ..config import SETTINGS
 from ..errors import ConfigError
+from ..layout import COMMANDS_LOG, CONFIG_FILE, SPEC_FILE, TRIALS_CSV
 from ..results import load, varying_settings
-from ..runs import CONFIG_FILE, read_run_info
-from ..sweep.runner import COMMANDS_LOG, SPEC_FILE
+from ..runs import read_run_info
 from ..sweep.spec import Distribution, SweepSpec, load_sweep_spec
 
 
@@ -72,7 +72,7 @@ def read_source(path: Path) -> Source:
     path = Path(path)
     results = load(path)
     trials, epochs = results.trials, results.epochs
-    if (path / "trials.csv").is_file():
+    if (path / TRIALS_CSV).is_file():
         spec, spec_text = _spec(path)
         metric = _selected_on(trials, spec)
         mode = spec.mode if spec else ("max" if metric.endswith("acc") else "min")

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any, Optional
 
 from ..summary import best_row
-from .runner import SweepRun
+from .state import SweepRun
 
 SHORT = {
     "weight_decay": "wd",

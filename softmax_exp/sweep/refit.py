@@ -18,12 +18,10 @@ from typing import Any, Optional
 from .. import yamlio
 from ..config import TrainConfig
 from ..fileio import write_text
+from ..layout import REFIT_DIR
 from ..summary import best_row
 from .leaderboard import point_label
-from .runner import SweepRun
-
-BEST_FILE = "best.yaml"
-REFIT_DIR = "refit"
+from .state import SweepRun
 
 
 @dataclass(frozen=True)
