@@ -70,7 +70,7 @@ def sweep(
         help="Keep report.html in the sweep directory up to date as trials end.",
     ),
 ) -> None:
-    """Run every trial of a sweep file, resumably, and rank them on validation accuracy.
+    """Run every trial of a sweep file, resumably, and rank them on the sweep's metric.
 
     Example: softmax sweep configs/grid.yaml --workers 2
     """

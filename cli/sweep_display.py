@@ -188,6 +188,7 @@ class SweepDisplay(SweepObserver):
             or self.board is None
             or (self.done != self.board_done and now - self.board_at >= self.BOARD_EVERY)
         ):
+            assert self.sweep is not None, "the sweep has started"
             self.board = leaderboard_table(self.console, self.sweep)
             self.board_done, self.board_at = self.done, now
         return self.board

@@ -111,7 +111,8 @@ def load(path: Path) -> Checkpoint:
             f"{path}: checkpoint files disagree (epoch {state['epoch']} against "
             f"{int(arrays['epoch'][0])}); train it again"
         )
-    return Checkpoint(**state, **{name: arrays.get(name) for name in ARRAYS})
+    named: dict[str, Any] = {name: arrays.get(name) for name in ARRAYS}
+    return Checkpoint(**state, **named)
 
 
 def _stacked_to_block(arrays: dict, states: bytes) -> dict:

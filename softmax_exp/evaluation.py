@@ -90,8 +90,8 @@ def evaluate_chunks(mx, objective, split, lr, blocks: int):
 def to_device(mx, images: np.ndarray, labels: np.ndarray, ctx):
     """uint8 images and labels on `ctx`, and the index chunks that evaluation walks.
 
-    On the CPU the NDArrays share the numpy arrays' memory (no 47 MB copy per run);
-    MXNet marks those arrays read-only, which they are to us anyway.
+    On the CPU the NDArrays share the numpy arrays' memory (no copy of the dataset per
+    run); MXNet marks those arrays read-only, which they are to us anyway.
     """
     n = len(labels)
     chunks = [

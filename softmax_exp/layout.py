@@ -23,6 +23,8 @@ SPEC_FILE = "sweep.yaml"  # the sweep file as it was read
 COMMANDS_LOG = "commands.log"  # every command that ran the sweep, with its time
 OWNER_FILE = "sweep.json"  # which sweep (name and file) the directory belongs to
 TRIALS_DIR = "trials"  # a run directory per trial
+LOCK_FILE = ".lock"  # held by the sweep writing the directory (lock.py)
+TPE_JOURNAL = "optuna.journal"  # a TPE sweep's Optuna study, resumed with the sweep
 BEST_FILE = "best.yaml"  # the selected point as a train config
 REFIT_DIR = "refit"  # the run that trains it on all the training data (--refit)
 

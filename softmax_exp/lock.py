@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import RunError
+from .layout import LOCK_FILE
 
 
 class DirectoryLock:
@@ -17,7 +18,7 @@ class DirectoryLock:
     so a killed sweep never blocks the next one."""
 
     def __init__(self, directory: Path):
-        self.path = Path(directory) / ".lock"
+        self.path = Path(directory) / LOCK_FILE
         self.fd: Optional[int] = None
 
     def acquire(self, what: str) -> DirectoryLock:

@@ -98,7 +98,7 @@ def trial_styles(count: int) -> list[dict]:
     import matplotlib
 
     if count <= 10 * len(LINESTYLES):
-        palette = matplotlib.colormaps["tab10"].colors
+        palette = matplotlib.colormaps["tab10"].colors  # type: ignore[attr-defined]  # Listed
         return [{"color": palette[i % 10], "linestyle": LINESTYLES[i // 10]} for i in range(count)]
     spread = matplotlib.colormaps["turbo"]
     return [

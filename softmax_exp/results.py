@@ -11,13 +11,17 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 from .config import SETTINGS
 from .errors import RunError
 from .layout import CONFIG_FILE, EPOCHS_CSV, METRICS_FILE, TRIALS_CSV
+from .metrics import direction
 from .runs import read_run_info
 from .summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PathLike = Union[str, Path]
 
@@ -25,8 +29,8 @@ PathLike = Union[str, Path]
 @dataclass
 class Results:
     source: str
-    trials: object  # pandas.DataFrame
-    epochs: object  # pandas.DataFrame
+    trials: pd.DataFrame
+    epochs: pd.DataFrame
 
 
 def load(path: PathLike) -> Results:
@@ -138,7 +142,7 @@ def compare(
             f"metric {metric}: no such column; use one of {', '.join([*METRIC_ALIASES, *numeric])}"
         )
     if ascending is None:
-        ascending = "loss" in metric
+        ascending = direction(metric) == "min"
     for key in by or ():
         if key not in trials:
             raise RunError(f"group by {key}: not a setting; use one of {', '.join(SETTINGS)}")

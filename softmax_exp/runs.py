@@ -146,7 +146,7 @@ class RunRecorder:
 
 
 def _summary(outcome: TrialOutcome) -> dict[str, Any]:
-    by_epoch = {m.epoch: m.as_row() for m in outcome.history}
+    by_epoch: dict[Optional[int], dict] = {m.epoch: m.as_row() for m in outcome.history}
     return {
         "stop_reason": outcome.stop_reason,
         "epochs_run": len(outcome.history),

@@ -27,7 +27,7 @@ from .errors import ConfigError
 from .evaluation import evaluate_chunks, mean, to_device
 from .interrupts import signals_deferred
 from .model import NUM_CLASSES
-from .progress import GroupSnapshot, TrialProgress
+from .progress import GroupSnapshot, Stacked, TrialProgress
 from .records import EpochMetrics, TrialOutcome
 from .schedule import schedule_for
 from .split import SplitData
@@ -135,7 +135,9 @@ class _GroupTrainer:
         self.batch_size = first.batch_size
         self.train = self._to_device(data.train_images, data.train_labels)
         self.val = (
-            None if data.val_images is None else self._to_device(data.val_images, data.val_labels)
+            None
+            if data.val_images is None or data.val_labels is None
+            else self._to_device(data.val_images, data.val_labels)
         )
         self.test = self._to_device(data.test_images, data.test_labels)
         self.backend = choose_backend(ctx)
@@ -149,8 +151,10 @@ class _GroupTrainer:
         )
         batches = math.ceil(samples / self.batch_size)
         self.schedules = [schedule_for(c, batches) for c in configs]
-        self.updates, self.applied = 0, None
-        self.last_params = None  # the stacked parameters after the last finished epoch
+        self.updates = 0
+        self.applied: Optional[np.ndarray] = None  # the rates on the device
+        # the stacked parameters after the last finished epoch
+        self.last_params: Optional[Stacked] = None
         # what a checkpoint of the last finished epoch needs besides (hooks that keep
         # checkpoints only), and the last epoch checkpointed
         self.snapshot: Optional[GroupSnapshot] = None
@@ -217,7 +221,8 @@ class _GroupTrainer:
         """Let go of the cached graph now. Every Gluon block is in a reference cycle (it
         and its name scope point at each other), so the block outlives this trainer until
         Python's cyclic collector runs, and with it the cached graph, which holds the
-        group's images and buffers: a sweep grew by ~45 MB per fused group until then."""
+        group's images and buffers: a sweep grew by a copy of them per fused group until
+        then (tests/test_memory.py)."""
         self.mx.nd.waitall()  # run() defers signals: none lands in the freeing
         self.objective._clear_cached_op()
 
@@ -294,9 +299,11 @@ class _GroupTrainer:
 
     def _checkpoint(self, trials: list[TrialProgress]) -> None:
         """Hand over a Checkpoint of the last finished epoch for each of these trials."""
+        snapshot, stacked = self.snapshot, self.last_params
+        assert snapshot is not None and stacked is not None, "no finished epoch"
         for trial in trials:
-            self.hooks.checkpoint(trial.index, trial.checkpoint(self.snapshot, self.last_params))
-        self.checkpointed = self.snapshot.epoch
+            self.hooks.checkpoint(trial.index, trial.checkpoint(snapshot, stacked))
+        self.checkpointed = snapshot.epoch
 
     def _restore(self, starts: list) -> None:
         """Go on from a checkpoint per trial, all at one epoch: each block of the layer and
@@ -329,6 +336,7 @@ class _GroupTrainer:
     def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool) -> bool:
         """Whether trial k ended with this epoch (its progress decides); tells the hooks."""
         trial = self.trials[k]
+        assert self.last_params is not None, "judged before the epoch's parameters were read"
         if not trial.judge(epoch, metrics, self.last_params, pruned):
             return False
         self.hooks.trial_ended(k, trial.outcome)

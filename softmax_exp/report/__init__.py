@@ -55,7 +55,7 @@ def build_report(
     several = len(sources) > 1
     labelled = [(s, f"{s.name}: " if several else "") for s in sources]
     page = Page("softmax-exp report: " + ", ".join(s.name for s in sources))
-    anchors = {}
+    anchors: dict[tuple[int, str], str] = {}
     for source, _ in labelled:
         for row in source.trials.to_dict("records"):
             anchors[(id(source), row["trial_id"])] = f"trial-{len(anchors) + 1}"

@@ -27,6 +27,7 @@ from typing import Any, Optional
 from .. import yamlio
 from ..config import SETTINGS, check_setting_name
 from ..errors import ConfigError
+from ..metrics import is_finite_number as _is_number
 
 TOP_KEYS = (
     "name",
@@ -307,10 +308,6 @@ def parse_distribution(value: Any, where: str) -> Distribution:
     if kind == "loguniform" and lo <= 0:
         raise ConfigError(f"{where}: loguniform needs lo > 0, got {lo}")
     return Distribution(kind, (lo, hi))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _seeds(value: Any, spec: SweepSpec) -> list[int]:
