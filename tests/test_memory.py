@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a fresh process that imports MXNet
 
 SCRIPT = textwrap.dedent("""
     import json, sys
