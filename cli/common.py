@@ -7,14 +7,14 @@ import functools
 import os
 import re
 import signal
-import threading
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
 from softmax_exp.errors import SoftmaxExpError
+from softmax_exp.interrupts import StopSignals
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,51 +77,28 @@ def with_default(text: str, default: object) -> str:
     return f"{text}  [default: {default}]"
 
 
-state: dict[str, Any] = {
-    "debug": bool(os.environ.get("SOFTMAX_DEBUG")),
-    "interrupted": False,
-    "stop_signal": None,
-}
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what `kill` and schedulers send
+state: dict[str, Any] = {"debug": bool(os.environ.get("SOFTMAX_DEBUG"))}
+stop_signals = StopSignals()
 
 
-@contextlib.contextmanager
-def remembered_interrupts() -> Iterator[None]:
+def remembered_interrupts() -> StopSignals:
     """Ctrl-C (and SIGTERM, handled the same way) raises KeyboardInterrupt, and is
-    remembered too: Python drops an exception raised inside a destructor (MXNet frees a
-    cached graph in `__del__`, which waits for the work queued on it), so an interrupt
-    landing there would be lost and the command would run on. `interrupt_point()` raises
-    it again at the next safe point."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    state["interrupted"], state["stop_signal"] = False, None
-    previous = {number: signal.signal(number, _on_interrupt) for number in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        state["interrupted"] = False
-
-
-def _on_interrupt(signum: int, frame: Any) -> None:
-    state["interrupted"], state["stop_signal"] = True, signum
-    raise KeyboardInterrupt
+    remembered too (softmax_exp.interrupts.StopSignals): `interrupt_point()` raises it
+    again at the next safe point, `stopped` names it."""
+    return stop_signals
 
 
 def stopped(message: str) -> typer.Exit:
     """Say why the command stopped; exit 128 + the signal's number (130 for Ctrl-C, 143
     for SIGTERM), as a shell reports a process the signal ended."""
-    number = state.get("stop_signal") or signal.SIGINT
+    number = stop_signals.signal or signal.SIGINT
     name = "terminated (SIGTERM)" if number == signal.SIGTERM else "interrupted"
     err.print(f"{name}{': ' + message if message else ''}", markup=False, soft_wrap=True)
     return typer.Exit(128 + int(number))
 
 
 def interrupt_point() -> None:
-    if state["interrupted"]:
-        raise KeyboardInterrupt
+    stop_signals.check()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -13,7 +13,7 @@ import typer
 try:  # typer >= 0.20 ships its own copy of click
     from typer._click import exceptions as click_errors
 except ImportError:  # pragma: no cover - older typer uses click itself
-    from click import exceptions as click_errors
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from softmax_exp import __version__
 from softmax_exp.errors import show_warning_line
@@ -82,11 +82,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         typer.echo(exc.ctx.get_help() if exc.ctx else "")
         return 0
     except click_errors.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)  # a UsageError's; other ClickExceptions have none
         hint = (
-            f" (see 'softmax {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+            f" (see 'softmax {ctx.command_path.partition(' ')[2]} --help')".replace(
                 "softmax  --", "softmax --"
             )
-            if getattr(exc, "ctx", None)
+            if ctx
             else ""
         )
         err.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)

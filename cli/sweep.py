@@ -74,12 +74,12 @@ def sweep(
     mlflow: Optional[str] = mlflow_option(),
     tensorboard: Optional[Path] = tensorboard_option(),
 ) -> None:
-    """Run every trial of a sweep file, resumably, and rank them on validation accuracy.
+    """Run every trial of a sweep file, resumably, and rank them on the sweep's metric.
 
     Example: softmax sweep configs/grid.yaml --workers 2
     """
     from softmax_exp.sweep import load_sweep_spec, make_executor, run_sweep
-    from softmax_exp.sweep.runner import SweepDirectoryTaken
+    from softmax_exp.sweep.directory import SweepDirectoryTaken
 
     from .sweep_display import SweepDisplay, leaderboard_table
     from .tables import show
@@ -94,10 +94,15 @@ def sweep(
     try:
         with live_tracking(tracking) as live, SweepDisplay(out, quiet=quiet) as display:
             runner = make_executor(executor, workers, **options)
+            refresher = None
+            if report:
+                from softmax_exp.report import ReportRefresher
+
+                refresher = ReportRefresher(data_dir, display.note)
             result = run_sweep(
                 spec,
                 out_dir,
-                runner,
+                executor=runner,
                 restart=restart,
                 fail_fast=fail_fast,
                 fuse=fuse,
@@ -105,18 +110,14 @@ def sweep(
                 observer=live.sweep_observer(display) if live else display,
                 argv=["softmax", *sys.argv[1:]],
                 workers=workers,
-                report=report,
+                on_tables=refresher,
             )
     except KeyboardInterrupt:  # said once the live view is gone, or it would cover it
         raise stopped("finished trials and checkpoints kept; run it again to go on") from None
     except SweepDirectoryTaken as exc:
         if state["debug"]:
             raise
-        raise fail(
-            f"{exc.path} holds sweep '{exc.owner.get('name')}' (from "
-            f"{exc.owner.get('file')}), not {exc.spec_path}: --restart to start "
-            "that directory over, or another --out DIR"
-        ) from None
+        raise fail(exc.message("--restart", "another --out DIR")) from None
     show(out, leaderboard_table(out, result, top=10, title="final leaderboard", final=True))
     failures = result.failures()
     for record in failures:
@@ -127,7 +128,8 @@ def sweep(
             soft_wrap=True,
         )
     # one path a line, so that a narrow terminal never breaks one where it is copied
-    written = report and not result.report_problem
+    problem = refresher.problem if refresher else ""  # why report.html is not written
+    written = report and not problem
     for label, name in (
         ("results:", "trials.csv"),
         ("", "epochs.csv"),
@@ -136,8 +138,7 @@ def sweep(
         out.print(f"{label:<9}{result.path / name}", markup=False, soft_wrap=True)
     if report and not written:
         err.print(
-            f"report.html not written: {result.report_problem}; softmax report "
-            f"{result.path} writes it",
+            f"report.html not written: {problem}; softmax report {result.path} writes it",
             markup=False,
             soft_wrap=True,
         )
@@ -148,13 +149,14 @@ def sweep(
 
 def _select(result, spec: Path, refit: bool, data_dir: Optional[Path], quiet: bool) -> None:
     """Write the selected point as best.yaml; with --refit, train it on all the data."""
+    from softmax_exp.layout import BEST_FILE
     from softmax_exp.sweep import refit as selection
 
     best = selection.select_best(result)
     if best is None:
         return
     config = selection.best_train_config(best)
-    path = result.path / selection.BEST_FILE
+    path = result.path / BEST_FILE
     selection.write_best_config(best, config, path, source=str(spec))
     out.print(
         f"selected: {best.label} (val {best.score:.4f}, test at best {best.test_acc:.4f})",

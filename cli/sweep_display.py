@@ -16,7 +16,7 @@ from rich.text import Text
 
 from softmax_exp.runs import FINISHED
 from softmax_exp.sweep.leaderboard import leaderboard, point_label
-from softmax_exp.sweep.runner import SweepObserver, SweepRun, TrialRecord
+from softmax_exp.sweep.state import SweepObserver, SweepRun, TrialRecord
 
 from .common import interrupt_point
 from .display import cell
@@ -251,6 +251,7 @@ class SweepDisplay(SweepObserver):
         if self.board is None or (
             self.done != self.board_done and now - self.board_at >= self.BOARD_EVERY
         ):
+            assert self.sweep is not None, "the sweep has started"
             self.board = leaderboard_table(self.console, self.sweep)
             self.board_done, self.board_at = self.done, now
         return self.board

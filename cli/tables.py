@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -24,7 +24,7 @@ EMPTY = "-"  # the one marker for "no value", in every table
 class Column:
     header: str
     priority: int = 0  # 0: always shown; then lower is kept first when the width runs out
-    justify: str = "right"
+    justify: JustifyMethod = "right"
     wrap: bool = False  # text that may wrap at spaces when the must-have columns are wide
 
 

@@ -24,7 +24,7 @@ _EXPORTS = {
     "run_train": "experiment",
     "RunResult": "experiment",
     "run_sweep": "sweep.runner",
-    "SweepRun": "sweep.runner",
+    "SweepRun": "sweep.state",
     "load": "results",
     "compare": "results",
     "Results": "results",

@@ -19,8 +19,9 @@ Saved parameters are always a lone chapter model's (`0.weight` (10, 784), `0.bia
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from functools import cache
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -34,14 +35,23 @@ def choose_backend(ctx):
     return NativeBackend(ctx) if use_native(ctx) else MxnetBackend(ctx)
 
 
-class _Backend:
+class _Backend(ABC):
+    """One way to compute a stacked net: `build` (or `load`), then `trainer` and
+    `objective`; `set_rates` before each update; arrays in and out in `param_arrays`'
+    layout (rows = classes)."""
+
     name = ""
 
     def __init__(self, ctx):
         mx = load_mxnet()
 
         self.mx, self.ctx = mx, ctx
-        self.net = None
+        self.net: Any = None  # a Gluon HybridSequential, once built or loaded
+
+    @abstractmethod
+    def _net(self, blocks: int, weight: np.ndarray, bias: np.ndarray) -> Any:
+        """A net of `blocks` trials holding `weight` (rows = classes, unpadded) and
+        `bias`; also kept as `self.net`."""
 
     def build(self, blocks: int, init_sigma: float, seed: int):
         """A stacked net of `blocks` trials, each starting from the weights a lone chapter
@@ -55,15 +65,15 @@ class _Backend:
         self.net = self._net(1, params["0.weight"], params["0.bias"])
         return self.net
 
+    @abstractmethod
     def param_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The stacked weight (rows = classes, padded: width(K), 784) and bias, one copy
         off the device."""
-        raise NotImplementedError
 
+    @abstractmethod
     def set_arrays(self, weight: np.ndarray, bias: np.ndarray) -> None:
         """Put `param_arrays`' layout (padded rows) into the net, as this backend stores
         it."""
-        raise NotImplementedError
 
     def momentum_arrays(self, trainer) -> Optional[tuple[np.ndarray, np.ndarray]]:
         """The optimizer's momentum for the weight and the bias, in `param_arrays`'
@@ -88,24 +98,24 @@ class _Backend:
         one this backend stores (each way: the map is its own inverse)."""
         return weight
 
+    @abstractmethod
     def set_rates(self, lrs: np.ndarray, decays: np.ndarray) -> None:
         """Per-trial learning rate and lr * weight decay (0 for a frozen trial)."""
-        raise NotImplementedError
 
     def before_step(self, count: int) -> None:
         """Work between backward() and the optimizer's step (weight decay, for MXNet)."""
 
+    @abstractmethod
     def trainer(self, momentum: float, batch_sizes: set):
         """A Gluon trainer for the net; `batch_sizes`: those an epoch has (the last
         batch may be short)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def objective(self, blocks: int, predictions: bool = False):
         """A hybrid block: (all uint8 images, all labels, this batch's row indexes,
         per-trial lr) -> (objective, metrics[, predicted classes]); metrics holds each
         trial's loss sum, then its hit count; the objective is the sum of each trial's
         loss sum scaled by its learning rate."""
-        raise NotImplementedError
 
     def _padded(self, blocks: int, weight: np.ndarray, bias: np.ndarray):
         rows = width(blocks)
@@ -256,8 +266,8 @@ class MxnetBackend(_Backend):
         """SGD at rate 1: each trial's rate scales its own loss; weight decay is per row.
 
         MXNet's SGD updates weight and bias in one multi-tensor kernel. Beyond one trial
-        that kernel is the slower choice (12 trials: 0.50 ms a batch against 0.30 ms for
-        a kernel per tensor; one trial: 0.09 against 0.16), with equal results.
+        that kernel is the slower choice, with equal results: a kernel per tensor then
+        (measured in docs/performance.md).
         """
         optimizer = self.mx.optimizer.SGD(learning_rate=1.0, momentum=momentum)
         if self.net[0].weight.shape[0] > width(1):  # more than one trial

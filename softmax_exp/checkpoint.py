@@ -40,11 +40,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import RunError
 from .fileio import read_bytes, write_json
+from .layout import CHECKPOINT_PARAMS as PARAMS_FILE
+from .layout import CHECKPOINT_STATE as STATE_FILE
+from .layout import CHECKPOINT_STATES as STATES_FILE
 from .model import NUM_CLASSES, NUM_INPUTS
 from .mxnet_compat import load_mxnet
 
-PARAMS_FILE, STATE_FILE = "checkpoint.params", "checkpoint.json"
-STATES_FILE = "checkpoint.states"  # an older softmax-exp's (pickled optimizer states)
 FORMAT = 4  # 3: no checksums, best parameters in best.params only; 2: arrays in
 # checkpoint.params; 1 (no "format"): a one-trial group's
 # stacked layer, padded, with pickled optimizer states

@@ -300,10 +300,8 @@ def describe_validation_error(exc: ValidationError, origin: Mapping[str, str]) -
     where = origin.get(key, "config")
     message = error["msg"].removeprefix("Value error, ")
     if not key:  # a rule over several settings: point at the first one it names
-        found = {name: re.search(rf"\b{name}\b", message) for name in origin}
-        named = sorted(
-            (name for name in origin if found[name]), key=lambda name: found[name].start()
-        )  # the first one named
+        found = {name: at.start() for name in origin if (at := re.search(rf"\b{name}\b", message))}
+        named = sorted(found, key=found.__getitem__)  # the first one named
         return f"{origin[named[0]] if named else 'config'}: {message}"
     got = error.get("input")
     if error["type"] == "literal_error":

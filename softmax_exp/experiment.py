@@ -142,4 +142,5 @@ def _train(recorder: RunRecorder, config: TrainConfig, data, ctx, observer, star
     except Exception as exc:
         recording.end_running("failed", f"{type(exc).__name__}: {reason(exc)}")
         raise
+    assert recording.info is not None, "the trial ended without its run.json"
     return RunResult(recorder.path, recording.info, outcome.history)

@@ -149,9 +149,9 @@ def _running(pid: int) -> bool:
 @contextlib.contextmanager
 def atomic_writer(path: Path, mode: str = "w") -> Iterator[Any]:
     """Yield a file handle; on success the file replaces `path` in one rename."""
-    encoding = {} if "b" in mode else {"encoding": "utf-8"}
+    encoding = None if "b" in mode else "utf-8"
     try:
-        with atomic_path(path) as tmp, open(tmp, mode, **encoding) as handle:
+        with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM that are never lost in a destructor.
+"""Ctrl-C and SIGTERM that are never lost in a destructor: every signal handler of the
+project is here (the CLI installs `StopSignals`; the library holds or defers signals).
 
 Python drops an exception raised inside a destructor, printing "Exception ignored in:
 ... KeyboardInterrupt" with a traceback, and the program runs on. MXNet frees cached
@@ -12,9 +13,42 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterator
+from typing import Any, Iterator, Optional
 
-HELD = (signal.SIGINT, signal.SIGTERM)
+HELD = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what `kill` and schedulers send
+
+
+class StopSignals:
+    """A block in which SIGINT and SIGTERM raise KeyboardInterrupt and are remembered:
+    `signal` is the last that came (it decides the exit code), and `check()` raises
+    KeyboardInterrupt again at the next safe point, for one that landed in a destructor
+    and was dropped there. What a program wraps itself in; main thread only (elsewhere
+    the block runs as it is)."""
+
+    def __init__(self) -> None:
+        self.signal: Optional[int] = None
+        self.pending = False
+        self.previous: dict[int, Any] = {}  # the handlers before the block
+
+    def __enter__(self) -> StopSignals:
+        self.signal, self.pending = None, False
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {number: signal.signal(number, self._stop) for number in HELD}
+        return self
+
+    def _stop(self, number: int, frame) -> None:
+        self.pending, self.signal = True, number
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """A safe point: raise KeyboardInterrupt if a signal came."""
+        if self.pending:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        self.previous, self.pending = {}, False
 
 
 @contextlib.contextmanager
@@ -33,8 +67,8 @@ def signals_held() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        for number in dict.fromkeys(held):
-            signal.raise_signal(number)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
 
 
 class Deferred:
@@ -47,8 +81,8 @@ class Deferred:
     """
 
     def __init__(self) -> None:
-        self.pending: list[tuple[int, object]] = []
-        self.previous: dict[int, object] = {}
+        self.pending: list[tuple[int, Any]] = []
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> Deferred:
         if threading.current_thread() is threading.main_thread():

@@ -1,11 +1,14 @@
 """Fused CPU kernels for the stacked trainer (kernels.cc), built on first use.
 
-Why: with 12 trials stacked, MXNet's own operators for the loss and the update
-(log_softmax, pick, argmax, sum, the SGD kernels and the weight-decay multiply)
-took longer per batch than the two matrix products, although they touch 30 to 100
-times fewer numbers. kernels.cc does that work, and the batch's uint8-to-float
-gather, in three custom operators, one pass each, and leaves the matrix products to
-MXNet (oneDNN).
+Why: with trials stacked, MXNet's own operators for the loss and the update
+(log_softmax, pick, argmax, sum, the SGD kernels and the weight-decay multiply) cost
+more per batch than the work they do, and MXNet's matrix products (oneDNN) choose
+their reduction order by the shape of the whole product, so a stacked trial would not
+equal its separate run bit for bit. kernels.cc computes a batch in four custom
+operators, one pass each: `gather_pixels` (the batch's uint8 rows as floats),
+`stacked_dense` (the stacked layer's matrix products, forward and backward),
+`stacked_xent` (each trial's loss with its metrics and gradient) and `stacked_sgd`
+(the SGD step with per-trial weight decay). Measurements: docs/performance.md.
 
 How: the C++ compiler (`$CXX`, else g++) builds kernels.cc against the headers in
 the MXNet wheel (MXNet's library API for custom operators) into the user cache,
@@ -133,8 +136,8 @@ OPERATORS = ("gather_pixels", "stacked_dense", "stacked_xent", "stacked_sgd")
 
 
 def _load_library(path: Path) -> None:
-    """What `mx.library.load` does, less its 0.9 s: it regenerates the Python function
-    of every MXNet operator, where only ours are new (MXNet 1.9's own helpers)."""
+    """What `mx.library.load` does, less the time it spends regenerating the Python
+    function of every MXNet operator, where only ours are new (MXNet 1.9's own helpers)."""
     import ctypes
 
     mx = load_mxnet()

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from .errors import RunError
-
-LOCK_FILE = ".lock"
-SWEEP_OWNER_FILE = "sweep.json"  # what marks a sweep directory (runner.OWNER_FILE)
+from .layout import LOCK_FILE
+from .layout import OWNER_FILE as SWEEP_OWNER_FILE  # what marks a sweep directory
 
 
 class DirectoryLock:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from .fileio import atomic_path
+from .layout import TRIALS_CSV
 from .results import load, varying_settings
 
 FIGSIZE, DPI = (6.4, 4.8), 100  # 640 x 480 pixels per panel row
@@ -46,7 +47,7 @@ def plot(path: Path, out: Optional[Path] = None) -> list[Path]:
     results = load(path)
     out = Path(out) if out else path
     out.mkdir(parents=True, exist_ok=True)
-    if (path / "trials.csv").is_file():
+    if (path / TRIALS_CSV).is_file():
         return plot_sweep(results, out)
     return plot_run(results.epochs, out / "curves")
 
@@ -97,7 +98,7 @@ def trial_styles(count: int) -> list[dict]:
     import matplotlib
 
     if count <= 10 * len(LINESTYLES):
-        palette = matplotlib.colormaps["tab10"].colors
+        palette = matplotlib.colormaps["tab10"].colors  # type: ignore[attr-defined]  # Listed
         return [{"color": palette[i % 10], "linestyle": LINESTYLES[i // 10]} for i in range(count)]
     spread = matplotlib.colormaps["turbo"]
     return [

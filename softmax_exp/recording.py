@@ -5,6 +5,7 @@ executor runs its trials, record through these two classes."""
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 from typing import Callable, Optional, Sequence
 
 from .events import (
@@ -74,7 +75,7 @@ class EventHooks(TrainHooks):
         self.emit(GroupEpochEnded(epoch))
 
 
-class Recording:
+class Recording(ABC):
     """Writes each trial's run directory from its events. Subclasses say where a trial's
     directory is (`recorder_for`) and what else an event means to them (the `on_*`
     methods); `recorders` holds the trials started and not yet ended."""
@@ -82,8 +83,9 @@ class Recording:
     def __init__(self) -> None:
         self.recorders: dict[str, RunRecorder] = {}
 
+    @abstractmethod
     def recorder_for(self, trial_id: str) -> RunRecorder:
-        raise NotImplementedError
+        """The recorder of the trial's run directory (not created yet: `handle` does)."""
 
     def handle(self, event: Event) -> None:
         if isinstance(event, TrialStarted):

@@ -11,13 +11,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 from .config import SETTINGS
 from .errors import RunError
 from .fileio import refuse_link
-from .runs import CONFIG_FILE, METRICS_FILE, read_run_info
+from .layout import CONFIG_FILE, EPOCHS_CSV, METRICS_FILE, TRIALS_CSV
+from .metrics import direction
+from .runs import read_run_info
 from .summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PathLike = Union[str, Path]
 
@@ -25,19 +30,19 @@ PathLike = Union[str, Path]
 @dataclass
 class Results:
     source: str
-    trials: object  # pandas.DataFrame
-    epochs: object  # pandas.DataFrame
+    trials: pd.DataFrame
+    epochs: pd.DataFrame
 
 
 def load(path: PathLike) -> Results:
     """Load a sweep directory (trials.csv) or a run directory (run.json, metrics.csv)."""
 
     path = Path(path)
-    for name in ("trials.csv", "epochs.csv", CONFIG_FILE):  # links: read_metrics, run.json
+    for name in (TRIALS_CSV, EPOCHS_CSV, CONFIG_FILE):  # links: read_metrics, run.json
         refuse_link(path / name)  # a table is read as the tool wrote it, never elsewhere
-    if (path / "trials.csv").is_file():
-        trials = _read_table(path / "trials.csv", TRIAL_COLUMNS)
-        epochs = _read_table(path / "epochs.csv", EPOCH_COLUMNS)
+    if (path / TRIALS_CSV).is_file():
+        trials = _read_table(path / TRIALS_CSV, TRIAL_COLUMNS)
+        epochs = _read_table(path / EPOCHS_CSV, EPOCH_COLUMNS)
     elif (path / METRICS_FILE).is_file():
         trials, epochs = _run_frames(path)
     else:
@@ -140,7 +145,7 @@ def compare(
             f"metric {metric}: no such column; use one of {', '.join([*METRIC_ALIASES, *numeric])}"
         )
     if ascending is None:
-        ascending = "loss" in metric
+        ascending = direction(metric) == "min"
     for key in by or ():
         if key not in trials:
             raise RunError(f"group by {key}: not a setting; use one of {', '.join(SETTINGS)}")

@@ -22,12 +22,11 @@ from .checkpoint import sha256_of
 from .config import TrainConfig, config_id, to_yaml
 from .errors import RunError
 from .fileio import append_line, read_text, write_json, write_text
+from .layout import BEST_PARAMS, CONFIG_FILE, FINAL_PARAMS, METRICS_FILE, RUN_FILE
 from .model import save_params
 from .mxnet_compat import load_mxnet
 from .records import METRIC_COLUMNS, EpochMetrics, TrialOutcome
 
-CONFIG_FILE, METRICS_FILE, RUN_FILE = "config.yaml", "metrics.csv", "run.json"
-FINAL_PARAMS, BEST_PARAMS = "final.params", "best.params"
 FINISHED = ("completed", "diverged", "pruned")  # outcomes a rerun would only repeat
 
 
@@ -166,7 +165,7 @@ class RunRecorder:
 
 
 def _summary(outcome: TrialOutcome) -> dict[str, Any]:
-    by_epoch = {m.epoch: m.as_row() for m in outcome.history}
+    by_epoch: dict[Optional[int], dict] = {m.epoch: m.as_row() for m in outcome.history}
     return {
         "stop_reason": outcome.stop_reason,
         "epochs_run": len(outcome.history),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 from typing import Any, Optional
 
 from .config import SETTINGS
 from .fileio import read_text
+from .metrics import best_of
 from .records import METRIC_COLUMNS
 
 SUMMARY_COLUMNS = (
@@ -75,14 +75,7 @@ def _number(text: Optional[str]) -> Optional[float]:
 
 def best_row(rows: list[dict[str, Any]], metric: str, mode: str) -> Optional[dict[str, Any]]:
     """The first epoch with the best finite value of `metric` (NaN never wins)."""
-    usable = [
-        r for r in rows if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])
-    ]
-    if not usable:
-        return None
-    pick = max if mode == "max" else min
-    target = pick(r[metric] for r in usable)
-    return next(r for r in usable if r[metric] == target)
+    return best_of(rows, lambda row: row.get(metric), mode)
 
 
 def summarize(rows: list[dict[str, Any]], metric: str, mode: str) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """The training loop: K trials that share a minibatch sequence train as one model.
 
-Speed comes from keeping per-batch Python work small: images live on the
-device as uint8 and are shuffled there once per epoch, one hybridized block
-computes the objective and each trial's loss and hits, and metrics are summed
-on the device and read back once per epoch. How a batch is computed (the fused
-CPU kernels, or MXNet's operators) is a backend (backends.py), chosen once.
+Speed comes from keeping per-batch Python work small: images live on the device as
+uint8; once per epoch an index of the training set is shuffled on the host and sent
+over, and each batch gathers its rows inside the graph; one hybridized block computes
+the objective and each trial's loss and hits, and metrics are summed on the device and
+read back once per epoch. How a batch is computed (the fused CPU kernels, or MXNet's
+operators) is a backend (backends.py), chosen once. What each trial makes of its
+epochs (early stopping, its end, its checkpoint) is its `TrialProgress` (progress.py).
 
 Trial k's learning rate scales its block's loss (the optimizer's own rate is 1),
 so SGD, with or without momentum, gives each block exactly its own update.
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -23,9 +24,11 @@ from .backends import choose_backend
 from .checkpoint import rng_state
 from .config import TrainConfig
 from .errors import ConfigError
+from .evaluation import evaluate_chunks, mean, to_device
 from .interrupts import signals_deferred
-from .model import NUM_CLASSES, block_params
+from .model import NUM_CLASSES
 from .mxnet_compat import load_mxnet
+from .progress import GroupSnapshot, Stacked, TrialProgress
 from .records import EpochMetrics, TrialOutcome
 from .schedule import schedule_for
 from .split import SplitData
@@ -44,30 +47,7 @@ FUSE_KEYS = (
     "subset_seed",
 )
 
-EVAL_CHUNK = 8192
 PROGRESS_EVERY = 16  # batches between progress callbacks
-
-
-class EarlyStopping:
-    """Stop when val_acc has not risen by more than `min_delta` for `patience` epochs."""
-
-    def __init__(self, patience: Optional[int], min_delta: float = 0.0):
-        self.patience, self.min_delta = patience, min_delta
-        self.best: Optional[float] = None
-        self.best_epoch: Optional[int] = None
-        self.waited = 0
-
-    def update(self, epoch: int, value: Optional[float]) -> bool:
-        """Record this epoch's value; True when training should stop now."""
-        if (
-            value is not None
-            and not math.isnan(value)
-            and (self.best is None or value > self.best + self.min_delta)
-        ):
-            self.best, self.best_epoch, self.waited = value, epoch, 0
-            return False
-        self.waited += 1
-        return self.patience is not None and self.waited >= self.patience
 
 
 class TrainHooks:
@@ -107,16 +87,6 @@ class TrainHooks:
 
     def group_epoch_ended(self, epoch: int) -> None:
         """Every trial of the group is done with this epoch (and ended, if it did)."""
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """The group's shared state after an epoch, and the momentum (None without)."""
-
-    epoch: int
-    updates: int
-    rng: dict
-    momentum: Optional[tuple]
 
 
 def fuse_key(config: TrainConfig) -> tuple:
@@ -164,16 +134,15 @@ class _GroupTrainer:
         first = configs[0]
         self.k = len(configs)
         self.batch_size = first.batch_size
-        self.outcomes = [TrialOutcome(c) for c in configs]
-        self.stoppers = [EarlyStopping(c.patience, c.min_delta) for c in configs]
         self.train = self._to_device(data.train_images, data.train_labels)
         self.val = (
-            None if data.val_images is None else self._to_device(data.val_images, data.val_labels)
+            None
+            if data.val_images is None or data.val_labels is None
+            else self._to_device(data.val_images, data.val_labels)
         )
         self.test = self._to_device(data.test_images, data.test_labels)
         self.backend = choose_backend(ctx)
-        for outcome in self.outcomes:
-            outcome.kernels = self.backend.name
+        self.trials = [TrialProgress(k, c, self.backend.name) for k, c in enumerate(configs)]
         self.backend.build(self.k, first.init_sigma, first.seed)
         self.objective = self.backend.objective(self.k)
         self.objective.hybridize(static_alloc=True, static_shape=True)
@@ -183,11 +152,13 @@ class _GroupTrainer:
         )
         batches = math.ceil(samples / self.batch_size)
         self.schedules = [schedule_for(c, batches) for c in configs]
-        self.updates, self.applied = 0, None
-        self.last_params = None  # the stacked parameters after the last finished epoch
+        self.updates = 0
+        self.applied: Optional[np.ndarray] = None  # the rates on the device
+        # the stacked parameters after the last finished epoch
+        self.last_params: Optional[Stacked] = None
         # what a checkpoint of the last finished epoch needs besides (hooks that keep
         # checkpoints only), and the last epoch checkpointed
-        self.snapshot: Optional[_Snapshot] = None
+        self.snapshot: Optional[GroupSnapshot] = None
         self.checkpointed = 0
         self.first_epoch = 1
         self._set_rates()
@@ -205,8 +176,8 @@ class _GroupTrainer:
         finished trial's slot is frozen at rate 0. Sent to the device only on change."""
         lrs = np.array(
             [
-                0.0 if outcome.done else schedule(self.updates + 1)
-                for outcome, schedule in zip(self.outcomes, self.schedules)
+                0.0 if trial.done else schedule(self.updates + 1)
+                for trial, schedule in zip(self.trials, self.schedules)
             ]
         )
         if self.applied is not None and np.array_equal(lrs, self.applied):
@@ -226,35 +197,33 @@ class _GroupTrainer:
                     loss, acc, seconds = self._train_epoch(epoch)
                     self._end_epoch(epoch, loss, acc, seconds)  # its records are whole
                     self.signals.safe_point()
-                    if all(o.done for o in self.outcomes):
+                    if all(trial.done for trial in self.trials):
                         break
             except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller maps it so
                 self._interrupted()
                 raise
             finally:
                 self._release()
-        return self.outcomes
+        return [trial.outcome for trial in self.trials]
 
     def _interrupted(self) -> None:
         """Stop at once, keeping what the finished epochs learnt: every live trial ends
         `interrupted`, its final parameters those of its last finished epoch (the last row
         of its metrics) and its best ones those of its best epoch; the unfinished epoch's
         work is dropped."""
-        live = [k for k, outcome in enumerate(self.outcomes) if not outcome.done]
+        live = [trial for trial in self.trials if not trial.done]
         if self.snapshot is not None and self.snapshot.epoch != self.checkpointed:
             self._checkpoint(live)  # a rerun goes on from the last finished epoch
-        for k in live:
-            outcome = self.outcomes[k]
-            outcome.status, outcome.stop_reason = "interrupted", "interrupted by the user"
-            if self.last_params is not None:
-                outcome.final_params = block_params(self.last_params, k)
-            self.hooks.trial_ended(k, outcome)
+        for trial in live:
+            trial.interrupt(self.last_params)
+            self.hooks.trial_ended(trial.index, trial.outcome)
 
     def _release(self) -> None:
         """Let go of the cached graph now. Every Gluon block is in a reference cycle (it
         and its name scope point at each other), so the block outlives this trainer until
         Python's cyclic collector runs, and with it the cached graph, which holds the
-        group's images and buffers: a sweep grew by ~45 MB per fused group until then."""
+        group's images and buffers: a sweep grew by a copy of them per fused group until
+        then (tests/test_memory.py)."""
         self.mx.nd.waitall()  # run() defers signals: none lands in the freeing
         self.objective._clear_cached_op()
 
@@ -283,20 +252,20 @@ class _GroupTrainer:
             if batch % PROGRESS_EVERY == 0 or batch == batches:
                 self.hooks.batches_done(batch)  # what is queued; the engine is close behind
             self.signals.safe_point()
-        totals = _mean(nd.add_n(*metrics), n)
+        totals = mean(nd.add_n(*metrics), n)
         return totals[: self.k], totals[self.k :], time.perf_counter() - started
 
     def _evaluate(self, split) -> tuple[np.ndarray, np.ndarray]:
-        loss, acc, _ = _evaluate_chunks(self.mx, self.objective, split, self.lr_nd, self.k)
+        loss, acc, _ = evaluate_chunks(self.mx, self.objective, split, self.lr_nd, self.k)
         return loss, acc
 
     def _end_epoch(self, epoch: int, loss, acc, seconds: float) -> None:
         val_loss, val_acc = self._evaluate(self.val) if self.val else (None, None)
         test_loss, test_acc = self._evaluate(self.test)
         samples = self.train[1].shape[0]
-        live = {}
-        for k, outcome in enumerate(self.outcomes):
-            if outcome.done:
+        live: dict[int, EpochMetrics] = {}
+        for k, trial in enumerate(self.trials):
+            if trial.done:
                 continue
             live[k] = EpochMetrics(
                 epoch,
@@ -309,7 +278,7 @@ class _GroupTrainer:
                 seconds,
                 samples / seconds,
             )
-            self.outcomes[k].history.append(live[k])
+            trial.record(live[k])
             self.hooks.epoch_ended(k, live[k])
         peers = list(live.values())
         # The weights come off the device once per epoch, however many trials need them;
@@ -322,80 +291,33 @@ class _GroupTrainer:
             self._set_rates()
         wanted = self.hooks.wants_checkpoint(epoch)
         if wanted or self.hooks.keeps_checkpoints():
-            self.snapshot = _Snapshot(
+            self.snapshot = GroupSnapshot(
                 epoch, self.updates, rng_state(self.rng), self.backend.momentum_arrays(self.trainer)
             )
         if wanted:
-            self._checkpoint([k for k in live if self._resumable(k, epoch)])
+            self._checkpoint([self.trials[k] for k in live if self.trials[k].resumable(epoch)])
         self.hooks.group_epoch_ended(epoch)
 
-    def _resumable(self, k: int, epoch: int) -> bool:
-        """Whether trial k could go on after this epoch: it has not ended, or it reached
-        its epoch limit (a finished run can be extended). Not one that stopped early,
-        was pruned or diverged."""
-        outcome = self.outcomes[k]
-        return not outcome.done or (
-            outcome.status == "completed" and epoch == outcome.config.epochs
-        )
-
-    def _checkpoint(self, trials: list[int]) -> None:
-        """A Checkpoint of the last finished epoch for each of these trials: its block of
-        the layer and of the momentum, the shared state, its own."""
-        from .checkpoint import Checkpoint
-
-        snap = self.snapshot
-        for k in trials:
-            stopper, outcome = self.stoppers[k], self.outcomes[k]
-            params = block_params(self.last_params, k)
-            moments = block_params(snap.momentum, k) if snap.momentum is not None else {}
-            self.hooks.checkpoint(
-                k,
-                Checkpoint(
-                    snap.epoch,
-                    snap.updates,
-                    snap.rng,
-                    {
-                        "best": stopper.best,
-                        "best_epoch": stopper.best_epoch,
-                        "waited": stopper.waited,
-                    },
-                    outcome.best_epoch,
-                    self.backend.name,
-                    params["0.weight"],
-                    params["0.bias"],
-                    moments.get("0.weight"),
-                    moments.get("0.bias"),
-                    list(outcome.history),
-                    outcome.best_params,
-                ),
-            )
-        self.checkpointed = snap.epoch
+    def _checkpoint(self, trials: list[TrialProgress]) -> None:
+        """Hand over a Checkpoint of the last finished epoch for each of these trials."""
+        snapshot, stacked = self.snapshot, self.last_params
+        assert snapshot is not None and stacked is not None, "no finished epoch"
+        for trial in trials:
+            self.hooks.checkpoint(trial.index, trial.checkpoint(snapshot, stacked))
+        self.checkpointed = snapshot.epoch
 
     def _restore(self, starts: list) -> None:
         """Go on from a checkpoint per trial, all at one epoch: each block of the layer and
         of the momentum in its place, the shuffling generator, the update count, early
         stopping and what the finished epochs got."""
         first = starts[0]
-        for k, (start, config) in enumerate(zip(starts, self.configs)):
-            if start.kernels != self.backend.name:
-                raise ConfigError(
-                    f"the checkpoint was computed with the {start.kernels} "
-                    f"kernels, this machine would use {self.backend.name}; set "
-                    f"SOFTMAX_EXP_KERNELS={start.kernels} to resume it"
-                )
+        for k, (start, trial) in enumerate(zip(starts, self.trials)):
+            trial.check(start)
             if (start.rng, start.updates) != (first.rng, first.updates):
                 raise ConfigError(
                     f"checkpoints of trials 0 and {k} disagree on the shuffling "
                     "or the update count: they did not train on the same "
                     "minibatches"
-                )
-            if (start.weight_momentum is None) != (config.momentum == 0):
-                raise ConfigError(
-                    f"trial {k}'s checkpoint does not match its momentum ({config.momentum})"
-                )
-            if config.epochs <= start.epoch:
-                raise ConfigError(
-                    f"trial {k} already trained {start.epoch} of its {config.epochs} epochs"
                 )
         fresh = self.backend.param_arrays()  # the layout, padding included
         self.backend.set_arrays(*_blocks_into(fresh, starts, "weight", "bias"))
@@ -406,37 +328,19 @@ class _GroupTrainer:
             )
         self.rng.bit_generator.state = first.rng
         self.updates, self.first_epoch = first.updates, first.epoch + 1
-        for start, stopper, outcome in zip(starts, self.stoppers, self.outcomes):
-            stopper.best, stopper.best_epoch = start.stopper["best"], start.stopper["best_epoch"]
-            stopper.waited = start.stopper["waited"]
-            outcome.history, outcome.best_epoch = list(start.history), start.best_epoch
-            outcome.best_params = start.best_params
+        for start, trial in zip(starts, self.trials):
+            trial.restore(start)
         self.last_params = self.backend.param_arrays()
         self.applied = None
         self._set_rates()
 
     def _judge(self, k: int, epoch: int, metrics: EpochMetrics, pruned: bool) -> bool:
-        """Decide whether trial k goes on; keeps its best parameters (from `last_params`,
-        this epoch's stacked parameters). True if it ended."""
-        outcome, stopper = self.outcomes[k], self.stoppers[k]
-        stop = stopper.update(epoch, metrics.val_acc)
-        if stopper.best_epoch == epoch or metrics.val_acc is None:
-            outcome.best_epoch = epoch if math.isfinite(metrics.train_loss) else outcome.best_epoch
-            if math.isfinite(metrics.train_loss):
-                outcome.best_params = block_params(self.last_params, k)
-        if not math.isfinite(metrics.train_loss):
-            outcome.status, outcome.stop_reason = "diverged", "loss is not finite"
-        elif pruned:
-            outcome.status, outcome.stop_reason = "pruned", f"pruned at epoch {epoch}"
-        elif stop:
-            outcome.status = "completed"
-            outcome.stop_reason = f"early stopping: no val_acc gain for {stopper.patience} epochs"
-        elif epoch >= outcome.config.epochs:
-            outcome.status, outcome.stop_reason = "completed", "reached the epoch limit"
-        else:
+        """Whether trial k ended with this epoch (its progress decides); tells the hooks."""
+        trial = self.trials[k]
+        assert self.last_params is not None, "judged before the epoch's parameters were read"
+        if not trial.judge(epoch, metrics, self.last_params, pruned):
             return False
-        outcome.final_params = block_params(self.last_params, k)
-        self.hooks.trial_ended(k, outcome)
+        self.hooks.trial_ended(k, trial.outcome)
         return True
 
 
@@ -449,54 +353,3 @@ def _blocks_into(
         rows = slice(NUM_CLASSES * k, NUM_CLASSES * (k + 1))
         stacked[0][rows], stacked[1][rows] = getattr(start, weight), getattr(start, bias)
     return stacked
-
-
-def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
-    """Loss, accuracy and predictions of saved parameters, computed exactly as training
-    computed its per-epoch metrics (same graph, same chunks), so they reproduce them."""
-    mx = load_mxnet()
-
-    backend = choose_backend(ctx)
-    backend.load(params)
-    objective = backend.objective(1, predictions=True)
-    objective.hybridize(static_alloc=True)
-    rate = mx.nd.zeros(1, ctx=ctx)
-    loss, acc, guesses = _evaluate_chunks(
-        mx, objective, to_device(mx, images, labels, ctx), rate, 1
-    )
-    predictions = [g.asnumpy()[:, 0].astype(np.int64) for g in guesses]
-    return float(loss[0]), float(acc[0]), np.concatenate(predictions)
-
-
-def _evaluate_chunks(mx, objective, split, lr, blocks: int):
-    """Per-trial mean loss and accuracy over a split, chunk by chunk as training does;
-    also each chunk's predicted classes when the objective returns them."""
-    images, labels, chunks = split
-    outputs = [objective(images, labels, index, lr) for index in chunks]
-    totals = _mean(mx.nd.add_n(*(out[1] for out in outputs)), labels.shape[0])
-    return totals[:blocks], totals[blocks:], [out[2] for out in outputs if len(out) > 2]
-
-
-def to_device(mx, images: np.ndarray, labels: np.ndarray, ctx):
-    """uint8 images and labels on `ctx`, and the index chunks that evaluation walks.
-
-    On the CPU the NDArrays share the numpy arrays' memory (no 47 MB copy per run);
-    MXNet marks those arrays read-only, which they are to us anyway.
-    """
-    n = len(labels)
-    chunks = [
-        mx.nd.arange(start, min(start + EVAL_CHUNK, n), ctx=ctx, dtype="int32")
-        for start in range(0, n, EVAL_CHUNK)
-    ]
-    shared = [
-        mx.nd.from_numpy(np.ascontiguousarray(a, dtype=np.uint8), zero_copy=True)
-        for a in (images, labels)
-    ]
-    if ctx != mx.cpu():
-        shared = [a.as_in_context(ctx) for a in shared]
-    return shared[0], shared[1], chunks
-
-
-def _mean(total, count: int) -> np.ndarray:
-    """Device sums to per-trial means, in float64: 8238 hits of 10000 read 0.8238."""
-    return total.asnumpy().astype(np.float64) / count

@@ -60,7 +60,7 @@ def parse_mapping(text: str, where: str) -> tuple[dict[str, Any], KeyLines]:
     except yaml.YAMLError as exc:  # e.g. a control character: no line to point at
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{where}: malformed YAML: {problem}; fix the syntax") from None
-    if data is None:
+    if data is None or node is None:
         return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(

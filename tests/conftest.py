@@ -1,15 +1,13 @@
-"""Shared fixtures: tiny IDX datasets made in the test, an isolated cache, the real data."""
+"""Shared fixtures: tiny IDX datasets made in the test, an isolated cache, the real data.
+Shared helpers (no fixtures) are in helpers.py: tests import that, never each other."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
-from pathlib import Path
 
-import numpy as np
 import pytest
 
+from helpers import make_tiny
 from softmax_exp import data
 
 # Ray clusters started by the tests live on 127.0.0.1 alone (Ray's single-machine mode,
@@ -41,40 +39,6 @@ def both_kernels(request, monkeypatch):
     """Run the test with the fused CPU kernels, then with MXNet's own operators."""
     monkeypatch.setenv("SOFTMAX_EXP_KERNELS", request.param)
     return request.param
-
-
-def idx_bytes(array: np.ndarray, magic: int) -> bytes:
-    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def make_tiny(
-    directory: Path,
-    n_train: int = 60,
-    n_test: int = 20,
-    seed: int = 0,
-    rows: int = 28,
-    cols: int = 28,
-):
-    """Write four gzipped IDX files of random images; return (spec, arrays)."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        "train_images": rng.integers(0, 256, (n_train, rows, cols)),
-        "train_labels": np.arange(n_train) % 10,
-        "test_images": rng.integers(0, 256, (n_test, rows, cols)),
-        "test_labels": np.arange(n_test) % 10,
-    }
-    files = []
-    for spec in data.FASHION_MNIST.files:
-        array = arrays[spec.role]
-        raw = idx_bytes(array, data.IMAGES_MAGIC if array.ndim == 3 else data.LABELS_MAGIC)
-        (directory / f"{spec.name}.gz").write_bytes(gzip.compress(raw))
-        files.append(
-            data.FileSpec(spec.role, spec.name, hashlib.sha256(raw).hexdigest(), len(array))
-        )
-    spec = data.DatasetSpec("tiny", tuple(files), rows=rows, cols=cols)
-    return spec, arrays
 
 
 @pytest.fixture

@@ -1,11 +1,21 @@
-"""Small synthetic data for unit tests: learnable, made in the test, no files."""
+"""What tests share besides fixtures (conftest.py): small synthetic data, learnable,
+made in the test; tiny IDX files; fake sweep directories; comparisons. Tests import
+this module, never each other."""
 
 from __future__ import annotations
 
-import numpy as np
+import gzip
+import hashlib
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from softmax_exp import data, records
+from softmax_exp.config import TrainConfig
 from softmax_exp.data import Dataset
 from softmax_exp.mxnet_compat import load_mxnet
+from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
 
 # A 2 x 2 sweep on real data that takes seconds: every executor runs it and must agree.
 SMALL_GRID = """\
@@ -227,3 +237,80 @@ def leaderboard_rows(page: str) -> list[list[str]]:
         [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
         for row in re.findall(r"<tr>(.*?)</tr>", body)
     ]
+
+
+def idx_bytes(array: np.ndarray, magic: int) -> bytes:
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def make_tiny(
+    directory: Path,
+    n_train: int = 60,
+    n_test: int = 20,
+    seed: int = 0,
+    rows: int = 28,
+    cols: int = 28,
+):
+    """Write four gzipped IDX files of random images; return (spec, arrays)."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train_images": rng.integers(0, 256, (n_train, rows, cols)),
+        "train_labels": np.arange(n_train) % 10,
+        "test_images": rng.integers(0, 256, (n_test, rows, cols)),
+        "test_labels": np.arange(n_test) % 10,
+    }
+    files = []
+    for spec in data.FASHION_MNIST.files:
+        array = arrays[spec.role]
+        raw = idx_bytes(array, data.IMAGES_MAGIC if array.ndim == 3 else data.LABELS_MAGIC)
+        (directory / f"{spec.name}.gz").write_bytes(gzip.compress(raw))
+        files.append(
+            data.FileSpec(spec.role, spec.name, hashlib.sha256(raw).hexdigest(), len(array))
+        )
+    spec = data.DatasetSpec("tiny", tuple(files), rows=rows, cols=cols)
+    return spec, arrays
+
+
+def write_sweep(path, n=14):
+    """A sweep directory's tables, as the driver writes them, with many settings varying."""
+    defaults = TrainConfig().model_dump()
+    rows = []
+    for i in range(n):
+        settings = {
+            **defaults,
+            "lr": 0.01 + 0.001 * i,
+            "batch_size": 64 * (1 + i % 3),
+            "momentum": 0.1 * (i % 4),
+            "weight_decay": 1e-4 * (i % 2),
+            "train_subset": 1000 + i,
+            "patience": None if i % 2 else 15,
+            "val_fraction": 0.1,
+        }
+        rows.append(
+            {
+                **settings,
+                "trial_id": f"{i:010x}",
+                "status": "completed",
+                "best_val_acc": 0.8 + i / 1e5,
+                "test_acc_at_best": 0.79 + i / 1e4,
+                "final_test_acc": 0.78,
+                "best_epoch": 3,
+                "epochs_run": 10,
+                "selected_on": "val_acc",
+                "path": f"trials/{i:010x}",
+            }
+        )
+    path.mkdir()
+    pd.DataFrame(rows, columns=list(TRIAL_COLUMNS)).to_csv(path / "trials.csv", index=False)
+    pd.DataFrame(columns=list(EPOCH_COLUMNS)).to_csv(path / "epochs.csv", index=False)
+    return rows
+
+
+def tables(path):
+    """A sweep's trials.csv and epochs.csv without their timing columns (what must match
+    to the last digit between runs)."""
+    trials = pd.read_csv(path / "trials.csv").drop(columns=["wall_seconds"])
+    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(records.TIMING_COLUMNS))
+    return trials, epochs

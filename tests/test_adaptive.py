@@ -26,6 +26,7 @@ random:
 """
 
 
+@pytest.mark.slow  # three sweeps of 10 trials
 def test_pruning_saves_epochs_and_finds_the_same_best_trial(tmp_path, real_dataset):
     (tmp_path / "plain.yaml").write_text(SPACE)
     (tmp_path / "pruned.yaml").write_text(
@@ -57,6 +58,7 @@ tpe:
 """
 
 
+@pytest.mark.slow  # a TPE sweep, stopped and resumed
 def test_tpe_sweep_interrupted_resumes_to_its_budget_without_duplicates(tmp_path, real_dataset):
     spec = tmp_path / "tpe.yaml"
     spec.write_text(TPE)

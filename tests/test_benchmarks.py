@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a sweep measured in-process
 
 
 def test_the_scale_measurement_reports_memory_and_the_drivers_events(tmp_path, real_dataset):

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from softmax_exp.config import TrainConfig
-from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
+from helpers import write_sweep
 from softmax_exp_cli import common
 from softmax_exp_cli.main import app
 from softmax_exp_cli.tables import decimals, shortest
@@ -31,41 +30,6 @@ def test_numbers_get_the_digits_that_tell_them_apart():
     assert shortest([64, 256]) == ["64", "256"]
     assert decimals([0.849512, 0.849488, float("nan")]) == ["0.84951", "0.84949", "-"]
     assert decimals([0.8, 0.81]) == ["0.8000", "0.8100"]
-
-
-def write_sweep(path, n=14):
-    """A sweep directory's tables, as the driver writes them, with many settings varying."""
-    defaults = TrainConfig().model_dump()
-    rows = []
-    for i in range(n):
-        settings = {
-            **defaults,
-            "lr": 0.01 + 0.001 * i,
-            "batch_size": 64 * (1 + i % 3),
-            "momentum": 0.1 * (i % 4),
-            "weight_decay": 1e-4 * (i % 2),
-            "train_subset": 1000 + i,
-            "patience": None if i % 2 else 15,
-            "val_fraction": 0.1,
-        }
-        rows.append(
-            {
-                **settings,
-                "trial_id": f"{i:010x}",
-                "status": "completed",
-                "best_val_acc": 0.8 + i / 1e5,
-                "test_acc_at_best": 0.79 + i / 1e4,
-                "final_test_acc": 0.78,
-                "best_epoch": 3,
-                "epochs_run": 10,
-                "selected_on": "val_acc",
-                "path": f"trials/{i:010x}",
-            }
-        )
-    path.mkdir()
-    pd.DataFrame(rows, columns=list(TRIAL_COLUMNS)).to_csv(path / "trials.csv", index=False)
-    pd.DataFrame(columns=list(EPOCH_COLUMNS)).to_csv(path / "epochs.csv", index=False)
-    return rows
 
 
 def test_compare_fits_80_columns_and_says_what_it_left_out(tmp_path):

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import idx_bytes, make_tiny
+from helpers import idx_bytes, make_tiny
 from softmax_exp import data
 from softmax_exp.errors import DataError
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from softmax_exp.sweep import jobs, run_sweep, runner
+from softmax_exp.sweep import jobs, run_sweep, runner, tables
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ random:
 def test_the_tables_grow_by_the_rows_of_each_group(tmp_path, real_dataset, monkeypatch):
     monkeypatch.setattr(jobs, "MAX_FUSED", 4)  # 12 trials: three groups, one after another
     appended, rebuilt = [], []
-    append_lines, write_tables = runner.append_lines, runner._Driver.write_tables
+    append_lines, write_tables = tables.append_lines, runner._Driver.write_tables
 
     def spy_append(path, lines):
         appended.append((path.name, len(lines)))
@@ -38,7 +38,7 @@ def test_the_tables_grow_by_the_rows_of_each_group(tmp_path, real_dataset, monke
         rebuilt.append(len(driver.sweep.records))
         write_tables(driver)
 
-    monkeypatch.setattr(runner, "append_lines", spy_append)
+    monkeypatch.setattr(tables, "append_lines", spy_append)
     monkeypatch.setattr(runner._Driver, "write_tables", spy_rebuild)
     (tmp_path / "s.yaml").write_text(SPEC)
     run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"])

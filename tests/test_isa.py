@@ -18,6 +18,7 @@ import pytest
 
 from helpers import FUSED_ATOL
 
+pytestmark = pytest.mark.slow  # a fresh MXNet process per instruction-set level
 CHECK = Path(__file__).with_name("isa_check.py")
 AVX512_CORE = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}
 # oneDNN 2.4's names (MXNet 1.9.1), and the CPU flags each needs.

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a fresh process that imports MXNet
 
 SCRIPT = textwrap.dedent("""
     import json, sys
@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent("""
     (out.parent / "s.yaml").write_text(
         "base: {epochs: 1, batch_size: 1024}\\n"
         "grid: {lr: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08]}\\n")
-    run_sweep(out.parent / "s.yaml", out, SerialExecutor(), fuse=False, argv=["test"],
+    run_sweep(out.parent / "s.yaml", out, executor=SerialExecutor(), fuse=False, argv=["test"],
               observer=Memory())
     print(json.dumps(Memory.after))
 """)

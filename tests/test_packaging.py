@@ -8,9 +8,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from softmax_exp import __version__
+
 ROOT = Path(__file__).parent.parent
 
 
+@pytest.mark.slow  # pip builds a wheel (and fetches setuptools for build isolation)
 def test_the_wheel_installs_no_top_level_cli(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
@@ -30,6 +35,21 @@ def test_the_wheel_installs_no_top_level_cli(tmp_path):
     assert "softmax_exp_cli/inspection.py" in names and "softmax_exp/kernels.cc" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "softmax = softmax_exp_cli.main:run" in zipfile.ZipFile(wheel).read(entry).decode()
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert f"\nVersion: {__version__}\n" in zipfile.ZipFile(wheel).read(metadata).decode()
+    assert wheel.name.startswith(f"softmax_exp-{__version__}-")  # one version, the package's
+
+
+def test_the_version_has_one_source():
+    """pyproject.toml reads the version from softmax_exp.__version__ (dynamic), so the
+    installed metadata and the package say the same."""
+    import importlib.metadata
+    import re
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert not re.search(r'^version\s*=\s*"', pyproject, re.M)  # no literal one there
+    assert 'version = {attr = "softmax_exp.__version__"}' in pyproject
+    assert importlib.metadata.version("softmax-exp") == __version__
 
 
 def test_setup_builds_the_editable_install_without_setuptools_banner(tmp_path):

@@ -26,7 +26,7 @@ from softmax_exp.errors import ClusterError, ConfigError
 from softmax_exp.sweep import SerialExecutor, ray_cluster, run_sweep
 from softmax_exp.sweep.ray_executor import RayExecutor
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # Ray clusters
 
 TESTS = Path(__file__).parent
 NODE_ARGS = ["--num-cpus", "1", "--object-store-memory", str(150 * 1024 * 1024)]

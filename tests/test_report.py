@@ -155,17 +155,17 @@ def test_a_run_directory_gets_config_curves_and_trial(tmp_path):
 
 def test_refresher_is_throttled_and_a_failed_build_keeps_the_last_page(fake, monkeypatch):
     notes = []
-    refresher = ReportRefresher(fake, note=notes.append)
-    refresher.refresh()  # not in a sweep's first seconds
+    refresher = ReportRefresher(note=notes.append)
+    refresher(fake)  # not in a sweep's first seconds
     assert not (fake / REPORT_FILE).exists()
-    refresher = ReportRefresher(fake, note=notes.append, first_after=0)
-    refresher.refresh()
+    refresher = ReportRefresher(note=notes.append, first_after=0)
+    refresher(fake)
     report = fake / REPORT_FILE
     first = report.stat().st_mtime_ns
-    refresher.refresh()  # right after: skipped
+    refresher(fake)  # right after: skipped
     assert report.stat().st_mtime_ns == first and not notes
     (fake / "epochs.csv").write_text("trial_id,status\n")  # a build that fails
-    refresher.refresh(final=True)
+    refresher(fake, final=True)
     assert report.stat().st_mtime_ns == first and len(notes) == 1
     assert "report.html not refreshed" in notes[0]
     assert [p.name for p in fake.iterdir() if p.name.startswith(".")] == []
@@ -209,7 +209,7 @@ def test_a_sweep_refreshes_its_report_as_groups_end(tmp_path, monkeypatch, real_
     (tmp_path / "s.yaml").write_text(
         "base: {epochs: 1, train_subset: 500}\ngrid: {batch_size: [50, 100], lr: [0.1, 0.3]}\n"
     )
-    run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"], report=True)
+    run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"], on_tables=ReportRefresher())
     assert pages[0] == (2, False)  # the first group's two trials, before the second ran
     assert pages[-1] == (4, True)  # and the whole sweep, with the per-class view
     page = (tmp_path / "out" / REPORT_FILE).read_text()

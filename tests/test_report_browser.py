@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from helpers import HOSTILE, SECTIONS, leaderboard_rows
 from softmax_exp_cli.main import app
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # chromium
 
 SPEC = """\
 name: {name}

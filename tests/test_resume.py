@@ -81,6 +81,7 @@ def test_the_resume_option(tmp_path, real_dataset):
     assert missing.exit_code == 2 and "not a run directory" in missing.output
 
 
+@pytest.mark.slow  # kills and reruns a CLI process
 def test_a_run_killed_with_minus_9_resumes_to_the_same_metrics(tmp_path, real_dataset):
     import signal
     import subprocess
@@ -125,6 +126,7 @@ def test_a_run_killed_with_minus_9_resumes_to_the_same_metrics(tmp_path, real_da
     assert list(run.glob("*.tmp")) == list(run.glob(".*.tmp")) == []  # a cut write is gone
 
 
+@pytest.mark.slow  # a fresh process that imports MXNet
 def test_an_interrupted_train_command_says_where_its_run_is(tmp_path, real_dataset):
     """Ctrl-C on `softmax train`: exit 130, and the last line names the run directory
     and the command that goes on with it (shown after the live display is gone)."""

@@ -32,6 +32,7 @@ def no_temporary_files(path):
     return [p for p in path.rglob("*.tmp")] == []
 
 
+@pytest.mark.slow  # kills a CLI process
 @pytest.mark.e2e
 def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
     command = [
@@ -77,6 +78,7 @@ def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
     ), left
 
 
+@pytest.mark.slow  # a fresh process that imports MXNet
 @pytest.mark.e2e
 def test_sigterm_stops_training_as_ctrl_c_does_with_exit_143(tmp_path, real_dataset):
     command = [
@@ -127,6 +129,7 @@ class Finished(SweepObserver):
         self.statuses[record.trial.config.lr] = record.status
 
 
+@pytest.mark.slow  # worker processes
 @pytest.mark.e2e
 def test_a_worker_that_dies_is_retried_then_recorded_failed(tmp_path, real_dataset):
     (tmp_path / "s.yaml").write_text(SMALL)
@@ -146,6 +149,7 @@ def test_a_worker_that_dies_is_retried_then_recorded_failed(tmp_path, real_datas
     assert (failed.path / "error.log").is_file()
 
 
+@pytest.mark.slow  # worker processes
 @pytest.mark.e2e
 def test_a_worker_that_dies_once_is_retried_and_succeeds(tmp_path, real_dataset, monkeypatch):
     monkeypatch.setenv("CRASH_ONCE_MARKER", str(tmp_path / "crashed"))
@@ -164,6 +168,7 @@ def test_a_worker_that_dies_once_is_retried_and_succeeds(tmp_path, real_dataset,
     assert set(seen.statuses.values()) == {"completed"}
 
 
+@pytest.mark.slow  # worker processes
 @pytest.mark.e2e
 def test_workers_are_started_once_and_take_job_after_job(tmp_path, real_dataset, monkeypatch):
     monkeypatch.setenv("PID_DIR", str(tmp_path))

@@ -15,9 +15,9 @@ import time
 import pandas as pd
 import pytest
 
-from softmax_exp import records
+from helpers import tables
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # kills and reruns CLI processes
 
 SPEC = """\
 base: {epochs: 3, train_subset: 12000, batch_size: 64}
@@ -56,12 +56,6 @@ def wait_for_finished_trials(path, count, timeout=90):
             pass
         time.sleep(0.1)
     raise AssertionError("the sweep did not get going in time")
-
-
-def tables(path):
-    trials = pd.read_csv(path / "trials.csv").drop(columns=["wall_seconds"])
-    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(records.TIMING_COLUMNS))
-    return trials, epochs
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import FUSED_ATOL, SMALL_GRID, kernels_in_use
+from helpers import FUSED_ATOL, SMALL_GRID, kernels_in_use, tables
 from softmax_exp import records, training
 from softmax_exp.errors import RunError
 from softmax_exp.lock import DirectoryLock
 from softmax_exp.summary import EPOCH_COLUMNS, TRIAL_COLUMNS
 from softmax_exp.sweep import ProcessExecutor, SerialExecutor, SweepObserver, run_sweep
-from softmax_exp.sweep.runner import SweepDirectoryTaken
+from softmax_exp.sweep.directory import SweepDirectoryTaken
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +41,7 @@ def sweep(tmp_path, spec, **options):
     return result, events
 
 
-def tables(path):
-    trials = pd.read_csv(path / "trials.csv").drop(columns=["wall_seconds"])
-    epochs = pd.read_csv(path / "epochs.csv").drop(columns=list(records.TIMING_COLUMNS))
-    return trials, epochs
-
-
-@pytest.fixture(params=["serial", "fused-serial", "process"])
+@pytest.fixture(params=["serial", "fused-serial", pytest.param("process", marks=pytest.mark.slow)])
 def executor_options(request):
     """The contract suite: every executor, fused or not, gives the same results."""
     return {
@@ -121,6 +115,7 @@ def test_resume_skips_finished_and_reruns_the_rest(tmp_path, real_dataset):
     pd.testing.assert_frame_equal(before[1], after[1])
 
 
+@pytest.mark.slow  # three sweeps
 def test_edited_grid_runs_only_new_points_and_restart_runs_all(tmp_path, real_dataset):
     spec = write_spec(tmp_path)
     sweep(tmp_path, spec)
@@ -229,6 +224,7 @@ def test_seeds_give_mean_and_spread(tmp_path, real_dataset):
     assert all(row["spread"] > 0 for row in board)
 
 
+@pytest.mark.slow  # a sweep of separate runs
 def test_fused_group_with_early_stopping_and_mixed_epochs_matches_separate_runs(
     tmp_path, real_dataset
 ):

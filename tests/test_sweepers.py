@@ -10,7 +10,7 @@ import pytest
 
 from softmax_exp.errors import ConfigError
 from softmax_exp.sweep import SerialExecutor, load_sweep_spec, make_sweeper, run_sweep
-from softmax_exp.sweep.runner import TrialRecord
+from softmax_exp.sweep.state import TrialRecord
 from softmax_exp.sweep.sweepers import GridSweeper, RandomSweeper
 from softmax_exp.sweep.tpe import STARTUP, TPESweeper
 
@@ -144,8 +144,8 @@ def test_a_tpe_round_trains_fused_and_one_by_one_does_not(tmp_path, real_dataset
     fused, alone = JobSizes(), JobSizes()
     (tmp_path / "fused.yaml").write_text(TPE.format(trials=6, per_round=""))
     (tmp_path / "alone.yaml").write_text(TPE.format(trials=3, per_round="\n  per_round: 1"))
-    run_sweep(tmp_path / "fused.yaml", tmp_path / "a", fused, argv=["t"])
-    run_sweep(tmp_path / "alone.yaml", tmp_path / "b", alone, argv=["t"])
+    run_sweep(tmp_path / "fused.yaml", tmp_path / "a", executor=fused, argv=["t"])
+    run_sweep(tmp_path / "alone.yaml", tmp_path / "b", executor=alone, argv=["t"])
     assert fused.sizes == [6]  # six points asked at once, one stacked model
     assert alone.sizes == [1, 1, 1]
     for out, count in ((tmp_path / "a", 6), (tmp_path / "b", 3)):

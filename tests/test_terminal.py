@@ -12,9 +12,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_cli_tables import write_sweep
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+from helpers import write_sweep
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.slow,  # CLI processes in a tmux terminal
+]
 
 
 def in_tmux(commands: list[str], cwd: Path) -> str:

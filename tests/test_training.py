@@ -11,9 +11,10 @@ from softmax_exp.config import TrainConfig
 from softmax_exp.errors import ConfigError
 from softmax_exp.model import block_params, chapter_weights
 from softmax_exp.mxnet_compat import load_mxnet
+from softmax_exp.progress import EarlyStopping
 from softmax_exp.schedule import schedule_for
 from softmax_exp.split import split_dataset
-from softmax_exp.training import EarlyStopping, TrainHooks, train_group
+from softmax_exp.training import TrainHooks, train_group
 
 mx = load_mxnet()
 

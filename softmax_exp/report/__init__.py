@@ -15,12 +15,12 @@ from typing import Callable, Optional, Sequence, Union
 
 from ..errors import RunError, SoftmaxExpError
 from ..fileio import remove_stale_temporaries, write_text
+from ..layout import REPORT_FILE, STUDY_FILE
 from . import figures
 from .page import Page, leaderboard, trial_card, what_ran
 from .sources import Source, read_source
-from .study import STUDY_FILE, export_study, param_importances
+from .study import export_study, param_importances
 
-REPORT_FILE = "report.html"
 PathLike = Union[str, Path]
 
 
@@ -57,7 +57,7 @@ def build_report(
     several = len(sources) > 1
     labelled = [(s, f"{s.name}: " if several else "") for s in sources]
     page = Page("softmax-exp report: " + ", ".join(s.name for s in sources))
-    anchors = {}
+    anchors: dict[tuple[int, str], str] = {}
     for source, _ in labelled:
         for row in source.trials.to_dict("records"):
             anchors[(id(source), row["trial_id"])] = f"trial-{len(anchors) + 1}"
@@ -153,34 +153,38 @@ def _per_class(
 class ReportRefresher:
     """Rewrites a sweep's report.html while it runs, at most a tenth of the time: after
     a refresh that took t seconds, the next waits at least 9 t. The first waits
-    `first_after` seconds, so a short sweep pays for one page, at its end."""
+    `first_after` seconds, so a short sweep pays for one page, at its end.
+
+    A sweep calls it as its tables gain rows: `run_sweep(..., on_tables=ReportRefresher())`.
+    """
 
     FIRST_AFTER = 10.0
 
     def __init__(
         self,
-        path: Path,
         data_dir: Optional[Path] = None,
         note: Callable[[str], None] = lambda message: None,
         first_after: Optional[float] = None,
     ):
-        self.path, self.data_dir, self.note = Path(path), data_dir, note
+        self.data_dir, self.note = data_dir, note
         wait = self.FIRST_AFTER if first_after is None else first_after
         self.next_at = time.monotonic() + wait
         self.problem = "not written yet"  # why the last refresh failed ("": it did not)
 
-    def refresh(self, final: bool = False) -> None:
+    def __call__(self, path: Path, final: bool = False) -> None:
+        """Rewrite `path`/report.html, unless too soon; `final` (the sweep ended): now,
+        with the selected trial's per-class view evaluated."""
         now = time.monotonic()
         if not final and now < self.next_at:
             return
         try:
-            write_report([self.path], evaluate=final, data_dir=self.data_dir)
+            write_report([path], evaluate=final, data_dir=self.data_dir)
             self.problem = ""
         except Exception as exc:  # noqa: BLE001 - a report never stops a sweep
             self.problem = f"{type(exc).__name__}: {exc}"
             self.note(
                 f"{REPORT_FILE} not refreshed ({self.problem}); "
-                f"softmax report {self.path} writes it later"
+                f"softmax report {path} writes it later"
             )
         took = time.monotonic() - now
         self.next_at = time.monotonic() + 9 * took

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import html
 import math
-from numbers import Real
 from typing import Any, Optional
 
 from ..labels import setting_value_text
+from ..metrics import is_finite_number as is_number  # numpy scalars included
 from .sources import Source
 
 METRICS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
@@ -117,8 +117,8 @@ def subplot_layout(
         for col in range(cols):
             n = row * cols + col + 1
             suffix = "" if n == 1 else str(n)
-            xaxis = {"anchor": f"y{suffix}", "domain": list(starts[col])}
-            yaxis = {"anchor": f"x{suffix}", "domain": [top - height, top]}
+            xaxis: dict[str, Any] = {"anchor": f"y{suffix}", "domain": list(starts[col])}
+            yaxis: dict[str, Any] = {"anchor": f"x{suffix}", "domain": [top - height, top]}
             if shared_xaxes and n > 1:
                 xaxis["matches"] = "x"
             if shared_xaxes and row < rows - 1:
@@ -266,11 +266,6 @@ def _discrete(source: Source, setting: str) -> bool:
     if dist is not None:
         return dist.kind == "choice"
     return source.trials[setting].nunique() <= 12
-
-
-def is_number(value: Any) -> bool:
-    """A finite number, numpy's included (a column's `unique()` gives numpy scalars)."""
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _axis_values(values, kind: str, setting: str) -> list:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from ..labels import setting_value_text, settings_that_apply
+from ..metrics import rank_key
 from . import figures
 from .sources import Source
 
@@ -150,7 +151,7 @@ def what_ran(source: Source) -> str:
     infos = [i for i in source.infos.values() if i]
     counts = source.status_counts()
     kernels = Counter(str(i.get("kernels")) for i in infos if i.get("kernels"))
-    versions = next((i.get("versions") for i in infos if i.get("versions")), {}) or {}
+    versions: dict = next((i["versions"] for i in infos if i.get("versions")), {})
     hosts = sorted({str(i.get("host")) for i in infos if i.get("host")})
     contexts = sorted({str(i.get("context")) for i in infos if i.get("context")})
     rows = [("directory", str(source.path)), ("kind", source.kind)]
@@ -184,9 +185,8 @@ def what_ran(source: Source) -> str:
 
 
 def _wall_time(infos: list[dict], source: Source) -> str:
-    starts = [_time(i.get("started_at")) for i in infos]
-    ends = [_time(i.get("ended_at")) for i in infos]
-    starts, ends = [s for s in starts if s], [e for e in ends if e]
+    starts = [s for s in (_time(i.get("started_at")) for i in infos) if s]
+    ends = [e for e in (_time(i.get("ended_at")) for i in infos) if e]
     total = sum(float(w) for w in source.trials["wall_seconds"] if figures.is_number(w))
     if source.kind == "run":
         return f"{total:.1f} s"
@@ -228,7 +228,7 @@ def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:
     for source, _ in sources:
         for row in source.trials.to_dict("records"):
             rows.append((source, row))
-    rows.sort(key=lambda r: _rank_key(*r))
+    rows.sort(key=lambda pair: rank_key(pair[1]["score"], pair[0].mode))
     body = []
     for rank, (source, row) in enumerate(rows, 1):
         anchor = anchors[(id(source), row["trial_id"])]
@@ -263,12 +263,6 @@ def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:
         '<p class="muted">Ranked on validation; click a column to sort. "test acc at '
         'best" is the test accuracy at the epoch validation chose (best.params).</p>'
     )
-
-
-def _rank_key(source: Source, row: dict) -> tuple:
-    score = row["score"]
-    missing = not figures.is_number(score)
-    return (missing, 0.0 if missing else (-score if source.mode == "max" else score))
 
 
 def _num(value: Any, digits: Optional[int] = None) -> str:

@@ -5,21 +5,24 @@ Nothing here draws; `figures` and `page` turn a `Source` into HTML.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..config import SETTINGS
 from ..errors import ConfigError, RunError
 from ..fileio import read_bytes, real_directory, refuse_link
+from ..layout import COMMANDS_LOG, CONFIG_FILE, SPEC_FILE, TRIALS_CSV
+from ..metrics import best_of, direction, finite_or_nan
 from ..results import load, varying_settings
-from ..runs import CONFIG_FILE, read_run_info
-from ..sweep.runner import COMMANDS_LOG, SPEC_FILE
+from ..runs import read_run_info
 from ..sweep.spec import Distribution, SweepSpec, load_sweep_spec
 
 TEXT_LIMIT = 1 << 20  # sweep.yaml, config.yaml, commands.log: shown, a few KB each
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -28,8 +31,8 @@ class Source:
 
     path: Path
     kind: str  # "sweep" or "run"
-    trials: Any  # pandas.DataFrame, trials.csv's columns plus `score`
-    epochs: Any  # pandas.DataFrame, epochs.csv's columns
+    trials: pd.DataFrame  # trials.csv's columns plus `score`
+    epochs: pd.DataFrame  # epochs.csv's columns
     metric: str  # the selection metric, e.g. val_acc
     mode: str  # max or min
     spec: Optional[SweepSpec] = None
@@ -40,8 +43,9 @@ class Source:
 
     @property
     def name(self) -> str:
-        named = self.spec is not None and ("name",) in self.spec.lines
-        return self.spec.name if named else self.path.name
+        if self.spec is not None and ("name",) in self.spec.lines:
+            return self.spec.name
+        return self.path.name
 
     def swept(self) -> list[str]:
         """The settings this source varies on purpose (seeds aside)."""
@@ -60,12 +64,10 @@ class Source:
         return None
 
     def best(self) -> Optional[Any]:
-        """The selected trial's row: the best score on the selection metric."""
-        ranked = self.trials.dropna(subset=["score"])
-        if ranked.empty:
-            return None
-        index = ranked["score"].idxmax() if self.mode == "max" else ranked["score"].idxmin()
-        return ranked.loc[index]
+        """The selected trial's row: the first with the best score on the selection metric."""
+        scores = self.trials["score"]
+        index = best_of(scores.index, lambda i: scores[i], self.mode)
+        return None if index is None else self.trials.loc[index]
 
     def status_counts(self) -> Counter:
         return Counter(self.trials["status"].astype(str))
@@ -80,10 +82,10 @@ def read_source(path: Path) -> Source:
         refuse_link(path / name)
     results = load(path)
     trials, epochs = results.trials, results.epochs
-    if (path / "trials.csv").is_file():
+    if (path / TRIALS_CSV).is_file():
         spec, spec_text = _spec(path)
         metric = _selected_on(trials, spec)
-        mode = spec.mode if spec else ("max" if metric.endswith("acc") else "min")
+        mode = spec.mode if spec else direction(metric)
         commands = _lines(path / COMMANDS_LOG)
         infos = {
             str(row.trial_id): read_run_info(trial_directory(path, row.path)) or {}
@@ -103,7 +105,7 @@ def read_source(path: Path) -> Source:
         )
     else:
         metric = str(trials["selected_on"].iloc[0])
-        mode = "max" if metric.endswith("acc") else "min"
+        mode = direction(metric)
         source = Source(
             path,
             "run",
@@ -129,7 +131,9 @@ def _spec(path: Path) -> tuple[Optional[SweepSpec], str]:
 def _selected_on(trials, spec: Optional[SweepSpec]) -> str:
     if spec is not None:
         return spec.metric
-    chosen = trials["selected_on"].dropna() if "selected_on" in trials else []
+    if "selected_on" not in trials:
+        return "val_acc"
+    chosen = trials["selected_on"].dropna()
     return str(chosen.iloc[0]) if len(chosen) else "val_acc"
 
 
@@ -139,11 +143,7 @@ def _add_scores(source: Source) -> None:
     at_best = epochs.merge(trials[["trial_id", "best_epoch"]], on="trial_id")
     at_best = at_best[at_best["epoch"] == at_best["best_epoch"]]
     scores = dict(zip(at_best["trial_id"], at_best[metric].astype(float)))
-    trials["score"] = [_finite(scores.get(t)) for t in trials["trial_id"]]
-
-
-def _finite(value: Any) -> float:
-    return value if isinstance(value, float) and math.isfinite(value) else math.nan
+    trials["score"] = [finite_or_nan(scores.get(t)) for t in trials["trial_id"]]
 
 
 def trial_directory(sweep: Path, text: Any) -> Path:

@@ -15,9 +15,9 @@ from typing import Any, Optional
 
 from ..errors import RunError
 from ..fileio import atomic_path
+from ..layout import STUDY_FILE
 from .sources import Source, read_source
 
-STUDY_FILE = "optuna-study.journal"
 STATES = {"completed": "COMPLETE", "diverged": "COMPLETE", "pruned": "PRUNED"}  # else FAIL
 
 

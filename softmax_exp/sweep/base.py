@@ -5,6 +5,7 @@ sweepers and the executors, local or Ray, import this and not each other."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
@@ -21,7 +22,7 @@ def unchanged(job: Job) -> Job:
     return job
 
 
-class Executor:
+class Executor(ABC):
     """Base: subclasses implement `launch`; `start` and `close` are optional."""
 
     name = "base"
@@ -32,25 +33,27 @@ class Executor:
     def close(self) -> None:
         """Release what `start` or `launch` took."""
 
+    @abstractmethod
     def launch(
         self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None
     ) -> None:
         """Run `jobs`; `dataset` is the data the driver loaded and checked (None: each
         job loads its own from `job.data_dir`)."""
-        raise NotImplementedError
 
 
 class Registry(Protocol):
     """The driver as a sweeper sees it: the trials known so far, and a way to add some."""
 
-    records: Mapping[str, Any]  # every trial's record, by id, in the order registered
+    @property
+    def records(self) -> Mapping[str, Any]:
+        """Every trial's record, by id, in the order registered."""
 
     def register(self, trials: Sequence[Trial]) -> list[Trial]:
         """Make `trials` known (their records resumed from disk); returns them as
         registered (a config registered twice is the same trial)."""
 
 
-class Sweeper:
+class Sweeper(ABC):
     """Base: `planned` trials in all; `probe()` before anything is written, `open()`
     once the sweep directory is held, then `ask`/`tell` until `ask` gives none."""
 
@@ -59,10 +62,10 @@ class Sweeper:
     def __init__(self, spec: SweepSpec):
         self.spec = spec
 
+    @abstractmethod
     def probe(self) -> list[Trial]:
         """Trials whose inputs, checked before the sweep writes anything, stand for every
         trial it may run (each setting's range is an interval: its ends suffice)."""
-        raise NotImplementedError
 
     def known(self) -> list[Trial]:
         """The trials known before the sweep runs (none for a search that picks its
@@ -72,10 +75,10 @@ class Sweeper:
     def open(self, path: Path, restart: bool, registry: Registry) -> None:
         """Resume from the sweep directory, registering the trials known so far."""
 
+    @abstractmethod
     def ask(self, records: Mapping[str, object]) -> list[Trial]:
         """The next trials to run, all at once (they train fused where they can); none
         when the sweep is done. `records`: every trial's record so far, by id."""
-        raise NotImplementedError
 
     def tell(self, records: Mapping[str, object]) -> None:
         """The asked trials have run (or been skipped, being finished already)."""

@@ -57,7 +57,7 @@ class SerialExecutor(Executor):
                 dataset = dataset if dataset is not None else load_dataset(job.data_dir)
                 execute_job(prepare(job), record, dataset)
             except _DriverError as exc:
-                raise exc.__cause__ from None
+                raise (exc.__cause__ or exc) from None
             except Exception as exc:  # noqa: BLE001 - a failed trial is a result
                 handle(failed(job, exc))
 
@@ -103,10 +103,10 @@ class ProcessExecutor(Executor):
     def launch(
         self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None
     ) -> None:
-        """Workers load the dataset themselves, job by job (0.1 s from the decoded cache):
-        sending 47 MB through a queue would cost more."""
+        """Workers load the dataset themselves, job by job (from the decoded cache):
+        sending the whole dataset through a queue would cost more (docs/performance.md)."""
         started = self.pool is not None
-        pool = self.pool if started else self._new_pool()
+        pool = self.pool or self._new_pool()
         pending = list(jobs)
         attempts = {job.number: 0 for job in jobs}
         try:

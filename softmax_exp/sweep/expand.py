@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -113,7 +113,9 @@ def trials_for_points(spec: SweepSpec, points: list[dict[str, Any]], start: int 
 
 
 def config_for(spec: SweepSpec, point: dict[str, Any], seed: int) -> TrainConfig:
-    layers = [(spec.where, spec.base, {k[1:]: v for k, v in spec.lines.items() if k[0] == "base"})]
+    layers: list[tuple[str, Mapping[str, Any], dict[tuple[str, ...], int]]] = [
+        (spec.where, spec.base, {k[1:]: v for k, v in spec.lines.items() if k[0] == "base"})
+    ]
     for key, value in point.items():
         section = "grid" if key in spec.grid else f"{spec.search}.space"
         layers.append((f"{spec.at(*section.split('.'), key)} value {value!r}", {key: value}, {}))

@@ -8,8 +8,9 @@ from collections import Counter
 from typing import Any, Optional
 
 from ..labels import setting_text, short_name
+from ..metrics import best_of, rank_key
 from ..summary import best_row
-from .runner import SweepRun
+from .state import SweepRun
 
 
 def point_label(point: dict[str, Any]) -> str:
@@ -37,7 +38,8 @@ def leaderboard(sweep: SweepRun, top: Optional[int] = 10) -> list[dict[str, Any]
         bests = [best_row(r.rows, metric, mode) for r in records]
         scored = [(b[metric], r.trial.id) for b, r in zip(bests, records) if b]
         scores = [score for score, _ in scored]
-        best_id = (max if mode == "max" else min)(scored)[1] if scored else records[0].trial.id
+        best = best_of(scored, lambda pair: pair[0], mode)
+        best_id = best[1] if best else records[0].trial.id
         tests = [b["test_acc"] for b in bests if b]
         finals = [r.rows[-1]["test_acc"] for r in records if r.rows]
         peaks = [max(r.rows, key=lambda row: row["test_acc"]) for r in records if r.rows]
@@ -62,8 +64,5 @@ def leaderboard(sweep: SweepRun, top: Optional[int] = 10) -> list[dict[str, Any]
                 ),
             }
         )
-    sign = -1 if mode == "max" else 1
-    rows.sort(
-        key=lambda r: (math.isnan(r["score"]), sign * (0 if math.isnan(r["score"]) else r["score"]))
-    )
+    rows.sort(key=lambda row: rank_key(row["score"], mode))
     return rows if top is None else rows[:top]

@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import math
 import statistics
+from abc import ABC, abstractmethod
 from typing import Any, Optional
 
 from ..errors import ConfigError
+from ..metrics import is_finite_number
 
 
 def _finite(values) -> list[float]:
-    return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return [v for v in values if is_finite_number(v)]
 
 
 def _worse(value: float, threshold: float, mode: str) -> bool:
     return value < threshold if mode == "max" else value > threshold
 
 
-class BasePruner:
+class BasePruner(ABC):
+    @abstractmethod
     def should_prune(self, epoch: int, value: Optional[float], others: list, mode: str) -> bool:
         """`others`: the other trials' values of the metric at this same epoch."""
-        raise NotImplementedError
 
 
 class NopPruner(BasePruner):

@@ -85,7 +85,7 @@ def present_token() -> Optional[str]:
         os.environ["RAY_AUTH_MODE"] = "token"
         if "ray" in sys.modules:  # imported already (a library user, a test): re-read it
             with contextlib.suppress(ImportError, AttributeError):
-                from ray._raylet import Config
+                from ray._raylet import Config  # type: ignore[attr-defined]
 
                 Config.initialize("")
     return source
@@ -116,7 +116,7 @@ def check_reachable(address: str) -> None:
 
 def check_gcs(address: str, source: Optional[str], hide_logs: bool) -> None:
     """Ask the cluster's GCS for its id, bounded in time: fails fast on a wrong token."""
-    from ray._raylet import GcsClient
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
 
     outcome: list = []
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from . import ray_cluster
 from .base import Executor, Handle, Prepare, unchanged
@@ -63,7 +63,8 @@ class RayExecutor(Executor):
         ray = self._connect()
         data = self._put(ray, dataset, jobs[0].data_dir) if jobs else None
         task = ray.remote(_run_remote)
-        pending, running = list(jobs), {}
+        pending: list[Job] = list(jobs)
+        running: dict[Any, Job] = {}  # by Ray object ref
         capacity = max(1, int(ray.cluster_resources().get("CPU", 1)) // self.cpus_per_job)
         while pending or running:
             while pending and len(running) < capacity:  # prepared as late as possible

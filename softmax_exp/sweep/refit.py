@@ -18,12 +18,11 @@ from typing import Any, Optional
 from .. import yamlio
 from ..config import TrainConfig
 from ..fileio import write_text
+from ..layout import REFIT_DIR
+from ..metrics import best_of
 from ..summary import best_row
 from .leaderboard import point_label
-from .runner import SweepRun
-
-BEST_FILE = "best.yaml"
-REFIT_DIR = "refit"
+from .state import SweepRun
 
 
 @dataclass(frozen=True)
@@ -47,12 +46,12 @@ def select_best(sweep: SweepRun) -> Optional[Selection]:
         best = best_row(record.rows, metric, mode)
         if record.status in ("completed", "pruned") and best:
             points.setdefault(point_label(record.trial.point), []).append((record, best))
-    if not points:
-        return None
-    sign = 1 if mode == "max" else -1
-    label, chosen = max(
-        points.items(), key=lambda item: sign * statistics.fmean(b[metric] for _, b in item[1])
+    top = best_of(
+        points.items(), lambda item: statistics.fmean(b[metric] for _, b in item[1]), mode
     )
+    if top is None:  # nothing finished
+        return None
+    label, chosen = top
     return Selection(
         label,
         chosen[0][0].trial.config,

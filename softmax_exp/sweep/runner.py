@@ -1,144 +1,63 @@
 """Running a sweep, top-down: read the sweep file once, make its sweeper, check the
 inputs, take the directory, then one loop (ask, plan fused jobs, launch on an executor,
 record, tell). The driver is the only writer of the sweep directory, whatever executor
-runs the trials; it records through the pipeline `softmax train` uses (recording.py)."""
+runs the trials; it records through the pipeline `softmax train` uses (recording.py).
+
+The directory (directory.py), the tables (tables.py) and the records the sweep keeps
+(state.py) are their own modules; this one holds the loop and the driver."""
 
 from __future__ import annotations
 
 import contextlib
-import json
-import shlex
 import sys
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .. import checkpoint as checkpoints
-from ..errors import RunError, SoftmaxExpError
+from ..errors import SoftmaxExpError
 from ..events import Event, GroupEpochEnded, JobFailed, JobRetried
-from ..fileio import (
-    append_line,
-    append_lines,
-    atomic_writer,
-    read_text,
-    real_directory,
-    write_json,
-    write_text,
-)
-from ..lock import DirectoryLock
+from ..fileio import write_text
+from ..layout import BEST_PARAMS, ERROR_LOG, FINAL_PARAMS, METRICS_FILE, TRIALS_DIR
 from ..recording import Recording
 from ..records import EpochMetrics
-from ..runs import FINISHED, METRICS_FILE, RunRecorder, csv_line, read_run_info, resume_point
-from ..summary import EPOCH_COLUMNS, TRIAL_COLUMNS, epoch_rows, read_metrics, trial_row
+from ..runs import FINISHED, RunRecorder, resume_point
+from ..summary import read_metrics
+from .directory import (
+    SweepDirectoryTaken,
+    default_sweep_dir,
+    make_sweep_dir,
+    record_start,
+    taken,
+)
 from .executors import Executor, SerialExecutor
 from .expand import Trial
 from .jobs import Job, plan_jobs
-from .spec import SweepSpec, directory_name, load_sweep_spec
+from .spec import SweepSpec, load_sweep_spec
+from .state import SweepObserver, SweepRun, TrialRecord, resume_record
 from .sweepers import Sweeper, make_sweeper
-from .trial_state import (
-    TrialChangedByHand,
-    check_directory,
-    checkpoint_epoch,
-    finished_mismatch,
-    outvoted,
-)
+from .tables import SweepTables
+from .trial_state import outvoted
 
-TRIALS_CSV, EPOCHS_CSV, SPEC_FILE, COMMANDS_LOG = (
-    "trials.csv",
-    "epochs.csv",
-    "sweep.yaml",
-    "commands.log",
-)
-OWNER_FILE = "sweep.json"  # which sweep (name and file) the directory belongs to
+TablesWritten = Callable[[Path, bool], None]
+"""Called with the sweep directory each time its tables gain rows, and once more with
+True when the sweep ends (what keeps report.html up to date: report.ReportRefresher)."""
+
+__all__ = [
+    "FailFast",
+    "SweepDirectoryTaken",
+    "SweepObserver",
+    "SweepRun",
+    "TablesWritten",
+    "TrialRecord",
+    "check_inputs",
+    "default_sweep_dir",
+    "run_sweep",
+]
 
 
 class FailFast(SoftmaxExpError):
-    """Raised to stop a sweep at its first failed trial (--fail-fast)."""
-
-
-class SweepDirectoryTaken(RunError):
-    """The sweep directory belongs to another sweep file. The CLI names its own ways out."""
-
-    def __init__(self, path: Path, owner: dict, spec_path: Path):
-        self.path, self.owner, self.spec_path = path, owner, spec_path
-        super().__init__(
-            f"{path} holds sweep '{owner.get('name')}' (from {owner.get('file')}),"
-            f" not {spec_path}: restart the sweep to start that directory over, "
-            "or write to another directory"
-        )
-
-
-def check_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> None:
-    """A sweep directory belongs to one sweep, known by its name (the file's stem or its
-    `name:`), so that an edited grid still resumes while another file is refused."""
-    refuse_another_owner(path, spec, spec_path, restart)
-    write_json(path / OWNER_FILE, {"name": spec.name, "file": str(spec_path)})
-
-
-def refuse_another_owner(path: Path, spec: SweepSpec, spec_path: Path, restart: bool) -> None:
-    """SweepDirectoryTaken when the directory is another sweep's (and not restarted)."""
-    try:
-        owner = json.loads(read_text(path / OWNER_FILE, 1 << 20))
-    except (OSError, ValueError):
-        owner = None  # new, or made before sweeps recorded their owner
-    if isinstance(owner, dict) and owner.get("name") != spec.name and not restart:
-        raise SweepDirectoryTaken(path, owner, spec_path)
-
-
-@dataclass
-class TrialRecord:
-    trial: Trial
-    path: Path
-    info: dict[str, Any] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    resume_epoch: int = 0  # an interrupted trial's last checkpoint: it goes on from there
-    resume_key: str = ""  # what that checkpoint shares with its group's (trial_state)
-
-    @property
-    def status(self) -> str:
-        return self.info.get("status", "pending")
-
-
-class SweepObserver:
-    """What a sweep tells its display. Override what you need."""
-
-    def sweep_started(self, sweep: SweepRun) -> None:
-        pass
-
-    def trial_started(self, record: TrialRecord) -> None:
-        pass
-
-    def trial_epoch(self, record: TrialRecord) -> None:
-        pass
-
-    def trial_finished(self, record: TrialRecord) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
-
-
-@dataclass
-class SweepRun:
-    spec: SweepSpec
-    path: Path
-    trials: list[Trial]
-    records: dict[str, TrialRecord]
-    planned: int = 0  # trials this sweep will have run (its sweeper says)
-    skipped: int = 0
-    interrupted: bool = False
-    report_problem: str = ""  # why report.html could not be written at the end, if kept
-
-    def finished(self) -> list[TrialRecord]:
-        return [r for r in self.records.values() if r.status in FINISHED]
-
-    def failures(self) -> list[TrialRecord]:
-        return [r for r in self.records.values() if r.status in ("failed", "interrupted")]
-
-
-def default_sweep_dir(spec: SweepSpec, out: Path = Path("runs")) -> Path:
-    return out / f"sweep-{directory_name(spec)}"
+    """Raised to stop a sweep at its first failed trial (`fail_fast`)."""
 
 
 def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]):
@@ -164,21 +83,34 @@ def check_inputs(trials: Sequence[Trial], data_dir: Optional[Path]):
 def run_sweep(
     spec_path: Path,
     out: Optional[Path] = None,
+    *,
     executor: Optional[Executor] = None,
+    workers: int = 1,
+    fuse: bool = True,
     restart: bool = False,
     fail_fast: bool = False,
-    fuse: bool = True,
     data_dir: Optional[Path] = None,
     observer: Optional[SweepObserver] = None,
-    argv: Optional[list[str]] = None,
-    workers: int = 1,
-    report: bool = False,
+    on_tables: Optional[TablesWritten] = None,
+    argv: Optional[Sequence[str]] = None,
 ) -> SweepRun:
     """Run (or resume) the sweep described by `spec_path`; returns every trial's record.
 
-    `report`: keep report.html in the sweep directory up to date as trials end."""
+    - `out`: the sweep directory (default runs/sweep-<name>); running again resumes it:
+      finished trials are kept, interrupted ones go on from their last checkpoint.
+    - `executor`: where the trials run (default: one after another in this process);
+      `workers`: how many trials at a time the sweeper plans for.
+    - `fuse`: train trials that share their minibatches as one stacked model.
+    - `restart`: run every trial again, and take over a directory of another sweep.
+    - `fail_fast`: stop at the first failed trial (SoftmaxExpError ends it there).
+    - `data_dir`: where Fashion-MNIST is (default: found as `load_dataset` finds it).
+    - `observer`: told as trials start, train and end (a display).
+    - `on_tables`: told each time trials.csv and epochs.csv gain rows (`TablesWritten`).
+    - `argv`: the command recorded in commands.log (default sys.argv).
+    """
     spec = load_sweep_spec(spec_path)
-    path = Path(out) if out else default_sweep_dir(spec)  # a bad name: before any work
+    if out is None:
+        default_sweep_dir(spec)  # a name that cannot be a directory fails before any work
     sweeper = make_sweeper(spec, workers)
     runner = executor or SerialExecutor()
     plan = {
@@ -193,31 +125,14 @@ def run_sweep(
     runner.start(min(workers, max(1, sweeper.planned)))
     try:
         dataset = check_inputs(sweeper.probe(), data_dir)
-        path = _sweep_directory(path)
-        # before the lock too: a refused sweep leaves the holder's .lock as it was
-        refuse_another_owner(path, spec, spec_path, restart)
-        with DirectoryLock(path).acquire(f"softmax sweep {spec_path}"):
-            check_owner(path, spec, spec_path, restart)
+        with taken(make_sweep_dir(spec, out), spec, spec_path, restart) as path:
             driver = _Driver(spec, path, observer or SweepObserver(), fail_fast, restart)
-            if report:
-                from ..report import ReportRefresher
-
-                driver.reporter = ReportRefresher(path, data_dir, driver.observer.note)
-            driver.start(sweeper, argv)
+            driver.on_tables = on_tables
+            driver.start(sweeper, list(argv) if argv is not None else sys.argv)
             _run(driver, sweeper, runner, plan, dataset)
             return driver.sweep
     finally:
         runner.close()
-
-
-def _sweep_directory(path: Path) -> Path:
-    try:
-        (path / "trials").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunError(
-            f"cannot create sweep directory {path}: {exc.strerror}; choose another output directory"
-        ) from None
-    return real_directory(path / "trials", path).parent
 
 
 def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, dataset) -> None:
@@ -237,9 +152,8 @@ def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, datase
             driver.write_tables()
         raise
     driver.write_tables()
-    if driver.reporter:
-        driver.reporter.refresh(final=True)
-        driver.sweep.report_problem = driver.reporter.problem
+    if driver.on_tables:
+        driver.on_tables(driver.path, True)
 
 
 class _Driver(Recording):
@@ -253,8 +167,9 @@ class _Driver(Recording):
         self.spec, self.path, self.observer, self.fail_fast = spec, path, observer, fail_fast
         self.restart = restart
         self.sweep = SweepRun(spec, path, [], {})
+        self.tables = SweepTables(path, spec)
         self.ended: list[TrialRecord] = []  # since the tables were last appended to
-        self.reporter = None  # a ReportRefresher when report.html is kept up to date
+        self.on_tables: Optional[TablesWritten] = None
 
     @property
     def records(self) -> dict[str, TrialRecord]:
@@ -267,11 +182,11 @@ class _Driver(Recording):
         registered = []
         for trial in trials:
             if trial.id not in self.sweep.records:
-                record = TrialRecord(trial, self.path / "trials" / trial.id)
+                record = TrialRecord(trial, self.path / TRIALS_DIR / trial.id)
                 self.sweep.records[trial.id] = record
                 self.sweep.trials.append(trial)
                 if not self.restart:
-                    self._resume(record)
+                    resume_record(record, self.path, self.observer.note)
             registered.append(self.sweep.records[trial.id].trial)
         return registered
 
@@ -319,47 +234,13 @@ class _Driver(Recording):
             return replace(job, start_epoch=0, starts=())
         return replace(job, starts=starts)
 
-    def start(self, sweeper: Sweeper, argv: Optional[list[str]]) -> None:
-        write_text(self.path / SPEC_FILE, self.spec.text)
-        command = shlex.join(argv if argv is not None else sys.argv)
-        log = self.path / COMMANDS_LOG
-        if not log.exists():
-            write_text(log, "")
-        append_line(log, f"{datetime.now().isoformat(timespec='seconds')}  {command}")
+    def start(self, sweeper: Sweeper, argv: Sequence[str]) -> None:
+        record_start(self.path, self.spec, argv)
         sweeper.open(self.path, self.restart, self)
         self.sweep.planned = sweeper.planned
         self.sweep.skipped = len(self.sweep.finished())
         self.observer.sweep_started(self.sweep)
         self.write_tables()
-
-    def _resume(self, record: TrialRecord) -> None:
-        """Keep a finished trial only when all of its files agree, and agree with the
-        sweep; an interrupted one goes on only from a checkpoint that loads whole."""
-        check_directory(self.path, record.path)
-        info = read_run_info(record.path)
-        if info is None:
-            if record.path.exists():
-                self.observer.note(
-                    f"trial {record.trial.id}: unreadable run.json, running it again"
-                )
-            return
-        rows = read_metrics(record.path / METRICS_FILE) or []
-        if info.get("status") in FINISHED and len(rows) != info.get("epochs_run"):
-            self.observer.note(
-                f"trial {record.trial.id}: metrics.csv has {len(rows)} of "
-                f"{info.get('epochs_run')} epochs, running it again"
-            )
-            return
-        if info.get("status") in FINISHED:
-            mismatch = finished_mismatch(record.trial, info, rows)
-            if mismatch:
-                raise TrialChangedByHand(record.path, mismatch)
-            record.info, record.rows = info, rows
-        elif info.get("status") in ("running", "interrupted"):  # killed, or stopped
-            found = checkpoint_epoch(record.path, record.trial, len(rows))
-            record.resume_epoch, problem, record.resume_key = found
-            if problem:
-                self.observer.note(f"trial {record.trial.id}: {problem}; starting it over")
 
     def recorder_for(self, trial_id: str) -> RunRecorder:
         """A trial's recorder, noting where it stands in the sweep."""
@@ -381,7 +262,7 @@ class _Driver(Recording):
             record.rows = (read_metrics(record.path / METRICS_FILE) or [])[: record.resume_epoch]
         else:
             recorder.create()
-            for stale in ("final.params", "best.params", "error.log"):
+            for stale in (FINAL_PARAMS, BEST_PARAMS, ERROR_LOG):
                 (record.path / stale).unlink(missing_ok=True)
             checkpoints.remove(record.path)
             record.rows = []
@@ -413,7 +294,7 @@ class _Driver(Recording):
             if trial.id in self.recorders or self.sweep.records[trial.id].status not in FINISHED:
                 path = self.sweep.records[trial.id].path
                 path.mkdir(parents=True, exist_ok=True)  # it may have died before starting
-                write_text(path / "error.log", trace or message)
+                write_text(path / ERROR_LOG, trace or message)
                 self.finish(trial.id, None, "failed", message)
         self.append_tables()
         if self.fail_fast:
@@ -429,45 +310,13 @@ class _Driver(Recording):
         self.ended = []
         ended = [r for r in self.sweep.records.values() if r.info and r.status != "running"]
         ended.sort(key=lambda r: r.trial.index)
-        with atomic_writer(self.path / TRIALS_CSV) as handle:
-            handle.writelines(self._trial_lines(ended, header=True))
-        with atomic_writer(self.path / EPOCHS_CSV) as handle:
-            handle.writelines(self._epoch_lines(ended, header=True))
-        if self.reporter and ended:
-            self.reporter.refresh()
+        self.tables.rewrite(ended)
+        if self.on_tables and ended:
+            self.on_tables(self.path, False)
 
     def append_tables(self) -> None:
-        """The rows of the trials that ended since the last call, appended (one write
-        each, synced): a group's cost is its own rows, not the sweep's so far."""
+        """The rows of the trials that ended since the last call, appended."""
         ended, self.ended = self.ended, []
-        append_lines(self.path / TRIALS_CSV, self._trial_lines(ended))
-        append_lines(self.path / EPOCHS_CSV, self._epoch_lines(ended))
-        if self.reporter:
-            self.reporter.refresh()
-
-    def _trial_lines(self, records: list[TrialRecord], header: bool = False) -> list[str]:
-        lines = [csv_line(TRIAL_COLUMNS) + "\n"] if header else []
-        return lines + [
-            csv_line(
-                trial_row(
-                    r.trial.id,
-                    r.status,
-                    r.trial.config.model_dump(),
-                    r.rows,
-                    r.info,
-                    self.spec.metric,
-                    self.spec.mode,
-                    str(r.path.relative_to(self.path)),
-                )
-            )
-            + "\n"
-            for r in records
-        ]
-
-    def _epoch_lines(self, records: list[TrialRecord], header: bool = False) -> list[str]:
-        lines = [csv_line(EPOCH_COLUMNS) + "\n"] if header else []
-        return lines + [
-            csv_line(row) + "\n"
-            for r in records
-            for row in epoch_rows(r.trial.id, r.status, r.trial.config.model_dump(), r.rows)
-        ]
+        self.tables.append(ended)
+        if self.on_tables:
+            self.on_tables(self.path, False)

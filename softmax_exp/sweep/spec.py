@@ -29,6 +29,7 @@ from typing import Any, Optional, Sequence
 from .. import yamlio
 from ..config import SETTINGS, TrackingConfig, check_setting_name, tracking_config
 from ..errors import ConfigError
+from ..metrics import is_finite_number as _is_number
 
 # A sweep larger than this is refused before it is expanded (raise it with max_trials:):
 # a grid of eight settings with ten values each is 10^8 trials, gigabytes of configs
@@ -420,10 +421,6 @@ def parse_distribution(value: Any, where: str) -> Distribution:
     if kind == "loguniform" and lo <= 0:
         raise ConfigError(f"{where}: loguniform needs lo > 0, got {lo}")
     return Distribution(kind, (lo, hi))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _seeds(value: Any, spec: SweepSpec) -> list[int]:

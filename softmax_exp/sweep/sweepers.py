@@ -6,6 +6,7 @@ Hyperband-style brackets) is a new Sweeper and nothing else.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import Mapping
 
@@ -23,8 +24,9 @@ class ListSweeper(Sweeper):
         self.planned = len(self.trials)
         self.asked = False
 
+    @abstractmethod
     def points(self) -> list[dict]:
-        raise NotImplementedError
+        """Every point of the sweep, in the order its trials run."""
 
     def probe(self) -> list[Trial]:
         return self.trials
@@ -54,6 +56,7 @@ class RandomSweeper(ListSweeper):
 
     def points(self) -> list[dict]:
         sample = self.spec.sample
+        assert sample is not None, "a random sweep has its random block"
         return [
             {**g, **r}
             for g in grid_points(self.spec.grid)

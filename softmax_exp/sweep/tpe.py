@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import RunError
 from ..fileio import read_bytes, write_bytes, write_json
+from ..layout import TPE_JOURNAL as JOURNAL
 from ..runs import FINISHED
 from ..summary import best_row
 from .base import Registry, Sweeper
@@ -27,7 +28,6 @@ from .expand import Trial, probe_points, trials_for_points
 from .jobs import MAX_FUSED
 from .spec import Distribution, SweepSpec
 
-JOURNAL = "optuna.journal"
 SAMPLER_STATE = "tpe-sampler.json"  # the sampler's random streams after the last round
 ENDED = (*FINISHED, "failed")
 STARTUP = 10  # TPESampler's n_startup_trials: its first points are random draws
@@ -48,10 +48,12 @@ class TPESweeper(Sweeper):
 
     def __init__(self, spec: SweepSpec, workers: int = 1):
         super().__init__(spec)
+        assert spec.sample is not None, "a TPE sweep has its tpe block"
         self.sample = spec.sample
         self.planned, self.workers = self.sample.trials, max(1, workers)
         self.probes = trials_for_points(spec, probe_points(spec))  # validated here, once
-        self.study, self.registry = None, None
+        self.study: Any = None  # an optuna Study, once open
+        self.registry: Optional[Registry] = None
         self.asks = 0
         self.pending: list[tuple[Any, list[Trial]]] = []
 
@@ -111,6 +113,7 @@ class TPESweeper(Sweeper):
             for key, dist in self.sample.space.items()
             if key in params
         }
+        assert self.registry is not None, "open() comes first"
         start = len(self.registry.records)
         return self.registry.register(trials_for_points(self.spec, [point], start=start))
 
@@ -132,6 +135,7 @@ def _open_study(
     check_journal(journal)
     with warnings.catch_warnings():  # constant_liar is marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        assert spec.sample is not None
         sampler = optuna.samplers.TPESampler(seed=spec.sample.seed, constant_liar=True)
     try:
         study = optuna.create_study(
