@@ -187,7 +187,7 @@ def objective_class():
     images, all labels, this batch's row indexes, per-trial lr)` is the backend's."""
     HybridBlock = load_mxnet().gluon.HybridBlock
 
-    class Objective(HybridBlock):
+    class Objective(HybridBlock):  # type: ignore[valid-type,misc]  # MXNet: Any
         def __init__(self, net, forward, loss=None):
             super().__init__()
             self.net, self.loss, self.forward_fn = net, loss, forward
@@ -204,7 +204,7 @@ def stacked_dense_class():
     (the loss scales them by 1/255), by the `stacked_dense` kernel."""
     HybridBlock = load_mxnet().gluon.HybridBlock
 
-    class StackedDense(HybridBlock):
+    class StackedDense(HybridBlock):  # type: ignore[valid-type,misc]  # MXNet: Any
         def __init__(self, columns: int):
             super().__init__()
             with self.name_scope():
@@ -224,7 +224,7 @@ def pixel_dense_class():
     Its parameters mean what a chapter `Dense` (fed `ToTensor` images) means."""
     nn = load_mxnet().gluon.nn
 
-    class PixelDense(nn.Dense):
+    class PixelDense(nn.Dense):  # type: ignore[name-defined]  # MXNet: Any
         def hybrid_forward(self, F, x, weight, bias):  # noqa: N803
             scores = F.FullyConnected(
                 x, weight, bias * 255.0, num_hidden=self._units, flatten=self._flatten, name="fwd"

@@ -196,7 +196,7 @@ def _read_state(path: Path) -> _State:
     try:
         state = _State(**{k: v for k, v in data.items() if k != "state_sha256"})
     except (ValidationError, TypeError) as exc:
-        problem = exc.errors()[0] if isinstance(exc, ValidationError) else {}
+        problem: dict = dict(exc.errors()[0]) if isinstance(exc, ValidationError) else {}
         where = ".".join(str(p) for p in problem.get("loc", ())) or "its fields"
         raise _unusable(path, f"{STATE_FILE}: {where}: {problem.get('msg', exc)}") from None
     written = data.get("state_sha256")

@@ -65,7 +65,7 @@ def check_python() -> list[Finding]:
 def check_numpy() -> list[Finding]:
     import numpy
 
-    return [Finding("numpy", f"{numpy.__version__} ({Path(numpy.__file__).parent})")]
+    return [Finding("numpy", f"{numpy.__version__} ({Path(str(numpy.__file__)).parent})")]
 
 
 def check_mxnet() -> list[Finding]:
@@ -84,7 +84,7 @@ def check_mxnet() -> list[Finding]:
         for label, key in (("CUDA", "CUDA"), ("cuDNN", "CUDNN"), ("oneDNN", "MKLDNN"))
     )
     return [
-        Finding("mxnet", f"{mx.__version__} ({Path(mx.__file__).parent})"),
+        Finding("mxnet", f"{mx.__version__} ({Path(str(mx.__file__)).parent})"),
         Finding("shim", f"active: {shim}" if lent else f"inactive: {shim}"),
         Finding("build", built),
     ]

@@ -30,7 +30,7 @@ import shutil
 import subprocess
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .errors import SoftmaxExpError
 from .mxnet_compat import load_mxnet
@@ -245,12 +245,12 @@ def stacked_sgd_class():
     trial's rate scales its loss) with per-row weight decay, plain or with momentum."""
     mx = load_mxnet()
 
-    class StackedSGD(mx.optimizer.Optimizer):
+    class StackedSGD(mx.optimizer.Optimizer):  # type: ignore[name-defined]  # MXNet: Any
         def __init__(self, momentum: float = 0.0, **kwargs):
             super().__init__(learning_rate=1.0, **kwargs)
             self.momentum = momentum
-            self.decay: Optional[mx.nd.NDArray] = None  # per weight row: lr * wd
-            self.no_decay: Optional[mx.nd.NDArray] = None
+            self.decay: Any = None  # per weight row: lr * wd (an NDArray)
+            self.no_decay: Any = None
 
         def set_decay(self, rows, ctx) -> None:
             self.decay = mx.nd.array(rows, ctx=ctx)

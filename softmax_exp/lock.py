@@ -81,6 +81,8 @@ class DirectoryLock:
 
     def _holder(self) -> str:
         """Who holds the lock, from the file (read through our own descriptor)."""
+        if self.fd is None:
+            return "another process"
         try:
             info = json.loads(os.pread(self.fd, 4096, 0))
             command = f": {info['command']}" if info.get("command") else ""

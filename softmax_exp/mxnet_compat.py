@@ -79,7 +79,7 @@ _lock = threading.Lock()
 _lent: tuple[str, ...] = ()
 
 
-def load_mxnet() -> ModuleType:
+def load_mxnet() -> Any:
     """The `mxnet` module, imported once (MxnetMissingError when it cannot be)."""
     if "mxnet" not in sys.modules:
         with _lock:
