@@ -103,8 +103,17 @@ def interrupt_point() -> None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one plain error line and return the Exit to raise."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    err.print(f"error: {one_line(message)}", markup=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+CONTROL_ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
+
+
+def one_line(message: str) -> str:
+    """An error that quotes what the user typed stays one line: a newline (or another
+    control character) in it is shown escaped, as Python writes it (\\n)."""
+    return message.translate(CONTROL_ESCAPES)
 
 
 # The library's errors name settings; where a command has an option for the setting an

@@ -19,7 +19,7 @@ from softmax_exp import __version__
 from softmax_exp.errors import show_warning_line
 
 from . import compare, data, doctor, export, inspection, report, sweep, train
-from .common import PlainCommand, err, remembered_interrupts, state
+from .common import PlainCommand, err, one_line, remembered_interrupts, state
 
 app = typer.Typer(
     name="softmax",
@@ -90,7 +90,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             if ctx
             else ""
         )
-        err.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
+        err.print(f"error: {one_line(exc.format_message())}{hint}", markup=False, soft_wrap=True)
         return exc.exit_code
     except typer.Abort:
         err.print("aborted", markup=False)

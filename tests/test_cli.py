@@ -222,3 +222,12 @@ def test_a_setting_given_twice_is_refused_in_either_order(args, message):
     assert "lr: " not in result.output
     help_text = " ".join(runner.invoke(app, ["train", "--help"]).output.split())
     assert "takes that option or --set, not both" in help_text
+
+
+def test_an_error_quoting_a_newline_stays_one_line(capsys):
+    """What the user typed is echoed escaped: `--set '0=<newline>'` once printed two lines."""
+    from softmax_exp_cli.main import main
+
+    assert main(["train", "--set", "0=\n", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --set 0=\\n: unknown setting '0'")
