@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 
 from .common import err
+
+if TYPE_CHECKING:  # imported when tracking is asked for, to keep `softmax --help` light
+    from softmax_exp.tracking import LiveTracking
 
 MLFLOW_HELP = (
     "Also log each epoch to MLflow as it ends: sqlite:///path.db or http://host:port "
@@ -41,7 +44,7 @@ def resolve(section, mlflow: Optional[str], tensorboard: Optional[Path]):
 
 
 @contextlib.contextmanager
-def live_tracking(tracking) -> Iterator[Optional[object]]:
+def live_tracking(tracking) -> Iterator[Optional[LiveTracking]]:
     """The trackers (None: none asked for), closed whatever happens; what they could not
     send is said once, a line each, after the command's own display is gone."""
     if tracking is None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
 from .common import DATA_DIR_HELP, domain_errors, fail, out, stopped, with_default
 from .tracking import live_tracking, mlflow_option, resolve, tensorboard_option
+
+if TYPE_CHECKING:  # the library is imported inside the command, to keep --help light
+    from softmax_exp.training import TrainHooks
 
 CONFIG_HELP = "YAML file of settings (see configs/default.yaml); options below override it."
 
@@ -96,7 +99,8 @@ def train(
         tracking = resolve(TrackingConfig(), mlflow, tensorboard)
         _resume(resume, epochs, data_dir, quiet or as_json, as_json, tracking)
         return
-    overrides, where = {}, {}
+    overrides: dict[str, Any] = {}  # setting -> its value from the command line
+    where: dict[str, str] = {}  # setting -> the option that set it
     for text in settings:
         key, value = parse_assignment(text, "--set")
         if key in overrides:
@@ -150,7 +154,7 @@ def _resume(
     planned = epochs or (load_train_config(config_file).epochs if config_file.is_file() else 0)
     try:
         with live_tracking(tracking) as live, TrainDisplay(out, planned, quiet=quiet) as display:
-            hooks = display
+            hooks: TrainHooks = display  # or the trackers' hooks around it
             if live and config_file.is_file():  # else resume_train says what is wrong
                 hooks = live.train_hooks(display, run, load_train_config(config_file))
             result = resume_train(run, epochs, data_dir, observer=hooks)

@@ -35,7 +35,10 @@ EXTRAS = {  # extra -> the modules it installs
 
 
 class TrackingError(SoftmaxExpError):
-    """A tracker cannot be reached or refuses what it is sent."""
+    """A tracker cannot be reached or refuses what it is sent. `reason`, when set: what
+    failed in a few words, without the message's advice (a live tracker's one line)."""
+
+    reason: str = ""
 
 
 class MissingExtra(TrackingError):
@@ -66,7 +69,7 @@ class ExportTrial:
     summary: Mapping[str, Optional[float]]  # SUMMARY_METRICS, None when it has none
     best_epoch: Optional[int] = None
     stop_reason: str = ""
-    info: Mapping[str, Any] = None  # run.json ({} when it is missing)
+    info: Optional[Mapping[str, Any]] = None  # run.json ({} when it is missing)
     directory: Optional[Path] = None  # its run directory, when there is one
 
     @property
@@ -122,7 +125,7 @@ def read_export_source(path: Path) -> ExportSource:
                 directory=directory if directory.is_dir() else None,
             )
         )
-    files = ()
+    files: tuple[Path, ...] = ()
     if source.kind == "sweep":
         files = tuple(
             source.path / name
@@ -156,7 +159,7 @@ def _settings(row: Mapping[str, Any], directory: Path) -> dict[str, Any]:
             return load_train_config(directory / CONFIG_FILE).model_dump()
         except ConfigError:
             pass
-    settings = {}
+    settings: dict[str, Any] = {}
     for name in SETTINGS:
         value = row.get(name)
         kinds = getattr(TrainConfig.model_fields[name].annotation, "__args__", None) or (

@@ -124,7 +124,7 @@ class LiveTracking:
                 return self._line(tracker)
         return None
 
-    def _line(self, tracker) -> str:
+    def _line(self, tracker: MlflowSender | TensorBoardLive) -> str:
         if tracker is self.mlflow:
             return (
                 f"MLflow at {self.config.mlflow}: {tracker.failure}; training went on without "

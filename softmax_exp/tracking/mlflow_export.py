@@ -16,7 +16,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Literal, Mapping, MutableMapping, Optional, Sequence
 
 from .base import (
     MLFLOW_STATUS,
@@ -193,8 +193,9 @@ class MlflowStore:
             name, artifact_location=_artifact_location(self.uri), tags=dict([EXPERIMENT_KIND_TAG])
         )
 
-    def _search(self, filter_string: str) -> list:
-        runs, token = [], None
+    def _search(self, filter_string: str) -> list[Any]:
+        runs: list[Any] = []  # mlflow's Run objects
+        token: Optional[str] = None
         while True:
             page = self.client.search_runs(
                 [self.experiment_id], filter_string, max_results=1000, page_token=token
@@ -312,7 +313,7 @@ class MlflowStore:
         self,
         run_id: str,
         points: Sequence[tuple[str, float, int, int]],
-        known: Mapping[str, set[int]],
+        known: MutableMapping[str, set[int]],
         params: Optional[Mapping[str, str]] = None,
         logged_params: Optional[Mapping[str, str]] = None,
     ) -> int:
@@ -329,7 +330,7 @@ class MlflowStore:
             for i in range(0, len(metrics), MAX_METRICS):
                 self.client.log_batch(run_id, metrics=metrics[i : i + MAX_METRICS])
         for key, _, _, step in new:
-            known.setdefault(key, set()).add(step)  # type: ignore[union-attr]
+            known.setdefault(key, set()).add(step)
         self.points += len(new)
         return len(new)
 
@@ -363,7 +364,7 @@ class _Translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, exc, trace) -> bool:
+    def __exit__(self, kind, exc, trace) -> Literal[False]:
         if exc is None or isinstance(exc, TrackingError) or not isinstance(exc, Exception):
             return False
         error = TrackingError(

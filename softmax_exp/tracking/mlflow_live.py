@@ -10,9 +10,12 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from .base import ExportTrial, TrackingError, epoch_times, finite, started_ms, whole
+
+if TYPE_CHECKING:  # mlflow_export is imported on first use, in the sender's thread
+    from .mlflow_export import MlflowStore
 
 QUEUE_SIZE = 10_000  # MLflow requests waiting to be sent; beyond, the rest is dropped
 REQUEST_SECONDS = 5  # one HTTP request to an MLflow server, at most
@@ -72,7 +75,7 @@ class MlflowSender:
             call(*args)
             self.sent += 1
         except TrackingError as exc:
-            self.failure = getattr(exc, "reason", "") or str(exc)
+            self.failure = exc.reason or str(exc)
         except Exception as exc:  # noqa: BLE001 - a tracker never stops the training
             self.failure = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
@@ -102,11 +105,12 @@ class MlflowState:
 
     def __init__(self, uri: str):
         self.uri = uri
-        self.store = None
-        self.sweep, self.parent = "", None
+        self.store: Optional[MlflowStore] = None
+        self.sweep = ""
+        self.parent: Optional[str] = None  # a sweep's parent run id
         self.found: dict[str, Any] = {}  # trial id -> the run an earlier session made
         self.runs: dict[str, str] = {}  # trial id -> run id
-        self.known: dict[str, dict] = {}  # trial id -> steps each metric has
+        self.known: dict[str, dict[str, set[int]]] = {}  # trial id -> steps each metric has
         self.rows: dict[str, list] = {}
         self.starts: dict[str, int] = {}
         self.settings: dict[str, dict] = {}
@@ -119,14 +123,21 @@ class MlflowState:
 
         self.store = MlflowStore(self.uri, experiment, timeout=REQUEST_SECONDS, retries=0)
 
+    def _store(self) -> MlflowStore:
+        """The store, opened by `open_sweep` or `open_runs` (the sender's first update)."""
+        if self.store is None:
+            raise RuntimeError("MLflow store used before open_sweep or open_runs")
+        return self.store
+
     def open_sweep(self, experiment: str, name: str, path: Path) -> None:
         from .mlflow_export import parent_tags
 
         self._open(experiment)
+        store = self._store()
         self.sweep = name
-        self.parent, _ = self.store.ensure_run(name, parent_tags(name, path), role="sweep")
-        self.store.end(self.parent, "RUNNING")
-        self.found = self.store.children(self.parent)
+        self.parent, _ = store.ensure_run(name, parent_tags(name, path), role="sweep")
+        store.end(self.parent, "RUNNING")
+        self.found = store.children(self.parent)
 
     def open_runs(self, experiment: str) -> None:
         if self.store is None:
@@ -136,7 +147,7 @@ class MlflowState:
     def trial_started(self, trial_id: str, settings: dict, info: dict, rows: list, path: Path):
         from .mlflow_export import epoch_points, settings_params, trial_tags
 
-        store = self.store
+        store = self._store()
         found = self.found.get(trial_id)
         if self.lone and found is None:
             found = store.lone_runs(trial_id)
@@ -189,7 +200,7 @@ class MlflowState:
         for trial_id in list(self.pending if trial_ids is None else trial_ids):
             points = self.pending.pop(trial_id, None)
             if points:
-                self.store.log(self.runs[trial_id], points, self.known[trial_id])
+                self._store().log(self.runs[trial_id], points, self.known[trial_id])
         if not self.pending:
             self.flushed_at = None
 
@@ -208,24 +219,26 @@ class MlflowState:
             info=info,
             directory=Path(path),
         )
+        store = self._store()
         if trial_id in self.runs:  # sent as it ran: what it lacks is its end
             self.flush([trial_id])
-            self.store.send_trial(
+            store.send_trial(
                 trial, self.sweep, self.parent, self.runs[trial_id], self.known[trial_id]
             )
         else:  # it failed before it started
             run = self.found.get(trial_id)
             if run is None and self.lone:
-                run = self.store.lone_runs(trial_id)
-            self.store.send_trial(trial, self.sweep, self.parent, run)
+                run = store.lone_runs(trial_id)
+            store.send_trial(trial, self.sweep, self.parent, run)
         for table in (self.runs, self.rows, self.known, self.settings):
             table.pop(trial_id, None)
 
     def close_sweep(self, status: str, files: Sequence[Path]) -> None:
         if self.parent is None:
             return
-        self.store.upload(self.parent, files)
-        self.store.end(self.parent, status, now_ms())
+        store = self._store()
+        store.upload(self.parent, files)
+        store.end(self.parent, status, now_ms())
 
 
 def now_ms() -> int:
