@@ -88,6 +88,7 @@ def assert_same_trial(kernels, resumed, whole):
             np.testing.assert_array_equal(resumed.best_params[name], whole.best_params[name])
 
 
+@pytest.mark.slow  # three sweeps' worth of training, twice
 def test_trials_resume_in_other_groups_as_if_never_stopped(both_kernels, real_dataset):
     whole = train(PLAIN, real_dataset) + train(MOMENTUM, real_dataset)
     stops = [len(o.history) for o in whole if o.stop_reason.startswith("early stopping")]

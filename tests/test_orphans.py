@@ -59,6 +59,7 @@ def wait_until(condition, seconds: float) -> bool:
     return condition()
 
 
+@pytest.mark.slow  # kills a sweep driver and waits for its workers
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_end_when_their_driver_is_killed(tmp_path, real_dataset):
     spec, out = tmp_path / "s.yaml", tmp_path / "out"

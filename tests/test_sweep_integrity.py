@@ -92,6 +92,7 @@ TRIAL_FILES = [
 ]
 
 
+@pytest.mark.slow  # 24 damaged copies of a real sweep, each resumed
 @settings(
     max_examples=24,
     deadline=None,

@@ -205,6 +205,7 @@ def test_a_server_killed_mid_sweep_loses_no_epoch_once_exported(
 ):
     from mlflow.tracking import MlflowClient
 
+    from softmax_exp.report import ReportRefresher
     from softmax_exp.sweep import SweepObserver, run_sweep
     from softmax_exp.tracking import LiveTracking
 
@@ -224,7 +225,7 @@ def test_a_server_killed_mid_sweep_loses_no_epoch_once_exported(
             tmp_path / "tracked.yaml",
             tmp_path / "out",
             observer=live.sweep_observer(KillsTheServer()),
-            report=True,
+            on_tables=ReportRefresher(),
         )
     finally:
         lines = notes + live.close()
