@@ -70,12 +70,13 @@ def export(
         )
     if mlflow is not None:
         from softmax_exp.tracking import export_mlflow
+        from softmax_exp.tracking.live import mlflow_ui_hint
 
         sent = export_mlflow(path, mlflow, experiment)
         out.print(
             f"MLflow: {sent.runs} runs ({sent.created} new), {sent.points} metric points "
             f"sent to experiment '{sent.experiment}' at {sent.uri}; see them with: "
-            f"{_ui_hint(sent.uri)}",
+            f"{mlflow_ui_hint(sent.uri)}",
             markup=False,
             soft_wrap=True,
         )
@@ -89,9 +90,3 @@ def export(
             markup=False,
             soft_wrap=True,
         )
-
-
-def _ui_hint(uri: str) -> str:
-    if uri.startswith("sqlite:"):
-        return f"mlflow ui --backend-store-uri {uri}"
-    return f"a browser at {uri}"

@@ -62,3 +62,5 @@ def live_tracking(tracking) -> Iterator[Optional[LiveTracking]]:
     finally:
         for line in live.close(interrupted=interrupted):
             err.print(f"warning: {line}", markup=False, soft_wrap=True)
+        for line in live.delivered():  # on stderr: --json keeps stdout to its one object
+            err.print(line, markup=False, soft_wrap=True)

@@ -100,9 +100,9 @@ def _import_once() -> None:
         return
     if importlib.util.find_spec("mxnet") is None:
         raise MxnetMissingError(
-            f"MXNet is not installed in {sys.prefix}; run scripts/setup, or {INSTALL_HINT} "
-            "(its metadata asks for numpy<2: beside numpy 2, pip installs it only without "
-            "its dependencies)"
+            f"MXNet is not installed in {sys.prefix}: {INSTALL_HINT} there (scripts/setup does "
+            "so for its .venv); its metadata asks for numpy<2, so beside numpy 2 pip installs "
+            "it only without its dependencies"
         )
     _require_distutils()
     import numpy

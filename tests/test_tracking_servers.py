@@ -260,7 +260,13 @@ def test_a_live_train_run_then_its_export_to_sqlite(tmp_path, real_dataset):
         ],
     )
     assert result.exit_code == 0, result.output
-    run_dir = Path(json.loads(result.output)["run_dir"])
+    run_dir = Path(json.loads(result.stdout)["run_dir"])  # stdout: the JSON object alone
+    assert result.stderr.splitlines() == [  # stderr: where it went, and how to look
+        f"MLflow: logged to experiment 'softmax-train' at {uri}; see it with: "
+        f"mlflow ui --backend-store-uri {uri}",
+        f"TensorBoard: logs in {tmp_path / 'tb'}; see them with: tensorboard --logdir "
+        f"{tmp_path / 'tb'}",
+    ]
     client = MlflowClient(tracking_uri=uri)
     (run,) = runs_of(client, "softmax-train")
     assert run.info.run_name == run_dir.name and run.info.status == "FINISHED"

@@ -43,6 +43,7 @@ class LiveTracking:
         self.statuses: dict[str, str] = {}
         self.runs: list[tuple[str, Path, dict]] = []  # a train run: (id, directory, settings)
         self.told: set[str] = set()
+        self.experiment = ""  # the MLflow experiment, once a sweep or a run opened it
 
     # -- sweeps
 
@@ -58,8 +59,8 @@ class LiveTracking:
         if len(spec.seeds) > 1:
             self.hparam_keys.append("seed")
         if self.mlflow:
-            experiment = self.config.experiment or spec.name
-            self.mlflow.submit("open_sweep", experiment, spec.name, self.path)
+            self.experiment = self.config.experiment or spec.name
+            self.mlflow.submit("open_sweep", self.experiment, spec.name, self.path)
 
     def trial_started(self, trial_id: str, settings: dict, info: dict, rows: list, path: Path):
         self.statuses[trial_id] = "running"
@@ -103,7 +104,8 @@ class LiveTracking:
         self.mode = "max" if config.val_fraction else "min"
         self.runs.append((Path(path).name, Path(path), settings))
         if self.mlflow:
-            self.mlflow.submit("open_runs", self.config.experiment or "softmax-train")
+            self.experiment = self.config.experiment or "softmax-train"
+            self.mlflow.submit("open_runs", self.experiment)
         return _TrackedRun(self, inner, Path(path), settings)
 
     def _finish_runs(self) -> None:
@@ -123,6 +125,23 @@ class LiveTracking:
                 self.told.add(tracker.name)
                 return self._line(tracker)
         return None
+
+    def delivered(self) -> list[str]:
+        """Where what was sent went, a line for each tracker that never gave up (after
+        `close`): what the user opens to see it."""
+        lines = []
+        uri = self.config.mlflow
+        if uri and self.mlflow and not self.mlflow.failure and self.experiment:
+            lines.append(
+                f"MLflow: logged to experiment '{self.experiment}' at {uri}; "
+                f"see it with: {mlflow_ui_hint(uri)}"
+            )
+        if self.tensorboard and not self.tensorboard.failure:
+            where = self.config.tensorboard
+            lines.append(
+                f"TensorBoard: logs in {where}; see them with: tensorboard --logdir {where}"
+            )
+        return lines
 
     def _line(self, tracker: MlflowSender | TensorBoardLive) -> str:
         if tracker is self.mlflow:
@@ -244,3 +263,10 @@ class _TrackedRun(TrainHooks):
             info = read_run_info(self.path) or {}
             self.live.trial_started(self.trial_id, self.settings, info, earlier, self.path)
         self.live.epoch(self.trial_id, metrics.as_row())
+
+
+def mlflow_ui_hint(uri: str) -> str:
+    """How to look at what an MLflow store holds."""
+    if uri.startswith("sqlite:"):
+        return f"mlflow ui --backend-store-uri {uri}"
+    return f"a browser at {uri}"
