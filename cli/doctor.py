@@ -42,7 +42,7 @@ def findings_lines(findings, width: int) -> list[tuple[str, str]]:
     for finding in findings:
         text = f"PROBLEM: {finding.text}" if finding.problem else finding.text
         style = "red" if finding.problem else ""
-        wrapped = textwrap.wrap(text, max(width - indent, 20), break_on_hyphens=False) or [""]
+        wrapped = _wrap(text, width - indent) or [""]
         if finding.problem and finding.fix:
             wrapped += textwrap.wrap(
                 f"fix: {finding.fix}", max(width - indent, 20), break_on_hyphens=False
@@ -50,3 +50,9 @@ def findings_lines(findings, width: int) -> list[tuple[str, str]]:
         for number, part in enumerate(wrapped):
             lines.append((f"{finding.topic if number == 0 else '':<{indent}}{part}", style))
     return lines
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width`, broken between words only: a path is never cut (one
+    longer than the line gets a line of its own), so that it can be copied."""
+    return textwrap.wrap(text, max(width, 20), break_long_words=False, break_on_hyphens=False)

@@ -82,18 +82,19 @@ def leaderboard_table(
     if same and rows and columns[-1] in left_out:
         left_out.remove(columns[-1])
     if rows and (final or same and columns[-1] not in table.columns):
-        notes.append("status: " + status_counts(sweep))
+        notes.append(("status: " if final else "status so far: ") + status_counts(sweep, final))
     notes.append(left_out_note(left_out, "a wider terminal shows them"))
     return Group(table, *(Text(n) for n in notes if n))
 
 
-def status_counts(sweep: SweepRun) -> str:
-    """'all completed', or '11 pruned, 5 completed': every trial the sweep has run."""
+def status_counts(sweep: SweepRun, final: bool = True) -> str:
+    """'all completed', or '11 pruned, 5 completed': every trial the sweep has run ('all'
+    only at the end: while it runs, more trials are to come)."""
     counts: dict[str, int] = {}
     for record in sweep.records.values():
         if record.info:
             counts[record.status] = counts.get(record.status, 0) + 1
-    if len(counts) == 1:
+    if len(counts) == 1 and final:
         return f"all {next(iter(counts))}"
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda c: -c[1]))
 

@@ -230,6 +230,7 @@ def build_config(layers: list[tuple[str, Mapping[str, Any], yamlio.KeyLines]]) -
     origin: dict[str, str] = {}
     for where, values, lines in layers:
         for key, value in values.items():
+            _refuse_sweep_key(key, values, f"{where}{_line(lines, key)}")
             check_setting_name(key, f"{where}{_line(lines, key)}")
             merged[key] = _coerce(key, value)
             origin[key] = f"{where}{_line(lines, key)}"
@@ -282,6 +283,20 @@ def parse_assignment(text: str, where: str = "override") -> tuple[str, Any]:
     if isinstance(value, (dict, list)):
         value = raw  # a lone value is wanted; let validation reject the text
     return key, value
+
+
+def _refuse_sweep_key(key: Any, values: Mapping[str, Any], where: str) -> None:
+    """A sweep file given where a train config was expected says so."""
+    from .sweep.spec import TOP_KEYS
+
+    if key not in SETTINGS and key in TOP_KEYS and any(k in values for k in SWEEP_BLOCKS):
+        raise ConfigError(
+            f"{where}: '{key}' is a sweep file's key: this is a sweep file, not a train "
+            "config; run it as a sweep"
+        )
+
+
+SWEEP_BLOCKS = ("grid", "random", "tpe")  # what makes a file a sweep file
 
 
 def check_setting_name(key: Any, where: str) -> None:

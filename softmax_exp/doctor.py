@@ -139,7 +139,7 @@ def check_kernels() -> list[Finding]:
         kernels.load()
     except kernels.KernelError as exc:
         return [Finding("kernels", str(exc), True, f"delete {path.parent} to rebuild them")]
-    return [Finding("kernels", f"built and loaded ({path})")]
+    return [Finding("kernels", f"built and loaded from {_home(path)}")]
 
 
 def check_data() -> list[Finding]:
@@ -184,6 +184,12 @@ def _cpuinfo() -> tuple[str, set[str]]:
         elif name.strip() == "flags" and not flags:
             flags = set(value.split())
     return model or platform.machine(), flags
+
+
+def _home(path: Path) -> str:
+    """`path` with the home directory written ~ (shorter, for an 80-column line)."""
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
 
 
 CHECKS: dict[str, Callable[[], list[Finding]]] = {

@@ -246,3 +246,12 @@ def test_a_malformed_yaml_line_is_never_past_the_end_of_the_file(tmp_path):
     path.write_text("lr: 0.1\nepochs: [1,\n")
     with pytest.raises(ConfigError, match=r"bad.yaml:2: malformed YAML"):
         load_train_config(path)
+
+
+def test_a_sweep_file_given_as_a_train_config_says_so(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text("base: {epochs: 2}\ngrid:\n  lr: [0.1, 0.3]\n")
+    with pytest.raises(
+        ConfigError, match=r"grid.yaml:1: 'base' is a sweep file's key: this is a sweep file"
+    ):
+        load_train_config(path)

@@ -133,3 +133,15 @@ def test_the_final_leaderboard_counts_the_statuses(tmp_path):
     console = Console(file=io.StringIO(), width=80)
     console.print(leaderboard_table(console, sweep, final=True))
     assert "status: 2 pruned, 1 completed" in console.file.getvalue()
+
+
+def test_a_live_board_never_says_all_while_trials_are_to_run(tmp_path):
+    """On resume, the finished trials were all completed, but 8 were still to run: the
+    live board said 'status: all completed' (a new user's second trial)."""
+    from softmax_exp_cli.sweep_display import status_counts
+
+    sweep = sweep_of(tmp_path, "grid: {lr: [0.1, 0.2, 0.3]}\n", [2, 2, 2], planned=3)
+    first = next(iter(sweep.records.values()))
+    first.info = {"status": "completed"}
+    assert status_counts(sweep, final=False) == "1 completed"
+    assert status_counts(sweep, final=True) == "all completed"

@@ -74,15 +74,16 @@ def test_a_missing_mxnet_is_said_once_and_the_rest_still_run(monkeypatch):
     assert not found["cpu"].problem and not found["python"].problem
 
 
-def test_lines_fit_80_columns_without_trailing_spaces():
-    long_path = "/root/.cache/softmax-exp/kernels/" + "0123456789abcdef" * 3 + "/lib.so"
+def test_lines_fit_80_columns_and_never_cut_a_path():
+    long_path = "/root/.cache/softmax-exp/kernels/" + "0123456789abcdef" * 4 + "/lib.so"
     findings = [
-        Finding("kernels", f"built and loaded ({long_path})"),
+        Finding("kernels", f"built and loaded from {long_path}"),
         Finding("data", "not found (looked in /a, /b)", True, "install it " * 12),
     ]
     lines = [line for line, _ in findings_lines(findings, 80)]
-    assert all(len(line) <= 80 and line == line.rstrip() for line in lines)
-    assert lines[0].startswith("kernels built and loaded") and "softmax-exp" in "".join(lines)
+    assert lines[0] == "kernels built and loaded from" and lines[1] == " " * 8 + long_path
+    assert all(len(line) <= 80 for line in lines if long_path not in line)
+    assert all(line == line.rstrip() for line in lines)
     assert any(line.strip().startswith("fix: install it") for line in lines)
     assert lines[2] == "data    PROBLEM: not found (looked in /a, /b)"
 
