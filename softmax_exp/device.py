@@ -26,8 +26,8 @@ from .mxnet_compat import load_mxnet
 # config/distribution/linux_cu11*.cmake: MXNET_CUDA_ARCH "5.0;6.0;7.0;8.0;8.6").
 WHEEL_ARCHES = ((5, 0), (6, 0), (7, 0), (8, 0), (8, 6))
 CUDA_HINT = (
-    "install the mxnet-cuXXX 1.9.1 wheel matching your CUDA 11 libraries "
-    "(pip install mxnet-cu117==1.9.1, say) or use ctx cpu"
+    "on an NVIDIA GPU of compute capability 5.0 to 8.9, install the mxnet-cuXXX==1.9.1 "
+    "wheel for its CUDA 11 (see docs/training.md#gpu); else use ctx cpu"
 )
 SOURCE_HINT = (
     "the mxnet-cuXXX 1.9.1 wheels have code for compute capability 5.0-8.6 only: "
