@@ -47,6 +47,7 @@ def small_disk(tmp_path, request):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # two sweeps run until a small disk is full
 @pytest.mark.parametrize("small_disk", [300_000, 380_000], indirect=True)
 def test_a_sweep_filling_the_disk_leaves_no_torn_file(tmp_path, small_disk, real_dataset):
     mx = load_mxnet()

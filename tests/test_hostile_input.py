@@ -61,6 +61,7 @@ def test_an_endless_or_huge_file_is_refused_at_the_size_cap(tmp_path, capsys, co
     assert "larger than 1024 KiB" in refused(capsys, [*command, str(big), "--dry-run"])
 
 
+@pytest.mark.slow  # writes and reads a grid file near the size limit
 def test_a_long_grid_list_is_refused_by_its_size(tmp_path, capsys):
     """Repeats are found in linear time, so the size limit answers, not a pairwise scan
     of 60,000 values (minutes before this change)."""

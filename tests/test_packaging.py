@@ -52,6 +52,7 @@ def test_the_version_has_one_source():
     assert importlib.metadata.version("softmax-exp") == __version__
 
 
+@pytest.mark.slow  # a pip install into a new virtualenv
 def test_setup_builds_the_editable_install_without_setuptools_banner(tmp_path):
     """scripts/setup's editable install, with the warnings filter the script gives pip
     (into a throwaway environment here): setuptools' boxed advice does not print, which
