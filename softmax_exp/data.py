@@ -17,7 +17,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -149,10 +149,10 @@ def parse_idx(raw: bytes, where: str, spec: FileSpec, dataset: DatasetSpec) -> n
             f"{where}: {state}: {len(raw) - header} data bytes, header says {size}; {HOW_TO_GET}"
         )
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
-    if not is_images and data.size and int(data.max()) >= dataset.classes:
-        raise DataError(
-            f"{where}: label {int(data.max())} out of range 0..{dataset.classes - 1}; {HOW_TO_GET}"
-        )
+    # np.max(data), not data.max(): numpy 2.5's stubs refuse the method without arguments
+    top = int(np.max(data)) if data.size and not is_images else 0
+    if not is_images and top >= dataset.classes:
+        raise DataError(f"{where}: label {top} out of range 0..{dataset.classes - 1}; {HOW_TO_GET}")
     return data.reshape(spec.count, -1) if is_images else data.copy()
 
 
@@ -340,7 +340,10 @@ def _load_decoded(path: Path, source: Source) -> Optional[Dataset]:
 
 
 def _save_decoded(
-    cache: Path, decoded: Path, arrays: dict[str, np.ndarray], fingerprint: str
+    cache: Path,
+    decoded: Path,
+    arrays: dict[str, Any],
+    fingerprint: str,  # Any: numpy 2.5 stubs
 ) -> None:
     """Best effort: a cache that cannot be written only costs speed next time."""
     try:
