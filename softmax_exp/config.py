@@ -286,13 +286,13 @@ def parse_assignment(text: str, where: str = "override") -> tuple[str, Any]:
 
 
 def _refuse_sweep_key(key: Any, values: Mapping[str, Any], where: str) -> None:
-    """A sweep file given where a train config was expected says so."""
-    from .sweep.spec import TOP_KEYS
-
-    if key not in SETTINGS and key in TOP_KEYS and any(k in values for k in SWEEP_BLOCKS):
+    """A sweep file given where a train config was expected says so (the sweep's own
+    keys are not imported from sweep.spec: it imports this module)."""
+    block = next((block for block in SWEEP_BLOCKS if block in values), None)
+    if key not in SETTINGS and block:
         raise ConfigError(
-            f"{where}: '{key}' is a sweep file's key: this is a sweep file, not a train "
-            "config; run it as a sweep"
+            f"{where}: '{key}' is not a setting: this is a sweep file (it has a '{block}' "
+            "block), not a train config; run it as a sweep"
         )
 
 

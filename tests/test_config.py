@@ -252,6 +252,7 @@ def test_a_sweep_file_given_as_a_train_config_says_so(tmp_path):
     path = tmp_path / "grid.yaml"
     path.write_text("base: {epochs: 2}\ngrid:\n  lr: [0.1, 0.3]\n")
     with pytest.raises(
-        ConfigError, match=r"grid.yaml:1: 'base' is a sweep file's key: this is a sweep file"
+        ConfigError,
+        match=r"grid.yaml:1: 'base' is not a setting: this is a sweep file \(it has a 'grid'",
     ):
         load_train_config(path)
