@@ -72,6 +72,7 @@ def selected_trial(sweep: Path) -> Path:
     point's best trial."""
     import yaml
 
+    from .metrics import best_of, direction
     from .results import METRIC_ALIASES, load, varying_settings
 
     trials = load(sweep).trials
@@ -81,22 +82,23 @@ def selected_trial(sweep: Path) -> Path:
     try:
         mode = (yaml.safe_load((sweep / "sweep.yaml").read_text(encoding="utf-8")) or {})["mode"]
     except (OSError, yaml.YAMLError, TypeError, KeyError):
-        mode = "min" if "loss" in metric else "max"
+        mode = direction(metric)
     scored = trials.dropna(subset=[column]) if column in trials else trials.iloc[:0]
-    if scored.empty:
-        raise RunError(
-            f"{sweep}: no trial of this sweep has a {metric} yet; run the sweep, or pass "
-            "one of its trials (trials/<id>)"
-        )
-    best = max if mode == "max" else min
     settings = [s for s in varying_settings(scored) if s != "seed"]
     points: dict[tuple, list] = {}
     for row in scored.itertuples():
         points.setdefault(tuple(str(getattr(row, s)) for s in settings), []).append(row)
-    chosen = best(
-        points.values(), key=lambda rows: sum(getattr(r, column) for r in rows) / len(rows)
+    chosen = best_of(
+        points.values(), lambda rows: sum(getattr(r, column) for r in rows) / len(rows), mode
     )
-    return sweep / str(best(chosen, key=lambda r: getattr(r, column)).path)
+    if chosen is None:
+        raise RunError(
+            f"{sweep}: no trial of this sweep has a {metric} yet; run the sweep, or pass "
+            "one of its trials (trials/<id>)"
+        )
+    trial = best_of(chosen, lambda r: getattr(r, column), mode)
+    assert trial is not None  # rows with a finite mean have finite scores
+    return sweep / str(trial.path)
 
 
 def evaluate_params(params: dict, images: np.ndarray, labels: np.ndarray, ctx):
