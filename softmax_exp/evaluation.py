@@ -12,7 +12,7 @@ import numpy as np
 
 from .data import CLASS_NAMES
 from .errors import RunError
-from .layout import BEST_PARAMS, FINAL_PARAMS
+from .layout import BEST_PARAMS, FINAL_PARAMS, SPEC_FILE, TRIALS_CSV
 from .model import load_params
 from .mxnet_compat import load_mxnet
 from .runs import read_run_info
@@ -44,7 +44,7 @@ def evaluate_run(
     from .device import resolve_context
 
     run = Path(run)
-    if (run / "trials.csv").is_file():  # a sweep: its result is the trial it selected
+    if (run / TRIALS_CSV).is_file():  # a sweep: its result is the trial it selected
         run = selected_trial(run)
     params_path = run / (BEST_PARAMS if which == "best" else FINAL_PARAMS)
     if not params_path.is_file():
@@ -80,7 +80,7 @@ def selected_trial(sweep: Path) -> Path:
     metric = str(named.iloc[0]) if len(named) else "val_acc"
     column = METRIC_ALIASES.get(metric, metric)
     try:
-        mode = (yaml.safe_load((sweep / "sweep.yaml").read_text(encoding="utf-8")) or {})["mode"]
+        mode = (yaml.safe_load((sweep / SPEC_FILE).read_text(encoding="utf-8")) or {})["mode"]
     except (OSError, yaml.YAMLError, TypeError, KeyError):
         mode = direction(metric)
     scored = trials.dropna(subset=[column]) if column in trials else trials.iloc[:0]

@@ -25,6 +25,7 @@ OWNER_FILE = "sweep.json"  # which sweep (name and file) the directory belongs t
 TRIALS_DIR = "trials"  # a run directory per trial
 LOCK_FILE = ".lock"  # held by the sweep writing the directory (lock.py)
 TPE_JOURNAL = "optuna.journal"  # a TPE sweep's Optuna study, resumed with the sweep
+TPE_SAMPLER = "tpe-sampler.json"  # its sampler's random streams after the last round
 BEST_FILE = "best.yaml"  # the selected point as a train config
 REFIT_DIR = "refit"  # the run that trains it on all the training data (--refit)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..config import SETTINGS
 from ..errors import ConfigError, RunError
 from ..fileio import read_bytes, real_directory, refuse_link
-from ..layout import COMMANDS_LOG, CONFIG_FILE, SPEC_FILE, TRIALS_CSV
+from ..layout import COMMANDS_LOG, CONFIG_FILE, METRICS_FILE, RUN_FILE, SPEC_FILE, TRIALS_CSV
 from ..metrics import best_of, direction, finite_or_nan
 from ..results import load, varying_settings
 from ..runs import read_run_info
@@ -78,7 +78,7 @@ def read_source(path: Path) -> Source:
     among them is refused (a report is meant to be shared: nothing outside the directory
     goes into it), and so is a trial path in trials.csv that leads out of the sweep."""
     path = Path(path)
-    for name in (SPEC_FILE, COMMANDS_LOG, CONFIG_FILE, "run.json", "metrics.csv"):
+    for name in (SPEC_FILE, COMMANDS_LOG, CONFIG_FILE, RUN_FILE, METRICS_FILE):
         refuse_link(path / name)
     results = load(path)
     trials, epochs = results.trials, results.epochs

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import RunError
 from ..fileio import read_bytes, write_bytes, write_json
 from ..layout import TPE_JOURNAL as JOURNAL
+from ..layout import TPE_SAMPLER as SAMPLER_STATE
 from ..runs import FINISHED
 from ..summary import best_row
 from .base import Registry, Sweeper
@@ -28,7 +29,6 @@ from .expand import Trial, probe_points, trials_for_points
 from .jobs import MAX_FUSED
 from .spec import Distribution, SweepSpec
 
-SAMPLER_STATE = "tpe-sampler.json"  # the sampler's random streams after the last round
 ENDED = (*FINISHED, "failed")
 STARTUP = 10  # TPESampler's n_startup_trials: its first points are random draws
 # Rounds after the start-up: benchmarks/search.py measured 2, 3 and 4 (18 trials, 5

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional
 
 from ..errors import RunError, SoftmaxExpError
 from ..fileio import real_directory
+from ..layout import CHECKPOINT_STATE
 from .expand import Trial
 
 
@@ -50,7 +51,7 @@ def checkpoint_epoch(trial_dir: Path, trial: Trial, rows: int) -> tuple[int, str
     before it is grouped with others (it is read again, only when its job runs)."""
     from ..runs import resume_point
 
-    if not (trial_dir / "checkpoint.json").exists():
+    if not (trial_dir / CHECKPOINT_STATE).exists():
         return 0, "", ""
     try:
         start = resume_point(trial_dir, config=trial.config)

@@ -12,8 +12,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..config import SETTINGS, TrainConfig, load_train_config
 from ..errors import ConfigError, SoftmaxExpError
+from ..layout import CONFIG_FILE, OWNER_FILE, REPORT_FILE, RUN_FILE, SPEC_FILE
 from ..records import METRIC_COLUMNS
-from ..runs import CONFIG_FILE, RUN_FILE
 
 # what each tracker gets of an epoch: its losses and accuracies (timings stay in the CSV)
 EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
@@ -125,14 +125,18 @@ def read_export_source(path: Path) -> ExportSource:
                 directory=directory if directory.is_dir() else None,
             )
         )
-    files: tuple[Path, ...] = ()
-    if source.kind == "sweep":
-        files = tuple(
-            source.path / name
-            for name in ("sweep.yaml", "report.html")
-            if (source.path / name).is_file() and not (source.path / name).is_symlink()
-        )
+    files = sweep_artifacts(source.path) if source.kind == "sweep" else ()
     return ExportSource(source.kind, _name(source), source.path, tuple(trials), files)
+
+
+def sweep_artifacts(path: Path) -> tuple[Path, ...]:
+    """What a sweep's parent run carries: its sweep file and report, where they are
+    files of the directory's own (never a link's target)."""
+    return tuple(
+        path / name
+        for name in (SPEC_FILE, REPORT_FILE)
+        if (path / name).is_file() and not (path / name).is_symlink()
+    )
 
 
 def _name(source) -> str:
@@ -142,7 +146,7 @@ def _name(source) -> str:
 
     if source.kind == "sweep":
         try:
-            owner = json.loads((source.path / "sweep.json").read_text(encoding="utf-8"))
+            owner = json.loads((source.path / OWNER_FILE).read_text(encoding="utf-8"))
             if isinstance(owner, dict) and isinstance(owner.get("name"), str) and owner["name"]:
                 return owner["name"]
         except (OSError, ValueError):

@@ -20,7 +20,7 @@ from ..runs import METRICS_FILE, read_run_info
 from ..summary import read_metrics, summarize
 from ..sweep import SweepObserver
 from ..training import TrainHooks
-from .base import require
+from .base import require, sweep_artifacts
 from .mlflow_live import CLOSE_SECONDS, MlflowSender
 from .tensorboard_live import TensorBoardLive
 
@@ -168,12 +168,7 @@ class LiveTracking:
                     or any(s in ("running", "interrupted") for s in self.statuses.values())
                     else "FINISHED"
                 )
-                files = [
-                    self.path / name
-                    for name in ("sweep.yaml", "report.html")
-                    if (self.path / name).is_file() and not (self.path / name).is_symlink()
-                ]
-                self.mlflow.submit("close_sweep", status, files)
+                self.mlflow.submit("close_sweep", status, list(sweep_artifacts(self.path)))
             self.mlflow.close(CLOSE_SECONDS)
         if self.tensorboard:
             self.tensorboard.close()
