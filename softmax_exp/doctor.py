@@ -14,7 +14,7 @@ import platform
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from .errors import SoftmaxExpError
 
@@ -171,19 +171,12 @@ def check_ray() -> list[Finding]:
 
 
 def _cpuinfo() -> tuple[str, set[str]]:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
+    from .kernels import cpuinfo
+
+    found = cpuinfo()
+    if found is None:
         return platform.processor() or platform.machine(), set()
-    model: Optional[str] = None
-    flags: set[str] = set()
-    for line in lines:
-        name, _, value = line.partition(":")
-        if name.strip() == "model name" and model is None:
-            model = value.strip()
-        elif name.strip() == "flags" and not flags:
-            flags = set(value.split())
-    return model or platform.machine(), flags
+    return found.get("model name") or platform.machine(), set(found.get("flags", "").split())
 
 
 def _home(path: Path) -> str:

@@ -224,19 +224,27 @@ def _api_files() -> tuple[Path, Path]:
 def _cpu_identity() -> str:
     """The CPU model and its instruction-set flags: a -march=native build is only
     reused on a CPU that has them."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
+    found = cpuinfo()
+    if found is None:
         import platform
 
         return platform.processor() or platform.machine()
-    wanted = ("model name", "flags")
+    return "|".join(found.get(name, "") for name in ("model name", "flags"))
+
+
+def cpuinfo() -> Optional[dict[str, str]]:
+    """The first CPU's "model name" and "flags" lines of /proc/cpuinfo (None where
+    there is no such file)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
     found: dict[str, str] = {}
     for line in lines:
         name, _, value = line.partition(":")
-        if name.strip() in wanted and name.strip() not in found:
+        if name.strip() in ("model name", "flags") and name.strip() not in found:
             found[name.strip()] = value.strip()
-    return "|".join(found.get(name, "") for name in wanted)
+    return found
 
 
 @functools.cache
