@@ -107,8 +107,8 @@ def _import_once() -> None:
     _require_distutils()
     import numpy
 
-    lent = tuple(name for name in _replacements(numpy) if _missing(numpy, name))
     values = _replacements(numpy)
+    lent = tuple(name for name in values if _missing(numpy, name))
     for name in lent:
         setattr(numpy, name, values[name])
     try:
