@@ -229,11 +229,17 @@ def build_config(layers: list[tuple[str, Mapping[str, Any], yamlio.KeyLines]]) -
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for where, values, lines in layers:
+        block = next((block for block in SWEEP_BLOCKS if block in values), None)
         for key, value in values.items():
-            _refuse_sweep_key(key, values, f"{where}{_line(lines, key)}")
-            check_setting_name(key, f"{where}{_line(lines, key)}")
+            at = f"{where}{_line(lines, key)}"
+            if block and key not in SETTINGS:
+                raise ConfigError(
+                    f"{at}: '{key}' is not a setting: this is a sweep file (it has a "
+                    f"'{block}' block), not a train config; run it as a sweep"
+                )
+            check_setting_name(key, at)
             merged[key] = _coerce(key, value)
-            origin[key] = f"{where}{_line(lines, key)}"
+            origin[key] = at
     try:
         return TrainConfig(**merged)
     except ValidationError as exc:
@@ -285,18 +291,9 @@ def parse_assignment(text: str, where: str = "override") -> tuple[str, Any]:
     return key, value
 
 
-def _refuse_sweep_key(key: Any, values: Mapping[str, Any], where: str) -> None:
-    """A sweep file given where a train config was expected says so (the sweep's own
-    keys are not imported from sweep.spec: it imports this module)."""
-    block = next((block for block in SWEEP_BLOCKS if block in values), None)
-    if key not in SETTINGS and block:
-        raise ConfigError(
-            f"{where}: '{key}' is not a setting: this is a sweep file (it has a '{block}' "
-            "block), not a train config; run it as a sweep"
-        )
-
-
-SWEEP_BLOCKS = ("grid", "random", "tpe")  # what makes a file a sweep file
+# What makes a file a sweep file, so that one given as a train config says so (not
+# imported from sweep.spec, which imports this module).
+SWEEP_BLOCKS = ("grid", "random", "tpe")
 
 
 def check_setting_name(key: Any, where: str) -> None:
