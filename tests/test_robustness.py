@@ -28,6 +28,12 @@ runner = CliRunner()
 SMALL = "base: {epochs: 2, train_subset: 1000, batch_size: 100}\ngrid: {lr: [0.1, 0.5, 0.3]}\n"
 
 
+def long_train(out):
+    """A `softmax train` of 500 short epochs in a fresh process: one to stop midway."""
+    options = ["--epochs", "500", "--batch-size", "16", "--quiet", "--set", "train_subset=5000"]
+    return [sys.executable, "-m", "softmax_exp_cli", "train", "--out", str(out), *options]
+
+
 def no_temporary_files(path):
     return [p for p in path.rglob("*.tmp")] == []
 
@@ -35,21 +41,7 @@ def no_temporary_files(path):
 @pytest.mark.slow  # kills a CLI process
 @pytest.mark.e2e
 def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
-    command = [
-        sys.executable,
-        "-m",
-        "softmax_exp_cli",
-        "train",
-        "--out",
-        str(tmp_path),
-        "--epochs",
-        "500",
-        "--batch-size",
-        "16",
-        "--quiet",
-        "--set",
-        "train_subset=5000",
-    ]
+    command = long_train(tmp_path)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 90
     metrics = None
@@ -81,21 +73,7 @@ def test_kill_9_mid_training_keeps_every_finished_epoch(tmp_path, real_dataset):
 @pytest.mark.slow  # a fresh process that imports MXNet
 @pytest.mark.e2e
 def test_sigterm_stops_training_as_ctrl_c_does_with_exit_143(tmp_path, real_dataset):
-    command = [
-        sys.executable,
-        "-m",
-        "softmax_exp_cli",
-        "train",
-        "--out",
-        str(tmp_path),
-        "--epochs",
-        "500",
-        "--batch-size",
-        "16",
-        "--quiet",
-        "--set",
-        "train_subset=5000",
-    ]
+    command = long_train(tmp_path)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 90
     while time.time() < deadline and not any(
