@@ -23,14 +23,16 @@ def sweep(
         metavar="DIR",
         help=with_default("Sweep directory; rerunning resumes it.", "runs/sweep-<name>"),
     ),
-    workers: int = typer.Option(
-        1,
+    workers: Optional[int] = typer.Option(
+        None,
         "--workers",
         "-j",
         min=1,
         metavar="N",
-        help="Trials in parallel, at least 1 (local processes; with Ray, the cluster's "
-        "CPUs decide).",
+        help=with_default(
+            "Worker processes, at least 1 (1: this process; with Ray, the cluster's CPUs decide).",
+            "one per core for sweeps of several fused groups that do not prune",
+        ),
     ),
     executor: str = typer.Option(
         "local", "--executor", metavar="NAME", help="Where trials run: local or ray."
@@ -109,7 +111,7 @@ def sweep(
                 data_dir=data_dir,
                 observer=live.sweep_observer(display) if live else display,
                 argv=["softmax", *sys.argv[1:]],
-                workers=workers,
+                workers=workers or 1,
                 on_tables=refresher,
             )
     except KeyboardInterrupt:  # said once the live view is gone, or it would cover it

@@ -27,8 +27,10 @@ class Executor(ABC):
 
     name = "base"
 
-    def start(self, expected_jobs: int) -> None:
-        """Get ready for about `expected_jobs` jobs, before the sweep's own checks."""
+    def start(self, expected: Sequence[Job], at_once: int) -> None:
+        """Get ready, before the sweep's own checks: `expected` are the jobs the sweep's
+        known trials make (none for a search that picks as it goes), `at_once` how many
+        jobs the sweeper hands over together."""
 
     def close(self) -> None:
         """Release what `start` or `launch` took."""

@@ -62,6 +62,63 @@ class SerialExecutor(Executor):
                 handle(failed(job, exc))
 
 
+# A launch goes to worker processes when its jobs train at least this many images (an
+# image once per epoch): a worker's start (MXNet's import, its first graphs) costs about
+# what a fused group of 32 trials spends on 6 epochs of 54,000 images.
+PARALLEL_MIN_IMAGES = 8 * 54_000
+
+
+class AutoExecutor(Executor):
+    """The local default: a launch of several jobs, with work enough, runs on worker
+    processes, one per core (each trains one fused group on one core); any other launch
+    runs in this process, as SerialExecutor does. Jobs that prune stay in this process,
+    one after another: a trial is pruned against the trials finished before it started,
+    and with groups side by side that set would depend on timing. The results are the
+    same bits either way (the kernels compute a trial alike on any thread)."""
+
+    name = "local"
+
+    def __init__(self, cores: Optional[int] = None, worker: Optional[Callable] = None):
+        self.cores = cores or available_cores()
+        self.worker = worker
+        self.serial = SerialExecutor()
+        self.processes: Optional[ProcessExecutor] = None
+
+    def start(self, expected: Sequence[Job], at_once: int) -> None:
+        """Start the workers now when the sweep's known trials go to them: their MXNet
+        import overlaps the sweep's checks."""
+        if self.in_parallel(expected):
+            self._processes(len(expected))
+
+    def close(self) -> None:
+        if self.processes is not None:
+            self.processes.close()
+            self.processes = None
+
+    def launch(
+        self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None
+    ) -> None:
+        if self.in_parallel(jobs):
+            self._processes(len(jobs)).launch(jobs, handle, prepare, dataset)
+        else:
+            self.serial.launch(jobs, handle, prepare, dataset)
+
+    def in_parallel(self, jobs: Sequence[Job]) -> bool:
+        """Whether `jobs` go to worker processes."""
+        return (
+            len(jobs) > 1
+            and self.cores > 1
+            and not any(job.prune for job in jobs)
+            and sum(job.images() for job in jobs) >= PARALLEL_MIN_IMAGES
+        )
+
+    def _processes(self, jobs: int) -> ProcessExecutor:
+        if self.processes is None:
+            self.processes = ProcessExecutor(min(self.cores, jobs), worker=self.worker)
+            self.processes.start((), jobs)
+        return self.processes
+
+
 class _DriverError(Exception):
     """Carries an error of the driver's (a full disk while recording) out of a job run in
     this process, so that it stops the sweep instead of failing the job."""
@@ -90,10 +147,10 @@ class ProcessExecutor(Executor):
         self.worker = worker or _worker  # a module-level function: spawn pickles it by name
         self.pool: Optional[_Pool] = None
 
-    def start(self, expected_jobs: int) -> None:
+    def start(self, expected: Sequence[Job], at_once: int) -> None:
         """Start the workers now: their MXNet import overlaps the sweep's checks."""
         self.pool = self.pool or self._new_pool()
-        self.pool.grow(min(self.workers, expected_jobs))
+        self.pool.grow(min(self.workers, max(len(expected), at_once)))
 
     def close(self) -> None:
         if self.pool is not None:
@@ -277,16 +334,30 @@ def _worker(job: Job, events, threads: int) -> None:
     first imported (they are read once, at import)."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MXNET_CPU_WORKER_NTHREADS"] = "1"
-    from ..data import load_dataset
-
     try:
-        execute_job(job, events.put, load_dataset(job.data_dir))
+        execute_job(job, events.put, _dataset(job.data_dir))
     except Exception as exc:  # noqa: BLE001 - a failed trial is a result
         events.put(failed(job, exc))
 
 
-def make_executor(name: str, workers: int = 1, **options) -> Executor:
+_loaded: dict = {}  # a worker's dataset, by data directory: loaded once, used by every job
+
+
+def _dataset(data_dir):
+    from ..data import load_dataset
+
+    if data_dir not in _loaded:
+        _loaded.clear()
+        _loaded[data_dir] = load_dataset(data_dir)
+    return _loaded[data_dir]
+
+
+def make_executor(name: str, workers: Optional[int] = None, **options) -> Executor:
+    """`workers`: None (local: one process per core for sweeps of several jobs, see
+    AutoExecutor), 1 (this process), N (N worker processes)."""
     if name == "local":
+        if workers is None:
+            return AutoExecutor()
         return SerialExecutor() if workers <= 1 else ProcessExecutor(workers)
     if name == "ray":
         from .ray_executor import RayExecutor

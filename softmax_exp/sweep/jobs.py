@@ -20,6 +20,7 @@ from ..training import fuse_key
 from .expand import Trial
 
 MAX_FUSED = 32  # trials per stacked model; larger groups are split
+TRAIN_IMAGES = 60_000  # Fashion-MNIST's training set
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,14 @@ class Job:
     @property
     def ids(self) -> list[str]:
         return [t.id for t in self.trials]
+
+    def images(self) -> int:
+        """The training images the job goes through, an image once per epoch (its
+        trials share their minibatches): how much work it is, roughly."""
+        config = self.trials[0].config
+        train = config.train_subset or TRAIN_IMAGES
+        left = max(t.config.epochs for t in self.trials) - self.start_epoch
+        return round(train * (1 - config.val_fraction)) * max(0, left)
 
 
 def plan_jobs(

@@ -44,7 +44,7 @@ class RayExecutor(Executor):
         self.undo_quiet: Optional[Callable[[], None]] = None
         self.stored = (None, None)  # (the dataset, its object-store reference)
 
-    def start(self, expected_jobs: int) -> None:
+    def start(self, expected: Sequence[Job], at_once: int) -> None:
         """Join (or start) the cluster now: a bad address fails before the sweep writes."""
         self._connect()
 

@@ -12,7 +12,7 @@ import contextlib
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .. import checkpoint as checkpoints
 from ..errors import SoftmaxExpError
@@ -113,7 +113,7 @@ def run_sweep(
         default_sweep_dir(spec)  # a name that cannot be a directory fails before any work
     sweeper = make_sweeper(spec, workers)
     runner = executor or SerialExecutor()
-    plan = {
+    plan: dict[str, Any] = {
         "fuse": fuse,
         "workers": workers,
         "data_dir": data_dir,
@@ -122,14 +122,22 @@ def run_sweep(
         "mode": spec.mode,
         "checkpoint_seconds": spec.checkpoint_seconds,
     }
-    runner.start(min(workers, max(1, sweeper.planned)))
+    runner.start(
+        plan_jobs(sweeper.known(), **plan) if sweeper.known() else [],
+        min(workers, max(1, sweeper.planned)),
+    )
     try:
         dataset = check_inputs(sweeper.probe(), data_dir)
         with taken(make_sweep_dir(spec, out), spec, spec_path, restart) as path:
             driver = _Driver(spec, path, observer or SweepObserver(), fail_fast, restart)
             driver.on_tables = on_tables
             driver.start(sweeper, list(argv) if argv is not None else sys.argv)
-            _run(driver, sweeper, runner, plan, dataset)
+            try:
+                _run(driver, sweeper, runner, plan, dataset)
+            finally:
+                runner.close()
+            if on_tables:  # the last page, once the workers' memory is given back
+                on_tables(path, True)
             return driver.sweep
     finally:
         runner.close()
@@ -152,8 +160,6 @@ def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, datase
             driver.write_tables()
         raise
     driver.write_tables()
-    if driver.on_tables:
-        driver.on_tables(driver.path, True)
 
 
 class _Driver(Recording):

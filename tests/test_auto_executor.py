@@ -1,0 +1,92 @@
+"""The local default executor: which launches go to worker processes (one per core),
+and that they give the same tables as this process does."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from helpers import FUSED_ATOL, kernels_in_use, pid_recording_worker, tables
+from softmax_exp.sweep import (
+    SerialExecutor,
+    executors,
+    expand,
+    load_sweep_spec,
+    plan_jobs,
+    run_sweep,
+)
+from softmax_exp.sweep.executors import AutoExecutor, make_executor
+
+TWO_GROUPS = """\
+base: {epochs: 2, train_subset: 2000, batch_size: 100}
+grid:
+  lr: [0.05, 0.5]
+  batch_size: [100, 200]
+"""
+
+
+def jobs_of(tmp_path, text, **options):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    spec = load_sweep_spec(path)
+    return plan_jobs(expand(spec), fuse=True, prune=spec.prune, **options)
+
+
+def full_data(epochs: int, batch_sizes: str = "[128, 256]") -> str:
+    return f"base: {{epochs: {epochs}}}\ngrid:\n  lr: [0.1, 0.3]\n  batch_size: {batch_sizes}\n"
+
+
+def test_several_jobs_with_work_enough_go_to_one_process_per_core(tmp_path):
+    jobs = jobs_of(tmp_path, full_data(epochs=10))
+    assert len(jobs) == 2
+    assert AutoExecutor(cores=2).in_parallel(jobs)
+
+
+@pytest.mark.parametrize(
+    "text, cores, why",
+    [
+        (full_data(epochs=10, batch_sizes="[256]"), 2, "one job"),
+        (full_data(epochs=10), 1, "one core"),
+        (full_data(epochs=1), 2, "less work than starting a worker costs"),
+        (full_data(epochs=10) + "prune: {method: median}\n", 2, "pruning depends on order"),
+    ],
+)
+def test_other_launches_stay_in_this_process(tmp_path, text, cores, why):
+    assert not AutoExecutor(cores=cores).in_parallel(jobs_of(tmp_path, text)), why
+
+
+def test_job_work_counts_training_images_of_the_epochs_left(tmp_path):
+    (job,) = jobs_of(
+        tmp_path,
+        "base: {epochs: 3, train_subset: 1000, val_fraction: 0.2}\ngrid: {lr: [0.1, 0.2]}\n",
+    )
+    assert job.images() == 800 * 3
+    assert (job.__class__(job.number, job.trials, start_epoch=2)).images() == 800
+
+
+def test_the_local_default_is_the_auto_executor_and_a_number_is_kept():
+    assert isinstance(make_executor("local"), AutoExecutor)
+    assert isinstance(make_executor("local", 1), SerialExecutor)
+    assert make_executor("local", 2).name == "process"
+
+
+@pytest.mark.e2e
+def test_groups_side_by_side_give_this_process_tables(tmp_path, monkeypatch, real_dataset):
+    """Two fused groups on two worker processes (the threshold lowered to fit a test):
+    each job ran in a process of its own, not this one, and the tables are the bits a
+    serial sweep writes."""
+    monkeypatch.setattr(executors, "PARALLEL_MIN_IMAGES", 0)
+    monkeypatch.setenv("PID_DIR", str(tmp_path))
+    spec = tmp_path / "s.yaml"
+    spec.write_text(TWO_GROUPS)
+    serial = run_sweep(spec, tmp_path / "serial", executor=SerialExecutor(), argv=["t"])
+    auto = AutoExecutor(cores=2, worker=pid_recording_worker)
+    parallel = run_sweep(spec, tmp_path / "auto", executor=auto, argv=["t"])
+    pids = {p.read_text() for p in tmp_path.glob("job-*")}
+    assert len(list(tmp_path.glob("job-*"))) == 2 and len(pids) == 2
+    assert str(os.getpid()) not in pids
+    atol = FUSED_ATOL[kernels_in_use()]
+    for got, want in zip(tables(parallel.path), tables(serial.path)):
+        pd.testing.assert_frame_equal(got, want, check_exact=atol == 0, atol=atol)
