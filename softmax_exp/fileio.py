@@ -175,18 +175,36 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def append_line(path: Path, line: str) -> None:
-    """Append one complete line and force it to disk, so a killed process keeps it.
+def append_line(path: Path, line: str, sync: bool = True) -> None:
+    """Append one complete line, so a killed process keeps it, and (`sync`) force it to
+    disk, so a power cut does too.
 
     One write() of the whole line: a reader can only ever see a torn *last* line,
     which the loaders drop.
     """
-    append_lines(path, [line])
+    append_lines(path, [line], sync)
 
 
-def append_lines(path: Path, lines: list[str]) -> None:
-    """Append complete lines in one write() and force them to disk (see append_line).
-    A write that fails (a full disk) is undone: the file is cut back to its old end."""
+def sync_file(path: Path) -> None:
+    """Force what was appended to `path` without `sync` to disk."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise link_error(path) from None
+        raise disk_error(path, exc) from exc
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise disk_error(path, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def append_lines(path: Path, lines: list[str], sync: bool = True) -> None:
+    """Append complete lines in one write(), and (`sync`) force them to disk (see
+    append_line). A write that fails (a full disk) is undone: the file is cut back to
+    its old end."""
     if not lines:
         return
     data = "".join(line.rstrip("\n") + "\n" for line in lines).encode("utf-8")
@@ -201,7 +219,8 @@ def append_lines(path: Path, lines: list[str]) -> None:
         try:
             if os.write(fd, data) != len(data):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         except OSError:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, end)

@@ -4,7 +4,7 @@ the config, so that whatever reads or writes runs need not import the trainer.""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional
 
 from .config import TrainConfig
@@ -36,7 +36,9 @@ class EpochMetrics:
     samples_per_second: float
 
     def as_row(self) -> dict:
-        return asdict(self)
+        # asdict() copies deeply, field by field: a sweep's driver calls this for every
+        # trial and epoch, and the fields are numbers
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 from .checkpoint import sha256_of
 from .config import TrainConfig, config_id, to_yaml
 from .errors import RunError
-from .fileio import append_line, read_text, write_json, write_text
+from .fileio import append_line, read_text, sync_file, write_json, write_text
 from .layout import BEST_PARAMS, CONFIG_FILE, FINAL_PARAMS, METRICS_FILE, RUN_FILE
 from .model import save_params
 from .mxnet_compat import load_mxnet
@@ -126,13 +126,21 @@ class RunRecorder:
         killed with -9 resumes with its best parameters too)."""
         from .checkpoint import save
 
+        sync_file(self.path / METRICS_FILE)  # the rows up to the checkpoint's epoch
         if checkpoint.best_epoch == checkpoint.epoch and checkpoint.best_params is not None:
             save_params(self.path / BEST_PARAMS, checkpoint.best_params)
         save(self.path, checkpoint, self.config)
 
     def record_epoch(self, metrics: EpochMetrics) -> None:
         row = metrics.as_row()
-        append_line(self.path / METRICS_FILE, csv_line([_plain(row[c]) for c in METRIC_COLUMNS]))
+        # Written at once (a killed process keeps it); forced to disk with the next
+        # checkpoint or the trial's end, not once per trial and epoch: a thousand trials
+        # of a sweep would wait on a thousand syncs an epoch (docs/performance.md).
+        append_line(
+            self.path / METRICS_FILE,
+            csv_line([_plain(row[c]) for c in METRIC_COLUMNS]),
+            sync=False,
+        )
         self.info["epochs_run"] = metrics.epoch
 
     def finish(
@@ -142,6 +150,8 @@ class RunRecorder:
         error: Optional[str] = None,
     ) -> dict[str, Any]:
         """Save parameters (if any) and the final run.json; returns its content."""
+        if (self.path / METRICS_FILE).exists():
+            sync_file(self.path / METRICS_FILE)
         if outcome is not None:
             sums = {}
             for name, params in (

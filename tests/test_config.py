@@ -7,7 +7,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from softmax_exp import config
+from softmax_exp import config, yamlio
 from softmax_exp.config import TrainConfig, load_train_config, parse_assignment
 from softmax_exp.errors import ConfigError
 
@@ -256,3 +256,35 @@ def test_a_sweep_file_given_as_a_train_config_says_so(tmp_path):
         match=r"grid.yaml:1: 'base' is not a setting: this is a sweep file \(it has a 'grid'",
     ):
         load_train_config(path)
+
+
+def scalars(text):
+    return (
+        st.none()
+        | st.booleans()
+        | st.integers(-(10**12), 10**12)
+        | st.floats(allow_nan=False)
+        | text
+    )
+
+
+def settings_like(text):
+    """Mappings shaped like config.yaml and best.yaml: setting names to scalars."""
+    return st.dictionaries(
+        st.from_regex(r"[a-z][a-z_]{0,12}", fullmatch=True),
+        scalars(text) | st.lists(scalars(text), max_size=3),
+        max_size=8,
+    )
+
+
+@given(settings_like(st.text(max_size=12)))
+def test_yaml_dump_reads_back_as_it_was(data):
+    """yamlio.dump uses libyaml's emitter for speed: any text it writes reads back."""
+    assert yaml.safe_load(yamlio.dump(data)) == (data or {})
+
+
+@given(settings_like(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)))
+def test_yaml_dump_writes_the_text_pyyaml_safe_dump_writes(data):
+    """For what configs hold (numbers, names, printable text) the file is the very text
+    the pure-Python emitter wrote before: config.yaml files are unchanged."""
+    assert yamlio.dump(data) == yaml.safe_dump(data, sort_keys=False, default_flow_style=False)

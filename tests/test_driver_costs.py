@@ -78,3 +78,31 @@ def test_the_live_view_rebuilds_its_leaderboard_only_now_and_then(
         run_sweep(tmp_path / "s.yaml", tmp_path / "out", observer=display, argv=["test"])
     assert built == [12]  # the first view, none per trial or epoch (the command prints the last)
     assert "leaderboard" in console.file.getvalue()
+
+
+def test_epoch_rows_are_synced_per_trial_not_per_row(tmp_path, real_dataset, monkeypatch):
+    """A row is written as its epoch ends (a killed process keeps it) and forced to disk
+    with the trial's checkpoint or end: one sync per trial here, not one per row."""
+    from softmax_exp import runs
+
+    appended, synced = [], []
+    append_line, sync_file = runs.append_line, runs.sync_file
+
+    def spy_append(path, line, sync=True):
+        appended.append((path.name, sync))
+        append_line(path, line, sync)
+
+    def spy_sync(path):
+        synced.append(path.parent.name)
+        sync_file(path)
+
+    monkeypatch.setattr(runs, "append_line", spy_append)
+    monkeypatch.setattr(runs, "sync_file", spy_sync)
+    (tmp_path / "s.yaml").write_text(SPEC)
+    run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"])
+    assert appended == [("metrics.csv", False)] * 24
+    trials = sorted(p.name for p in (tmp_path / "out" / "trials").iterdir())
+    assert sorted(synced) == trials  # each trial's metrics.csv once, at its end
+    for trial in trials:
+        rows = pd.read_csv(tmp_path / "out" / "trials" / trial / "metrics.csv")
+        assert list(rows.epoch) == [1, 2]

@@ -175,7 +175,7 @@ def full_disk_after(monkeypatch, name: str, allowed: int):
     real_open = os.open
 
     def fake_open(path, flags, *args, **kwargs):
-        if str(path).endswith(name):
+        if str(path).endswith(name) and flags & (os.O_WRONLY | os.O_RDWR):
             calls["n"] += 1
             if calls["n"] > allowed:
                 return real_open("/dev/full", os.O_WRONLY)
