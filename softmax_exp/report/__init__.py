@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 from ..errors import RunError, SoftmaxExpError
-from ..fileio import remove_stale_temporaries, write_text
+from ..fileio import atomic_writer, remove_stale_temporaries
 from ..layout import REPORT_FILE, STUDY_FILE
 from . import figures
 from .page import Page, leaderboard, trial_card, what_ran
@@ -45,15 +45,34 @@ def write_report(
     target = Path(out) if out else default_report_path(paths)
     sources = [read_source(Path(p)) for p in paths]
     remove_stale_temporaries(target)  # those of a writer killed before its rename
-    write_text(target, build_report(sources, evaluate, data_dir))
+    page = build_page(sources, evaluate, data_dir)
+    with atomic_writer(target) as handle:
+        for chunk in page.chunks(_plotly_js()):
+            handle.write(chunk)
     return target
 
 
 def build_report(
     sources: list[Source], evaluate: bool = True, data_dir: Optional[Path] = None
 ) -> str:
+    """The page as one string (write_report streams it to its file instead)."""
     from plotly.offline import get_plotlyjs
 
+    return build_page(sources, evaluate, data_dir).html(get_plotlyjs())
+
+
+def _plotly_js(chunk: int = 1 << 20) -> Iterator[str]:
+    """plotly.min.js (4.8 MB) from the plotly package, a piece at a time."""
+    from importlib.resources import files
+
+    with (files("plotly") / "package_data" / "plotly.min.js").open(encoding="utf-8") as js:
+        while piece := js.read(chunk):
+            yield piece
+
+
+def build_page(
+    sources: list[Source], evaluate: bool = True, data_dir: Optional[Path] = None
+) -> Page:
     several = len(sources) > 1
     labelled = [(s, f"{s.name}: " if several else "") for s in sources]
     page = Page("softmax-exp report: " + ", ".join(s.name for s in sources))
@@ -86,7 +105,7 @@ def build_report(
             for row in source.trials.to_dict("records")
         ]
     page.add(f'<div class="trials">{"".join(cards)}</div>')
-    return page.html(get_plotlyjs())
+    return page
 
 
 def _sweep_views(page: Page, sweeps: list[tuple[Source, str]], several: bool) -> None:
@@ -151,14 +170,17 @@ def _per_class(
 
 
 class ReportRefresher:
-    """Rewrites a sweep's report.html while it runs, at most a tenth of the time: after
-    a refresh that took t seconds, the next waits at least 9 t. The first waits
-    `first_after` seconds, so a short sweep pays for one page, at its end.
+    """Rewrites a sweep's report.html while it runs, in at most a twentieth of the time:
+    after a refresh that took t seconds, the next waits at least 19 t, so pages come less
+    often as the sweep (and its page) grows. The first waits `first_after` seconds, so a
+    short sweep pays for one page, at its end. The last page, with the selected trial's
+    per-class view, has the rest of a tenth (docs/performance.md#the-report).
 
     A sweep calls it as its tables gain rows: `run_sweep(..., on_tables=ReportRefresher())`.
     """
 
     FIRST_AFTER = 10.0
+    SHARE = 0.05  # of the sweep's wall time, for the pages written while it runs
 
     def __init__(
         self,
@@ -170,6 +192,8 @@ class ReportRefresher:
         wait = self.FIRST_AFTER if first_after is None else first_after
         self.next_at = time.monotonic() + wait
         self.problem = "not written yet"  # why the last refresh failed ("": it did not)
+        self.seconds = 0.0  # spent on pages so far
+        self.pages = 0
 
     def __call__(self, path: Path, final: bool = False) -> None:
         """Rewrite `path`/report.html, unless too soon; `final` (the sweep ended): now,
@@ -187,7 +211,9 @@ class ReportRefresher:
                 f"softmax report {path} writes it later"
             )
         took = time.monotonic() - now
-        self.next_at = time.monotonic() + 9 * took
+        self.seconds += took
+        self.pages += 1
+        self.next_at = time.monotonic() + took * (1 / self.SHARE - 1)
 
 
 __all__ = [

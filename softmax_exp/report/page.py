@@ -11,7 +11,7 @@ import json
 import re
 from collections import Counter
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from ..labels import setting_value_text, settings_that_apply
 from ..metrics import rank_key
@@ -119,25 +119,33 @@ class Page:
         )
 
     def html(self, plotly_js: str) -> str:
+        return "".join(self.chunks([plotly_js]))
+
+    def chunks(self, plotly_js: Iterable[str]) -> Iterator[str]:
+        """The page in pieces, plotly.js as `plotly_js` gives it: a writer streams it
+        to its file rather than hold a second copy of the whole page."""
         nav = " ".join(f'<a href="#{a}">{esc(h)}</a>' for a, h in self.nav)
-        return "\n".join(
-            [
-                "<!DOCTYPE html>",
-                '<html lang="en"><head><meta charset="utf-8">',
-                f"<title>{esc(self.title)}</title>",
-                '<meta name="viewport" content="width=device-width, initial-scale=1">',
-                f"<style>{STYLE}</style>",
-                f"<script>{plotly_js}</script>",
-                "</head><body><main>",
-                f"<h1>{esc(self.title)}</h1>",
-                f'<p class="muted">written {esc(datetime.now().isoformat(timespec="seconds"))} '
-                "by softmax report</p>",
-                f"<nav>{nav}</nav>",
-                *self.parts,
-                f"</main><script>{SCRIPT}</script></body></html>",
-                "",
-            ]
-        )
+        head = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{esc(self.title)}</title>",
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<style>{STYLE}</style>",
+        ]
+        yield "\n".join(head) + "\n<script>"
+        yield from plotly_js
+        body = [
+            "</script>",
+            "</head><body><main>",
+            f"<h1>{esc(self.title)}</h1>",
+            f'<p class="muted">written {esc(datetime.now().isoformat(timespec="seconds"))} '
+            "by softmax report</p>",
+            f"<nav>{nav}</nav>",
+        ]
+        yield "\n".join(body)
+        for part in self.parts:
+            yield "\n" + part
+        yield f"\n</main><script>{SCRIPT}</script></body></html>\n"
 
 
 def facts_table(rows: list[tuple[str, Any]]) -> str:
