@@ -34,3 +34,28 @@ def test_the_scale_measurement_reports_memory_and_the_drivers_events(tmp_path, r
     events = {kind: value["events"] for kind, value in found["driver"].items()}
     assert events["TrialStarted"] == events["TrialEnded"] == 8
     assert events["EpochEnded"] == 16
+
+
+def test_the_sweep_command_benchmark_measures_each_setting(tmp_path, real_dataset):
+    raw = tmp_path / "raw.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "sweeps.py"),
+            "--sizes",
+            "8x1",
+            "--report",
+            "both",
+            "--json",
+            str(raw),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(raw.read_text())["runs"]
+    assert [run["report"] for run in runs] == [True, False]
+    assert all(run["peak_tree_mb"] >= run["peak_driver_mb"] > 0 for run in runs)
+    assert runs[0]["report_bytes"] > 4_000_000 and runs[1]["report_bytes"] == 0
+    assert "8x1" in done.stdout and "--no-report" in done.stdout
