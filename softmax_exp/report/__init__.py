@@ -111,9 +111,10 @@ def _curves_notes(page: Page, labelled: list[tuple[Source, str]]) -> None:
         page.note(
             f"{prefix}{len(source.trials):,} trials: the best {len(shown)} on {source.metric} "
             f"are drawn one by one; the other {len(rest):,}"
-            f"{f' ({stopped})' if stopped else ''} as one grey band per panel, their median "
+            f"{f' ({stopped})' if stopped else ''} as one grey band per panel: their median "
             f"and {low}-{high} % range at each epoch, of those with a finite value there "
-            "(a pruned trial counts until it stopped). The band toggles from the legend."
+            "(a pruned trial counts until it stopped; a single epoch shows as a marker with an "
+            "error bar). One legend entry toggles it."
         )
 
 

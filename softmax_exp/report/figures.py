@@ -437,7 +437,7 @@ def slices(source: Source) -> Optional[dict]:
                     "y": numbers(rows["score"]),
                     "text": [labels[t] for t in rows["trial_id"]],
                     "marker": {
-                        "size": 9,
+                        "size": 9 if len(trials) <= thinning.ROWS_SHOWN else 5,  # less overlap
                         "color": STATUS_COLOR.get(status, "#333"),
                         "symbol": "circle" if status == "completed" else "x",
                         "opacity": 0.8,
