@@ -218,3 +218,19 @@ def test_importance_weighs_every_completed_trial_or_an_even_sample(completed):
     assert set(rows["status"]) == {"completed"} and rows["score"].notna().all()
     assert rows["score"].max() == max(scores[:completed])
     assert rows["score"].min() == min(scores[:completed])
+
+
+def test_side_by_side_each_sweep_thins_on_its_own(tmp_path):
+    one = write_fake_sweep(tmp_path / "one", trials=250, epochs=2, name="one")
+    two = write_fake_sweep(tmp_path / "two", trials=30, epochs=2, name="two", seed=1)
+    page = write_report([one, two], tmp_path / "both.html", evaluate=False).read_text()
+    rows = leaderboard_rows(page)
+    assert len(rows) == thinning.ROWS_SHOWN + 30
+    assert page.count("one: 50 more trials are not listed here") == 2  # board and cards
+    assert page.count("more trials are not listed here") == 2  # none for two's 30
+    sources = [(read_source(one), "one: "), (read_source(two), "two: ")]
+    figure = figures.learning_curves(sources)
+    legend = [t["name"] for t in figure["data"] if t["showlegend"]]
+    assert len(legend) == 2 * (thinning.CURVES_BEST + 1)
+    assert "one: other 240 trials: median, 10-90 % range" in legend
+    assert "two: other 20 trials: median, 10-90 % range" in legend
