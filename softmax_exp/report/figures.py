@@ -172,7 +172,8 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
     layout = subplot_layout(
         2, 3, titles, shared_xaxes=True, horizontal_spacing=0.06, vertical_spacing=0.1
     )
-    data, bands = [], []  # the bands first: drawn under the trials' lines
+    data: list[dict] = []
+    bands: list[dict] = []  # drawn first: under the trials' lines
     split = [(source, prefix, *thinning.curves_split(source)) for source, prefix in sources]
     drawn = [drawn_curves(source, shown, rest) for source, _, shown, rest in split]
     count = sum(len(curves) for curves in drawn)
@@ -541,7 +542,8 @@ def test_curves(sources: list[tuple[Source, str]]) -> dict:
     that validation selected marked (its parameters are best.params). Past
     `thinning.CURVES_ALL_UP_TO` trials, as in `learning_curves`: the best and a band."""
     layout = subplot_layout(1, 2, ["test loss", "test acc"], horizontal_spacing=0.08)
-    data, bands = [], []
+    data: list[dict] = []
+    bands: list[dict] = []  # drawn first: under the trials' lines
     split = [(source, prefix, *thinning.curves_split(source)) for source, prefix in sources]
     drawn = [drawn_curves(source, shown, rest) for source, _, shown, rest in split]
     count = sum(len(curves) for curves in drawn)
