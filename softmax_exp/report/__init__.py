@@ -10,14 +10,16 @@ plotly (and pandas) load only here, never with the CLI's help.
 from __future__ import annotations
 
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 from ..errors import RunError, SoftmaxExpError
 from ..fileio import atomic_writer, remove_stale_temporaries
 from ..layout import REPORT_FILE, STUDY_FILE
-from . import figures
-from .page import Page, leaderboard, trial_card, what_ran
+from . import figures, thinning
+from .page import Page, leaderboard, more_trials, trial_card, what_ran
 from .sources import Source, read_source
 from .study import export_study, param_importances
 
@@ -76,10 +78,10 @@ def build_page(
     several = len(sources) > 1
     labelled = [(s, f"{s.name}: " if several else "") for s in sources]
     page = Page("softmax-exp report: " + ", ".join(s.name for s in sources))
-    anchors: dict[tuple[int, str], str] = {}
+    anchors: dict[tuple[int, str], str] = {}  # the listed trials' cards
     for source, _ in labelled:
-        for row in source.trials.to_dict("records"):
-            anchors[(id(source), row["trial_id"])] = f"trial-{len(anchors) + 1}"
+        for trial_id in thinning.listed(source)["trial_id"]:
+            anchors[(id(source), trial_id)] = f"trial-{len(anchors) + 1}"
 
     page.section("what-ran", "What ran")
     for source, _ in labelled:
@@ -89,6 +91,7 @@ def build_page(
     page.section("leaderboard", "Leaderboard")
     page.add(leaderboard(labelled, anchors))
     page.section("curves", "Learning curves")
+    _curves_notes(page, labelled)
     page.plot(figures.learning_curves(labelled))
     sweeps = [(s, p) for s, p in labelled if s.kind == "sweep"]
     if sweeps:
@@ -97,39 +100,94 @@ def build_page(
     for source, _ in labelled:
         _per_class(page, source, evaluate, data_dir, several)
     page.section("trials", "Trials")
+    if more := more_trials(labelled):
+        page.add(more)
+    page.add(f'<div class="trials">{trial_cards(labelled, anchors)}</div>')
+    return page
+
+
+def trial_cards(labelled: list[tuple[Source, str]], anchors: dict) -> str:
     cards = []
     for source, prefix in labelled:
-        labels = figures.trial_labels(source, prefix)
+        listed = thinning.listed(source)
+        labels = figures.trial_labels(source, prefix, list(listed["trial_id"]))
         cards += [
             trial_card(source, row, anchors[(id(source), row["trial_id"])], labels[row["trial_id"]])
-            for row in source.trials.to_dict("records")
+            for row in listed.to_dict("records")
         ]
-    page.add(f'<div class="trials">{"".join(cards)}</div>')
-    return page
+    return "".join(cards)
+
+
+def _curves_notes(page: Page, labelled: list[tuple[Source, str]]) -> None:
+    """What the curves show of a source with too many trials to draw each."""
+    for source, prefix in labelled:
+        shown, rest = thinning.curves_split(source)
+        if not rest:
+            continue
+        statuses = Counter(str(s) for s in _statuses(source, rest))
+        stopped = ", ".join(f"{n:,} {s}" for s, n in statuses.most_common() if s != "completed")
+        low, high = (round(100 * q) for q in (thinning.BAND[0], thinning.BAND[-1]))
+        page.note(
+            f"{prefix}{len(source.trials):,} trials: the best {len(shown)} on {source.metric} "
+            f"are drawn one by one; the other {len(rest):,}"
+            f"{f' ({stopped})' if stopped else ''} as one grey band per panel: their median "
+            f"and {low}-{high} % range at each epoch, of those with a finite value there "
+            "(a pruned trial counts until it stopped; a single epoch shows as a marker with an "
+            "error bar). One legend entry toggles it."
+        )
+
+
+def _statuses(source: Source, rest: list) -> list:
+    trials = source.trials
+    return list(trials.loc[trials["trial_id"].isin(rest), "status"])
 
 
 def _sweep_views(page: Page, sweeps: list[tuple[Source, str]], several: bool) -> None:
     page.section("parallel", "Parallel coordinates")
     for source, _ in sweeps:
         _subtitle(page, source, several)
+        shown = replace(source, trials=thinning.points(source))
+        _points_note(page, source, shown)
         page.plot(
-            figures.parallel_coordinates(source),
+            figures.parallel_coordinates(shown),
             "nothing swept, or no trial has a value of the selection metric",
         )
     page.section("slices", "Slices: the metric against each setting")
     for source, _ in sweeps:
         _subtitle(page, source, several)
-        page.plot(figures.slices(source), "nothing swept")
+        shown = replace(source, trials=thinning.points(source))
+        _points_note(page, source, shown)
+        page.plot(figures.slices(shown), "nothing swept")
     page.section("importance", "Parameter importance")
     for source, _ in sweeps:
         _subtitle(page, source, several)
+        _importance_note(page, source)
         scores = param_importances(source)
         page.plot(
             figures.importance(scores, source.metric) if scores else None,
             "needs at least two completed trials that differ in a setting",
         )
     page.section("test-curves", "Test loss and accuracy by epoch (exercise 2)")
+    _curves_notes(page, sweeps)
     page.plot(figures.test_curves(sweeps))
+
+
+def _points_note(page: Page, source: Source, shown: Source) -> None:
+    if len(shown.trials) < len(source.trials):
+        page.note(
+            f"{len(shown.trials):,} of {len(source.trials):,} trials: the best "
+            f"{thinning.ROWS_SHOWN} on {source.metric} and an evenly spaced sample of the "
+            "others by rank, best to worst (trials without a value of the metric left out)."
+        )
+
+
+def _importance_note(page: Page, source: Source) -> None:
+    weighed, done = len(thinning.importance_rows(source)), len(thinning.completed(source))
+    if weighed < done:
+        page.note(
+            f"Computed on {weighed:,} of the {done:,} trials that completed with a value of "
+            f"{source.metric}: an evenly spaced sample of them by rank, best to worst."
+        )
 
 
 def _subtitle(page: Page, source: Source, several: bool) -> None:
@@ -147,7 +205,7 @@ def _per_class(
         return
     run = source.path / str(best["path"]) if source.kind == "sweep" else source.path
     name = figures.label(best["trial_id"])
-    label = figures.trial_labels(source).get(best["trial_id"], name)
+    label = figures.trial_labels(source, ids=[best["trial_id"]]).get(best["trial_id"], name)
     page.add(
         f"<p>{name}{'' if label == name else f' ({label})'}: best {source.metric} "
         f"{best['score']:.4f} at epoch {figures.value_text(best['best_epoch'])}; "

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from ..labels import setting_value_text
 from ..metrics import is_finite_number as is_number  # numpy scalars included
+from . import thinning
 from .sources import Source
 
 METRICS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc")
@@ -57,6 +58,9 @@ PALETTE = (
     "#fc0080",
     "#b2828d",
 )  # plotly's D3, then its Dark24
+REST_COLOR = "#555555"  # the trials summarized as a band: grey, apart from every palette colour
+REST_FILL = "rgba(85,85,85,0.18)"
+LONE_POINT = 7  # a one-point curve's marker, as a line of one point draws nothing
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 CLEAN = {"displaylogo": False, "responsive": True}
 _STEPS = [m * 10.0**e for e in range(-3, 4) for m in (1, 2, 5)]
@@ -143,13 +147,15 @@ def subplot_layout(
     return layout
 
 
-def trial_labels(source: Source, prefix: str = "") -> dict[str, str]:
-    """'lr=0.1 batch_size=256' for each trial: its swept settings (and seed)."""
+def trial_labels(source: Source, prefix: str = "", ids: Optional[list] = None) -> dict[str, str]:
+    """'lr=0.1 batch_size=256' for each trial (those of `ids` only, when given): its swept
+    settings (and seed)."""
     swept = source.swept()
     if source.trials["seed"].astype(str).nunique() > 1:
         swept = [*swept, "seed"]
     labels = {}
-    for row in source.trials.to_dict("records"):
+    trials = source.trials if ids is None else source.trials[source.trials["trial_id"].isin(ids)]
+    for row in trials.to_dict("records"):
         text = " ".join(f"{k}={setting_value_text(k, row[k])}" for k in swept) or str(
             row["trial_id"]
         )
@@ -159,21 +165,27 @@ def trial_labels(source: Source, prefix: str = "") -> dict[str, str]:
 
 def learning_curves(sources: list[tuple[Source, str]]) -> dict:
     """Every metric against epoch, one line per trial; a legend entry toggles a trial
-    in every panel; pruned and diverged trials end in a marker where they stopped."""
+    in every panel; pruned and diverged trials end in a marker where they stopped. Past
+    `thinning.CURVES_ALL_UP_TO` trials, the best `CURVES_BEST` are drawn and the rest is
+    one band per panel (`rest_traces`)."""
     titles = [m.replace("_", " ") for m in METRICS]
     layout = subplot_layout(
         2, 3, titles, shared_xaxes=True, horizontal_spacing=0.06, vertical_spacing=0.1
     )
-    data = []
-    count = sum(source.epochs["trial_id"].nunique() for source, _ in sources)
+    data: list[dict] = []
+    bands: list[dict] = []  # drawn first: under the trials' lines
+    split = [(source, prefix, *thinning.curves_split(source)) for source, prefix in sources]
+    drawn = [drawn_curves(source, shown, rest) for source, _, shown, rest in split]
+    count = sum(len(curves) for curves in drawn)
     index = 0
-    for source, prefix in sources:
-        labels = trial_labels(source, prefix)
-        for trial_id, rows in source.epochs.groupby("trial_id", sort=False):
+    for (source, prefix, shown, rest), curves in zip(split, drawn):
+        labels = trial_labels(source, prefix, shown)
+        for trial_id, rows in curves:
             status = str(rows["status"].iloc[0])
             color, dash = trial_style(index, count)
             index += 1
             group = f"{prefix}{trial_id}"
+            first = len(data)
             for panel, metric in enumerate(METRICS):
                 y = numbers(rows[metric])
                 if not any(v is not None for v in y):
@@ -190,14 +202,114 @@ def learning_curves(sources: list[tuple[Source, str]]) -> dict:
                         metric,
                     )
                 )
+            if first < len(data):  # the legend entry on its first panel: a loss may be NaN
+                data[first]["showlegend"] = True
+        if rest:
+            others = rest_epochs(source, rest)
+            for panel, metric in enumerate(METRICS):
+                axes = _axes(panel)
+                bands += rest_traces(others, metric, rest_name(prefix, rest), panel == 0, axes)
     for axis in range(1, 7):
         suffix = "" if axis == 1 else str(axis)
         layout[f"xaxis{suffix}"]["title"] = {"text": "epoch"} if axis > 3 else None
         if axis <= 3:
-            kind = spread_axis(v for source, _ in sources for v in source.epochs[METRICS[axis - 1]])
+            kind = spread_axis(source.epochs[METRICS[axis - 1]] for source, _ in sources)
             layout[f"yaxis{suffix}"].update({"type": kind, **LOG_TICKS.get(kind, {})})
     layout["legend"] = {"font": {"size": 10}, "title": {"text": "trial (click to hide)"}}
-    return figure(data, layout, height=640)
+    return figure(bands + data, layout, height=640)
+
+
+def _axes(panel: int) -> dict[str, str]:
+    suffix = "" if panel == 0 else str(panel + 1)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def drawn_curves(source: Source, shown: list, rest: list) -> list[tuple[Any, Any]]:
+    """(trial id, its rows of epochs.csv) for the trials drawn one by one: in epochs.csv's
+    order when every trial is, else best first."""
+    epochs = source.epochs
+    if rest:
+        epochs = epochs[epochs["trial_id"].isin(shown)]
+    curves = dict(list(epochs.groupby("trial_id", sort=False)))
+    order = [t for t in shown if t in curves] if rest else list(curves)
+    return [(t, curves[t]) for t in order]
+
+
+def rest_epochs(source: Source, rest: list):
+    return source.epochs[source.epochs["trial_id"].isin(rest)]
+
+
+def rest_name(prefix: str, rest: list) -> str:
+    low, high = (round(100 * q) for q in (thinning.BAND[0], thinning.BAND[-1]))
+    return label(f"{prefix}other {len(rest):,} trials: median, {low}-{high} % range")
+
+
+def band(epochs, metric: str):
+    """Per epoch: how many of `epochs`' trials have a finite `metric` (n), and the
+    `thinning.BAND` quantiles of those values (low, median, high); None when none has."""
+    import numpy as np
+
+    values = epochs[["epoch", metric]].astype(float)
+    values = values[np.isfinite(values[metric])]
+    if values.empty:
+        return None
+    grouped = values.groupby("epoch")[metric]
+    table = grouped.quantile(list(thinning.BAND)).unstack()
+    table.columns = ["low", "median", "high"]
+    table["n"] = grouped.size()
+    return table.reset_index()
+
+
+def rest_traces(epochs, metric: str, name: str, legend: bool, axes: dict) -> list[dict]:
+    """The trials not drawn one by one, as their median per epoch (one legend entry)
+    over a filled band from the low to the high quantile; at a single epoch, a marker
+    with an error bar instead, as a band of one epoch has no width."""
+    stats = band(epochs, metric)
+    if stats is None:
+        return []
+    x = [int(e) for e in stats["epoch"]]
+    low, median, high = (numbers(stats[c]) for c in ("low", "median", "high"))
+    common = {"type": "scatter", "name": name, "legendgroup": f"rest {name}", **axes}
+    traces = []
+    if len(x) > 1:
+        traces.append(
+            {
+                **common,
+                "mode": "lines",
+                "x": x + x[::-1],
+                "y": high + low[::-1],
+                "fill": "toself",
+                "fillcolor": REST_FILL,
+                "line": {"width": 0, "color": REST_COLOR},
+                "hoverinfo": "skip",
+                "showlegend": False,
+            }
+        )
+    line = {
+        **common,
+        "mode": "lines" if len(x) > 1 else "markers",
+        "x": x,
+        "y": median,
+        "line": {"color": REST_COLOR, "width": 2.5},
+        "marker": {"color": REST_COLOR, "size": 9, "symbol": "diamond"},
+        "showlegend": legend,
+        "legendrank": 2000,  # below the trials drawn one by one
+        "customdata": [[int(n), lo, hi] for n, lo, hi in zip(stats["n"], low, high)],
+        "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>{metric}: median "
+        "%{y:.4f}, range %{customdata[1]:.4f} to %{customdata[2]:.4f}<br>"
+        "%{customdata[0]} trials with a value<extra></extra>",
+    }
+    if len(x) == 1:
+        line["error_y"] = {
+            "type": "data",
+            "symmetric": False,
+            "array": [high[0] - median[0]],
+            "arrayminus": [median[0] - low[0]],
+            "color": REST_COLOR,
+            "thickness": 2,
+            "width": 8,
+        }
+    return [*traces, line]
 
 
 def trial_style(index: int, count: int) -> tuple[str, str]:
@@ -220,27 +332,37 @@ def _curve(
 ) -> dict:
     last = max(i for i, v in enumerate(y) if v is not None)
     stopped = status in END_SYMBOL
-    sizes = [0] * len(y)
+    sizes = point_sizes(y)
     symbols = ["circle"] * len(y)
     if stopped:
         sizes[last], symbols[last] = 11, END_SYMBOL[status]
-    suffix = "" if panel == 0 else str(panel + 1)
     return {
         "type": "scatter",
-        "mode": "lines+markers" if stopped else "lines",
+        "mode": "lines+markers" if any(sizes) else "lines",
         "x": x,
         "y": y,
         "name": name if status == "completed" else f"{name} [{label(status)}]",
         "legendgroup": group,
-        "showlegend": panel == 0,
+        "showlegend": False,
         # the trial's own dash: its status shows in its name and its end marker
         "line": {"color": style[0], "width": 1.5, "dash": style[1]},
         "marker": {"size": sizes, "symbol": symbols, "color": style[0]},
-        "xaxis": f"x{suffix}",
-        "yaxis": f"y{suffix}",
+        **_axes(panel),
         "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>{metric}: %{{y:.4f}}"
         "<extra></extra>",
     }
+
+
+def point_sizes(y: list) -> list[int]:
+    """A marker's size for each point: 0 where a line shows it, LONE_POINT where no
+    line can (a one-epoch curve, or a value between two gaps)."""
+    sizes = [0] * len(y)
+    for i, v in enumerate(y):
+        before = i > 0 and y[i - 1] is not None
+        after = i + 1 < len(y) and y[i + 1] is not None
+        if v is not None and not before and not after:
+            sizes[i] = LONE_POINT
+    return sizes
 
 
 def axis_kind(source: Source, setting: str) -> str:
@@ -316,7 +438,7 @@ def slices(source: Source) -> Optional[dict]:
                     "y": numbers(rows["score"]),
                     "text": [labels[t] for t in rows["trial_id"]],
                     "marker": {
-                        "size": 9,
+                        "size": 9 if len(trials) <= thinning.ROWS_SHOWN else 5,  # less overlap
                         "color": STATUS_COLOR.get(status, "#333"),
                         "symbol": "circle" if status == "completed" else "x",
                         "opacity": 0.8,
@@ -417,72 +539,100 @@ def importance(importances: dict[str, float], metric: str) -> dict:
 
 def test_curves(sources: list[tuple[Source, str]]) -> dict:
     """Exercise 2: test loss and accuracy against epoch for every trial, with the epoch
-    that validation selected marked (its parameters are best.params)."""
+    that validation selected marked (its parameters are best.params). Past
+    `thinning.CURVES_ALL_UP_TO` trials, as in `learning_curves`: the best and a band."""
     layout = subplot_layout(1, 2, ["test loss", "test acc"], horizontal_spacing=0.08)
-    data = []
-    count = sum(source.epochs["trial_id"].nunique() for source, _ in sources)
+    data: list[dict] = []
+    bands: list[dict] = []  # drawn first: under the trials' lines
+    split = [(source, prefix, *thinning.curves_split(source)) for source, prefix in sources]
+    drawn = [drawn_curves(source, shown, rest) for source, _, shown, rest in split]
+    count = sum(len(curves) for curves in drawn)
     color_index = 0
-    for source, prefix in sources:
-        labels = trial_labels(source, prefix)
+    for (source, prefix, shown, rest), curves in zip(split, drawn):
+        labels = trial_labels(source, prefix, shown)
         best = dict(zip(source.trials["trial_id"], source.trials["best_epoch"]))
         styles = _styles_by_setting(source)
-        for trial_id, rows in source.epochs.groupby("trial_id", sort=False):
-            color, dash = styles.get(trial_id) or trial_style(color_index, count)
+        for trial_id, rows in curves:
+            style = styles.get(trial_id) or trial_style(color_index, count)
             color_index += 1
             name, group = labels.get(trial_id, trial_id), f"{prefix}{trial_id}"
-            at = best.get(trial_id)
-            picked = rows[rows["epoch"] == at] if is_number(at) else rows.iloc[:0]
+            data += _test_traces(rows, best.get(trial_id), name, group, style, source.metric)
+        if rest:
+            others = rest_epochs(source, rest)
             for panel, metric in enumerate(("test_loss", "test_acc")):
-                axes = {"xaxis": "x" if panel == 0 else "x2", "yaxis": "y" if panel == 0 else "y2"}
-                data.append(
-                    {
-                        "type": "scatter",
-                        "mode": "lines",
-                        "name": name,
-                        "legendgroup": group,
-                        "showlegend": panel == 0,
-                        "x": rows["epoch"].tolist(),
-                        "y": numbers(rows[metric]),
-                        "line": {"color": color, "width": 1.5, "dash": dash},
-                        **axes,
-                        "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>"
-                        f"{metric}: %{{y:.4f}}<extra></extra>",
-                    }
+                bands += rest_traces(
+                    others, metric, rest_name(prefix, rest), panel == 0, _axes(panel)
                 )
-                if len(picked):
-                    data.append(
-                        {
-                            "type": "scatter",
-                            "mode": "markers",
-                            "name": name,
-                            "legendgroup": group,
-                            "showlegend": False,
-                            "x": picked["epoch"].tolist(),
-                            "y": numbers(picked[metric]),
-                            "marker": {
-                                "symbol": "star",
-                                "size": 13,
-                                "color": color,
-                                "line": {"width": 1, "color": "#000"},
-                            },
-                            **axes,
-                            "hovertemplate": f"%{{fullData.name}}<br>best "
-                            f"{source.metric} at epoch %{{x}}<br>"
-                            f"{metric}: %{{y:.4f}}<extra></extra>",
-                        }
-                    )
     layout["xaxis"]["title"] = layout["xaxis2"]["title"] = {"text": "epoch"}
-    kind = spread_axis(v for source, _ in sources for v in source.epochs["test_loss"])
+    kind = spread_axis(source.epochs["test_loss"] for source, _ in sources)
     layout["yaxis"].update({"type": kind, **LOG_TICKS.get(kind, {})})
     layout["legend"] = {"font": {"size": 10}, "title": {"text": "star: epoch chosen on validation"}}
-    return figure(data, layout, height=420)
+    return figure(bands + data, layout, height=420)
 
 
-def spread_axis(values) -> str:
-    """'log' for losses spanning more than 10x (a few large learning rates would flatten
-    every other curve), else 'linear' (where a rise, as in overfitting, reads best)."""
-    finite = [float(v) for v in values if is_number(v) and v > 0]
-    return "log" if finite and max(finite) > 10 * min(finite) else "linear"
+def _test_traces(rows, at: Any, name: str, group: str, style: tuple, chosen_on: str) -> list:
+    """One trial's test loss and accuracy, each with a star at the epoch `at`."""
+    color, dash = style
+    picked = rows[rows["epoch"] == at] if is_number(at) else rows.iloc[:0]
+    traces = []
+    for panel, metric in enumerate(("test_loss", "test_acc")):
+        y = numbers(rows[metric])
+        sizes = point_sizes(y)
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers" if any(sizes) else "lines",
+                "name": name,
+                "legendgroup": group,
+                "showlegend": panel == 0,
+                "x": rows["epoch"].tolist(),
+                "y": y,
+                "line": {"color": color, "width": 1.5, "dash": dash},
+                **({"marker": {"size": sizes, "color": color}} if any(sizes) else {}),
+                **_axes(panel),
+                "hovertemplate": f"%{{fullData.name}}<br>epoch %{{x}}<br>"
+                f"{metric}: %{{y:.4f}}<extra></extra>",
+            }
+        )
+        if len(picked):
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": name,
+                    "legendgroup": group,
+                    "showlegend": False,
+                    "x": picked["epoch"].tolist(),
+                    "y": numbers(picked[metric]),
+                    "marker": {
+                        "symbol": "star",
+                        "size": 13,
+                        "color": color,
+                        "line": {"width": 1, "color": "#000"},
+                    },
+                    **_axes(panel),
+                    "hovertemplate": f"%{{fullData.name}}<br>best "
+                    f"{chosen_on} at epoch %{{x}}<br>"
+                    f"{metric}: %{{y:.4f}}<extra></extra>",
+                }
+            )
+    return traces
+
+
+def spread_axis(columns) -> str:
+    """'log' for losses spanning more than 10x over `columns` (of epochs.csv: a few large
+    learning rates would flatten every other curve), else 'linear' (where a rise, as in
+    overfitting, reads best)."""
+    import numpy as np
+    import pandas as pd
+
+    low, high = math.inf, 0.0
+    for column in columns:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        values = values[np.isfinite(values) & (values > 0)]
+        if len(values):
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+    return "log" if high > 10 * low else "linear"
 
 
 def _styles_by_setting(source: Source) -> dict[str, tuple[str, str]]:

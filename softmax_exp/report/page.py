@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 from ..labels import setting_value_text, settings_that_apply
 from ..metrics import rank_key
-from . import figures
+from . import figures, thinning
 from .sources import Source
 
 STYLE = """
@@ -234,7 +234,7 @@ def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:
     ]
     rows = []
     for source, _ in sources:
-        for row in source.trials.to_dict("records"):
+        for row in thinning.listed(source).to_dict("records"):
             rows.append((source, row))
     rows.sort(key=lambda pair: rank_key(pair[1]["score"], pair[0].mode))
     body = []
@@ -268,9 +268,25 @@ def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:
     return (
         f'<div class="board"><table class="sortable" id="leaderboard-table">'
         f"<thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"{more_trials(sources)}"
         '<p class="muted">Ranked on validation; click a column to sort. "test acc at '
         'best" is the test accuracy at the epoch validation chose (best.params).</p>'
     )
+
+
+def more_trials(sources: list[tuple[Source, str]]) -> str:
+    """A line for each source with more trials than the page lists, saying where they all are."""
+    lines = []
+    for source, prefix in sources:
+        total = len(source.trials)
+        if total > thinning.ROWS_SHOWN:
+            lines.append(
+                f'<p class="note more">{esc(prefix)}{total - thinning.ROWS_SHOWN:,} more trials '
+                f"are not listed here: this page lists the best {thinning.ROWS_SHOWN} of "
+                f"{total:,} on {esc(source.metric)}; trials.csv and epochs.csv in "
+                f"{esc(str(source.path))} hold all of them.</p>"
+            )
+    return "".join(lines)
 
 
 def _num(value: Any, digits: Optional[int] = None) -> str:

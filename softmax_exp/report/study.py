@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import RunError
 from ..fileio import atomic_path
 from ..layout import STUDY_FILE
+from . import thinning
 from .sources import Source, read_source
 
 STATES = {"completed": "COMPLETE", "diverged": "COMPLETE", "pruned": "PRUNED"}  # else FAIL
@@ -58,8 +61,9 @@ def _param(value: Any, distribution) -> Any:
     return int(value) if isinstance(distribution, IntDistribution) else float(value)
 
 
-def frozen_trials(source: Source, with_seed: bool = True) -> list:
-    """One Optuna trial per row of trials.csv, in its order."""
+def frozen_trials(source: Source, with_seed: bool = True, with_steps: bool = True) -> list:
+    """One Optuna trial per row of trials.csv, in its order; `with_steps`: with every
+    epoch's selection metric as its intermediate values."""
     import optuna
     from optuna.trial import TrialState
 
@@ -72,20 +76,11 @@ def frozen_trials(source: Source, with_seed: bool = True) -> list:
     if with_seed and source.trials["seed"].nunique() > 1:
         settings = [*settings, "seed"]
     distributions = {s: _distribution(source, s) for s in settings}
-    curves = {trial_id: rows for trial_id, rows in source.epochs.groupby("trial_id", sort=False)}
+    curves = _steps(source) if with_steps else {}
     made = []
     for row in source.trials.to_dict("records"):
         state = TrialState[STATES.get(row["status"], "FAIL")]
-        rows = curves.get(row["trial_id"])
-        steps = (
-            {}
-            if rows is None
-            else {
-                int(epoch): float(value)
-                for epoch, value in zip(rows["epoch"], rows[source.metric])
-                if isinstance(value, float) and math.isfinite(value)
-            }
-        )
+        steps = curves.get(row["trial_id"], {})
         if state == TrialState.COMPLETE and not math.isfinite(row["score"]):
             state = TrialState.FAIL  # it ran, but never had a finite metric to rank on
         value = row["score"] if state == TrialState.COMPLETE else None
@@ -105,6 +100,16 @@ def frozen_trials(source: Source, with_seed: bool = True) -> list:
             )
         )
     return made
+
+
+def _steps(source: Source) -> dict[Any, dict[int, float]]:
+    """Each trial's finite values of the selection metric, by epoch."""
+    steps: dict[Any, dict[int, float]] = {}
+    epochs = source.epochs
+    for trial_id, epoch, value in zip(epochs["trial_id"], epochs["epoch"], epochs[source.metric]):
+        if isinstance(value, float) and math.isfinite(value):
+            steps.setdefault(trial_id, {})[int(epoch)] = float(value)
+    return steps
 
 
 def _plain(value: Any) -> Optional[int]:
@@ -137,14 +142,18 @@ def export_study(path: Path, out: Optional[Path] = None) -> Path:
 def param_importances(source: Source) -> dict[str, float]:
     """Importance of each swept setting for the selection metric, by Optuna's PED-ANOVA
     evaluator (its fANOVA needs scikit-learn); empty when fewer than two trials completed
-    or nothing varies among them."""
+    or nothing varies among them. Past `thinning.IMPORTANCE_TRIALS` completed trials, on
+    an evenly spaced sample of them by rank (`thinning.importance_rows`)."""
     import optuna
     from optuna.trial import TrialState
 
     if source.spec is None or not source.swept():
         return {}
+    weighed = replace(source, trials=thinning.importance_rows(source))
     completed = [
-        t for t in frozen_trials(source, with_seed=False) if t.state == TrialState.COMPLETE
+        t
+        for t in frozen_trials(weighed, with_seed=False, with_steps=False)
+        if t.state == TrialState.COMPLETE
     ]
     varied = [s for s in source.swept() if len({repr(t.params[s]) for t in completed}) > 1]
     if len(completed) < 2 or not varied:
@@ -152,5 +161,22 @@ def param_importances(source: Source) -> dict[str, float]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize" if source.mode == "max" else "minimize")
     study.add_trials(completed)
-    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-    return optuna.importance.get_param_importances(study, evaluator=evaluator, params=varied)
+    importance = _optuna_importance()
+    evaluator = importance.PedAnovaImportanceEvaluator()
+    return importance.get_param_importances(study, evaluator=evaluator, params=varied)
+
+
+def _optuna_importance():
+    """optuna.importance, without the scikit-learn that its package imports for fANOVA
+    when it is installed (mlflow brings it): 0.6 s of every report, where PED-ANOVA needs
+    none of it. Optuna imports it under `try_import`, which takes an ImportError as
+    "not installed"; a None in sys.modules makes `import sklearn` raise one."""
+    if "sklearn" in sys.modules or "optuna.importance" in sys.modules:
+        import optuna.importance
+    else:
+        sys.modules["sklearn"] = None  # type: ignore[assignment]
+        try:
+            import optuna.importance
+        finally:
+            del sys.modules["sklearn"]
+    return optuna.importance
