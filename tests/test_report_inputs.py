@@ -5,6 +5,7 @@ written says so instead of printing its path."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -102,10 +103,12 @@ def test_a_temporary_names_its_writer(tmp_path):
 def test_a_sweep_whose_page_meets_a_full_disk_says_so(tmp_path, capsys, monkeypatch, real_dataset):
     import softmax_exp.report as report_module
 
-    def full(path, text):
+    @contextlib.contextmanager
+    def full(path, mode="w"):  # the page's writer meets a full disk
         raise fileio.disk_error(path, OSError(28, os.strerror(28)))
+        yield
 
-    monkeypatch.setattr(report_module, "write_text", full)
+    monkeypatch.setattr(report_module, "atomic_writer", full)
     (tmp_path / "s.yaml").write_text("base: {epochs: 1, train_subset: 500}\ngrid: {lr: [0.1]}\n")
     code = main(["sweep", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--quiet"])
     captured = capsys.readouterr()
