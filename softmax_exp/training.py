@@ -152,6 +152,9 @@ class _GroupTrainer:
         )
         batches = math.ceil(samples / self.batch_size)
         self.schedules = [schedule_for(c, batches) for c in configs]
+        # constant rates change only when a trial ends (at an epoch's end): then the
+        # rates are not looked at after every update (a tenth of the loop's Python time)
+        self.rates_vary = any(c.lr_schedule != "constant" or c.warmup_epochs for c in configs)
         self.updates = 0
         self.applied: Optional[np.ndarray] = None  # the rates on the device
         # the stacked parameters after the last finished epoch
@@ -247,7 +250,8 @@ class _GroupTrainer:
             self.backend.before_step(count)
             self.trainer.step(count)
             self.updates += 1
-            self._set_rates()
+            if self.rates_vary:
+                self._set_rates()
             metrics.append(batch_metrics)  # summed once per epoch: no per-batch sync or op
             if batch % PROGRESS_EVERY == 0 or batch == batches:
                 self.hooks.batches_done(batch)  # what is queued; the engine is close behind
