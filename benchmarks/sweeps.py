@@ -5,12 +5,14 @@
     .venv/bin/python benchmarks/sweeps.py --sizes 1000x1 --report both --load both
 
 Each run is a random sweep (batch 256, lr and weight decay log-uniform) of TRIALS x
-EPOCHS, `softmax sweep FILE --quiet` in a fresh process tree, measured from outside: wall
-time, peak RSS of the command's process (the driver) and of its whole process tree
-(driver and workers, summed), and the driver's CPU time. Runs are interleaved (every
-size, load, checkout and report setting in turn, round after round), so that a slow
-minute on a shared machine hits all of them alike. `--load busy` runs them while a
-process this script starts keeps one core busy (and stops afterwards).
+EPOCHS, `softmax sweep FILE --quiet` in a fresh process tree, measured from outside:
+wall time, peak RSS of the command's process (the driver) and of its whole process
+tree (driver and workers, summed), the tree's peak proportional set size (which counts
+the pages processes share, MXNet's library above all, once), and the driver's CPU
+time. Runs are interleaved (every size, load, checkout and report setting in turn,
+round after round), so that a slow minute on a shared machine hits all of them alike.
+`--load busy` runs them while a process this script starts keeps one core busy (and
+stops afterwards).
 
 numpy's sgemm of the fused products (256 x 784 x 320 and its weight gradient) is
 measured at 1 and 2 threads at the start and the end of the sitting: a sweep's useful
@@ -113,6 +115,19 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size: shared pages (MXNet's library in every worker) counted once
+    over the processes that share them, not once per process as RSS counts them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _cpu_seconds(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/stat") as handle:
@@ -130,7 +145,7 @@ def measure_command(args: list[str], env: dict, cwd: Path) -> dict:
     process = subprocess.Popen(
         args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    peak_tree = peak_driver = 0
+    peak_tree = peak_driver = peak_pss = polls = 0
     cpu = 0.0
     while process.poll() is None:
         pids, tree = [process.pid], []
@@ -140,6 +155,9 @@ def measure_command(args: list[str], env: dict, cwd: Path) -> dict:
             pids += _children(pid)
         sizes = [_rss(pid) for pid in tree]
         peak_tree, peak_driver = max(peak_tree, sum(sizes)), max(peak_driver, sizes[0])
+        if polls % 10 == 0:  # the kernel walks every page for it: twice a second
+            peak_pss = max(peak_pss, sum(_pss(pid) for pid in tree))
+        polls += 1
         cpu = _cpu_seconds(process.pid) or cpu
         time.sleep(0.05)
     wall = time.perf_counter() - started
@@ -150,6 +168,7 @@ def measure_command(args: list[str], env: dict, cwd: Path) -> dict:
         "seconds": wall,
         "peak_tree_mb": peak_tree / 2**20,
         "peak_driver_mb": peak_driver / 2**20,
+        "peak_tree_pss_mb": peak_pss / 2**20,
         "driver_cpu_s": cpu,
         "load_before": load[0],
         "load_after": os.getloadavg()[0],
@@ -228,6 +247,7 @@ def table(results: dict) -> list[tuple]:
                 "report" if report else "--no-report",
                 f"{seconds:.1f} s",
                 f"{max(r['peak_tree_mb'] for r in runs):.0f} MB",
+                f"{max(r.get('peak_tree_pss_mb', 0) for r in runs):.0f} MB",
                 f"{max(r['peak_driver_mb'] for r in runs):.0f} MB",
                 f"{statistics.median(r['driver_cpu_s'] for r in runs):.1f} s",
                 f"{products / seconds:.0%}",
@@ -244,6 +264,7 @@ HEADER = (
     "report",
     "wall",
     "peak tree",
+    "tree PSS",
     "peak driver",
     "driver cpu",
     "of sgemm",

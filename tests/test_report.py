@@ -197,12 +197,13 @@ def test_a_sweep_refreshes_its_report_as_groups_end(tmp_path, monkeypatch, real_
     import softmax_exp.report as report
     from softmax_exp.sweep import run_sweep
 
-    pages = []  # (trials in trials.csv, per-class view evaluated) at each write
+    pages = []  # (trials in trials.csv, per-class view and importance done) at each write
     write = report.write_report
 
-    def recording(paths, out=None, evaluate=True, data_dir=None):
+    def recording(paths, out=None, evaluate=True, data_dir=None, importance=True):
+        assert importance == evaluate  # both for the last page only
         pages.append((len(pd.read_csv(tmp_path / "out" / "trials.csv")), evaluate))
-        return write(paths, out, evaluate, data_dir)
+        return write(paths, out, evaluate, data_dir, importance)
 
     monkeypatch.setattr(report, "write_report", recording)
     monkeypatch.setattr(ReportRefresher, "FIRST_AFTER", 0.0)

@@ -4,8 +4,10 @@ streamed to its file, the same text build_report makes."""
 
 from __future__ import annotations
 
+import json
 import re
 
+import pandas as pd
 import pytest
 
 import softmax_exp.report as report
@@ -32,7 +34,7 @@ def clock(monkeypatch):
 def test_pages_come_less_often_as_they_take_longer(clock, monkeypatch, tmp_path):
     written = []
 
-    def slow_write(paths, evaluate=True, data_dir=None):  # a page that takes 2 s
+    def slow_write(paths, evaluate=True, data_dir=None, importance=True):  # takes 2 s
         written.append((clock.now, evaluate))
         clock.now += 2.0
 
@@ -62,3 +64,52 @@ def test_a_streamed_page_is_the_page_build_report_makes(tmp_path):
 
     assert undated(written) == undated(built)
     assert written.count("<script>") == 2 and len(written) > 4_000_000  # plotly.js inlined
+
+
+def test_a_live_page_leaves_the_importance_to_the_last(tmp_path):
+    """Optuna's evaluators cost a sweep's driver 20 MB for good: pages written while
+    the sweep runs say where the importance comes from instead."""
+    sweep = write_fake_sweep(tmp_path / "s", trials=30, epochs=3)
+    report.write_report([sweep], evaluate=False, importance=False)
+    live = (sweep / REPORT_FILE).read_text()
+    report.write_report([sweep], evaluate=False)
+    final = (sweep / REPORT_FILE).read_text()
+    section = live[live.index('id="importance"') : live.index('id="test-curves"')]
+    assert "computed when the sweep ends" in section and 'class="plot"' not in section
+    section = final[final.index('id="importance"') : final.index('id="test-curves"')]
+    assert 'class="plot"' in section
+
+
+def test_what_ran_is_gathered_from_every_run_json_without_keeping_them(tmp_path):
+    sweep = write_fake_sweep(tmp_path / "s", trials=4, epochs=2)
+    infos = [
+        {
+            "host": "a",
+            "kernels": "native",
+            "context": "cpu(0)",
+            "versions": {"mxnet": "1.9.1"},
+            "started_at": "2026-12-07T10:00:05",
+            "ended_at": "2026-12-07T10:01:00",
+        },
+        {
+            "host": "b",
+            "kernels": "native",
+            "started_at": "2026-12-07T09:59:00",
+            "ended_at": "2026-12-07T10:03:00+05:00",
+        },  # not a time run.json holds: ignored
+        {"host": "a", "kernels": "mxnet", "ended_at": "2026-12-07T10:02:00"},
+        ["not", "a", "mapping"],
+    ]
+    for relative, info in zip(pd.read_csv(sweep / "trials.csv")["path"], infos):
+        (sweep / relative).mkdir(parents=True, exist_ok=True)
+        (sweep / relative / "run.json").write_text(json.dumps(info))
+    source = read_source(sweep)
+    facts = source.facts
+    assert source.infos == {}
+    assert facts.hosts == {"a", "b"} and facts.contexts == {"cpu(0)"}
+    assert facts.kernels == {"native": 2, "mxnet": 1}
+    assert facts.versions == {"mxnet": "1.9.1"}
+    assert (facts.last_end - facts.first_start).total_seconds() == 180
+    assert len(read_source(sweep, with_infos=True).infos) == 4
+    page = build_report([source], evaluate=False)
+    assert "180 s from the first start to the last end" in page

@@ -36,18 +36,20 @@ def write_report(
     out: Optional[PathLike] = None,
     evaluate: bool = True,
     data_dir: Optional[Path] = None,
+    importance: bool = True,
 ) -> Path:
     """Build the report of `paths` (sweep or run directories) and write it atomically.
 
     `evaluate`: compute the selected trial's per-class view from its best.params (loads
-    MXNet and the test set); without it that section says how to get it.
+    MXNet and the test set); `importance`: the settings' importance (loads Optuna's
+    evaluators, 20 MB); without them their sections say how to get them.
     """
     if not paths:
         raise RunError("no directory given; pass a sweep or run directory")
     target = Path(out) if out else default_report_path(paths)
     sources = [read_source(Path(p)) for p in paths]
     remove_stale_temporaries(target)  # those of a writer killed before its rename
-    page = build_page(sources, evaluate, data_dir)
+    page = build_page(sources, evaluate, data_dir, importance)
     with atomic_writer(target) as handle:
         for chunk in page.chunks(_plotly_js()):
             handle.write(chunk)
@@ -73,7 +75,10 @@ def _plotly_js(chunk: int = 1 << 20) -> Iterator[str]:
 
 
 def build_page(
-    sources: list[Source], evaluate: bool = True, data_dir: Optional[Path] = None
+    sources: list[Source],
+    evaluate: bool = True,
+    data_dir: Optional[Path] = None,
+    importance: bool = True,
 ) -> Page:
     several = len(sources) > 1
     labelled = [(s, f"{s.name}: " if several else "") for s in sources]
@@ -95,7 +100,7 @@ def build_page(
     page.plot(figures.learning_curves(labelled))
     sweeps = [(s, p) for s, p in labelled if s.kind == "sweep"]
     if sweeps:
-        _sweep_views(page, sweeps, several)
+        _sweep_views(page, sweeps, several, importance)
     page.section("selected", "Selected trial: per class")
     for source, _ in labelled:
         _per_class(page, source, evaluate, data_dir, several)
@@ -142,7 +147,9 @@ def _statuses(source: Source, rest: list) -> list:
     return list(trials.loc[trials["trial_id"].isin(rest), "status"])
 
 
-def _sweep_views(page: Page, sweeps: list[tuple[Source, str]], several: bool) -> None:
+def _sweep_views(
+    page: Page, sweeps: list[tuple[Source, str]], several: bool, importance: bool
+) -> None:
     page.section("parallel", "Parallel coordinates")
     for source, _ in sweeps:
         _subtitle(page, source, several)
@@ -161,6 +168,9 @@ def _sweep_views(page: Page, sweeps: list[tuple[Source, str]], several: bool) ->
     page.section("importance", "Parameter importance")
     for source, _ in sweeps:
         _subtitle(page, source, several)
+        if not importance:
+            page.note("computed when the sweep ends, or by: softmax report " + str(source.path))
+            continue
         _importance_note(page, source)
         scores = param_importances(source)
         page.plot(
@@ -260,7 +270,7 @@ class ReportRefresher:
         if not final and now < self.next_at:
             return
         try:
-            write_report([path], evaluate=final, data_dir=self.data_dir)
+            write_report([path], evaluate=final, data_dir=self.data_dir, importance=final)
             self.problem = ""
         except Exception as exc:  # noqa: BLE001 - a report never stops a sweep
             self.problem = f"{type(exc).__name__}: {exc}"
@@ -268,10 +278,23 @@ class ReportRefresher:
                 f"{REPORT_FILE} not refreshed ({self.problem}); "
                 f"softmax report {path} writes it later"
             )
+        _give_back_memory()
         took = time.monotonic() - now
         self.seconds += took
         self.pages += 1
         self.next_at = time.monotonic() + took * (1 / self.SHARE - 1)
+
+
+def _give_back_memory() -> None:
+    """Hand the heap a page was built in back to the system (glibc keeps freed memory
+    for reuse, so a sweep's driver would hold on to the high-water mark of its pages)."""
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: not glibc
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 __all__ = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections import Counter
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Optional
 
@@ -156,12 +155,8 @@ def facts_table(rows: list[tuple[str, Any]]) -> str:
 
 
 def what_ran(source: Source) -> str:
-    infos = [i for i in source.infos.values() if i]
+    facts = source.facts
     counts = source.status_counts()
-    kernels = Counter(str(i.get("kernels")) for i in infos if i.get("kernels"))
-    versions: dict = next((i["versions"] for i in infos if i.get("versions")), {})
-    hosts = sorted({str(i.get("host")) for i in infos if i.get("host")})
-    contexts = sorted({str(i.get("context")) for i in infos if i.get("context")})
     rows = [("directory", str(source.path)), ("kind", source.kind)]
     if source.kind == "sweep":
         rows.append(("sweep name", source.name))
@@ -175,11 +170,11 @@ def what_ran(source: Source) -> str:
     else:
         rows.append(("status", ", ".join(counts)))
     rows += [
-        ("wall time", _wall_time(infos, source)),
-        ("machine", ", ".join(hosts)),
-        ("context", ", ".join(contexts)),
-        ("kernels", ", ".join(f"{k} ({n})" for k, n in kernels.items())),
-        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+        ("wall time", _wall_time(source)),
+        ("machine", ", ".join(sorted(facts.hosts))),
+        ("context", ", ".join(sorted(facts.contexts))),
+        ("kernels", ", ".join(f"{k} ({n})" for k, n in facts.kernels.items())),
+        ("versions", ", ".join(f"{k} {v}" for k, v in facts.versions.items())),
     ]
     if source.kind == "sweep":
         files = (
@@ -192,24 +187,16 @@ def what_ran(source: Source) -> str:
     return f'<div class="pair"><div>{facts_table(rows)}</div><div>{files}</div></div>'
 
 
-def _wall_time(infos: list[dict], source: Source) -> str:
-    starts = [s for s in (_time(i.get("started_at")) for i in infos) if s]
-    ends = [e for e in (_time(i.get("ended_at")) for i in infos) if e]
+def _wall_time(source: Source) -> str:
+    start, end = source.facts.first_start, source.facts.last_end
     total = sum(float(w) for w in source.trials["wall_seconds"] if figures.is_number(w))
     if source.kind == "run":
         return f"{total:.1f} s"
     text = f"{total:.1f} s summed over trials"
-    span = (max(ends) - min(starts)).total_seconds() if starts and ends else 0
+    span = (end - start).total_seconds() if start and end else 0
     if span >= 1:  # run.json's times are to the second
         text = f"{span:.0f} s from the first start to the last end; " + text
     return text
-
-
-def _time(text: Any) -> Optional[datetime]:
-    try:
-        return datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
 
 
 def leaderboard(sources: list[tuple[Source, str]], anchors: dict) -> str:

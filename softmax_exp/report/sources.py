@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -39,7 +40,13 @@ class Source:
     spec_text: str = ""
     config_text: str = ""
     commands: list[str] = field(default_factory=list)
-    infos: dict[str, dict] = field(default_factory=dict)  # run.json of each trial
+    facts: RunFacts = field(default_factory=lambda: RunFacts())  # from every run.json
+    infos: dict[str, dict] = field(default_factory=dict)  # run.json by trial, if asked for
+
+    def add_info(self, trial_id: str, info: Optional[dict], keep: bool) -> None:
+        self.facts.add(info or {})
+        if keep:
+            self.infos[trial_id] = info or {}
 
     @property
     def name(self) -> str:
@@ -73,10 +80,46 @@ class Source:
         return Counter(self.trials["status"].astype(str))
 
 
-def read_source(path: Path) -> Source:
+@dataclass
+class RunFacts:
+    """What the trials' run.json files say of where and how they ran, gathered as each is
+    read: a report of 10,000 trials needs these few facts, not 10,000 dicts in memory."""
+
+    kernels: Counter = field(default_factory=Counter)
+    versions: dict = field(default_factory=dict)  # the first trial's that has them
+    hosts: set = field(default_factory=set)
+    contexts: set = field(default_factory=set)
+    first_start: Optional[datetime] = None
+    last_end: Optional[datetime] = None
+
+    def add(self, info: dict) -> None:
+        if info.get("kernels"):
+            self.kernels[str(info["kernels"])] += 1
+        if not self.versions and isinstance(info.get("versions"), dict):
+            self.versions = info["versions"]
+        self.hosts |= {str(info["host"])} if info.get("host") else set()
+        self.contexts |= {str(info["context"])} if info.get("context") else set()
+        start, end = _time(info.get("started_at")), _time(info.get("ended_at"))
+        if start and (self.first_start is None or start < self.first_start):
+            self.first_start = start
+        if end and (self.last_end is None or end > self.last_end):
+            self.last_end = end
+
+
+def _time(text: Any) -> Optional[datetime]:
+    """A time as run.json holds it (local, to the second); None for anything else."""
+    try:
+        value = datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and value.tzinfo is None else None
+
+
+def read_source(path: Path, with_infos: bool = False) -> Source:
     """A sweep or run directory, every file read as the tool wrote it: a symbolic link
     among them is refused (a report is meant to be shared: nothing outside the directory
-    goes into it), and so is a trial path in trials.csv that leads out of the sweep."""
+    goes into it), and so is a trial path in trials.csv that leads out of the sweep.
+    Each trial's run.json goes into `facts`; `with_infos`: also kept whole, by trial id."""
     path = Path(path)
     for name in (SPEC_FILE, COMMANDS_LOG, CONFIG_FILE, RUN_FILE, METRICS_FILE):
         refuse_link(path / name)
@@ -87,10 +130,7 @@ def read_source(path: Path) -> Source:
         metric = _selected_on(trials, spec)
         mode = spec.mode if spec else direction(metric)
         commands = _lines(path / COMMANDS_LOG)
-        infos = {
-            str(row.trial_id): read_run_info(trial_directory(path, row.path)) or {}
-            for row in trials.itertuples()
-        }
+        directories = {str(row.trial_id): row.path for row in trials.itertuples()}
         source = Source(
             path,
             "sweep",
@@ -101,8 +141,9 @@ def read_source(path: Path) -> Source:
             spec,
             spec_text,
             commands=commands,
-            infos=infos,
         )
+        for trial_id, directory in directories.items():
+            source.add_info(trial_id, read_run_info(trial_directory(path, directory)), with_infos)
     else:
         metric = str(trials["selected_on"].iloc[0])
         mode = direction(metric)
@@ -114,8 +155,8 @@ def read_source(path: Path) -> Source:
             metric,
             mode,
             config_text=_text(path / CONFIG_FILE),
-            infos={str(trials["trial_id"].iloc[0]): read_run_info(path) or {}},
         )
+        source.add_info(str(trials["trial_id"].iloc[0]), read_run_info(path), with_infos)
     _add_scores(source)
     return source
 

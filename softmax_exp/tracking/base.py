@@ -99,7 +99,7 @@ def read_export_source(path: Path) -> ExportSource:
     """A run or sweep directory read and checked (a RunError naming what is wrong)."""
     from ..report.sources import read_source
 
-    source = read_source(Path(path))
+    source = read_source(Path(path), with_infos=True)
     swept = list(source.swept())
     if source.kind == "sweep" and source.trials["seed"].nunique() > 1:
         swept.append("seed")
