@@ -21,7 +21,15 @@ from typing import Any, Optional, Sequence
 from .checkpoint import sha256_of
 from .config import TrainConfig, config_id, to_yaml
 from .errors import RunError
-from .fileio import append_line, read_text, sync_file, write_json, write_text
+from .fileio import (
+    append_line,
+    read_bytes,
+    read_text,
+    sync_file,
+    write_bytes,
+    write_json,
+    write_text,
+)
 from .layout import BEST_PARAMS, CONFIG_FILE, FINAL_PARAMS, METRICS_FILE, RUN_FILE
 from .model import save_params
 from .mxnet_compat import load_mxnet
@@ -143,6 +151,23 @@ class RunRecorder:
         )
         self.info["epochs_run"] = metrics.epoch
 
+    def _save_params(self, outcome: TrialOutcome) -> dict[str, str]:
+        """final.params and best.params, with their sha256 sums. Where the best epoch is
+        the last (every one-epoch trial), best.params is a copy of final.params' bytes:
+        the same file, without converting and checking it through MXNet again."""
+        sums = {}
+        final, best = outcome.final_params, outcome.best_params
+        if final is not None:
+            save_params(self.path / FINAL_PARAMS, final)
+            sums[FINAL_PARAMS] = sha256_of(self.path / FINAL_PARAMS)
+        if best is not None and _same_params(best, final):
+            write_bytes(self.path / BEST_PARAMS, read_bytes(self.path / FINAL_PARAMS, 1 << 26))
+            sums[BEST_PARAMS] = sums[FINAL_PARAMS]
+        elif best is not None:
+            save_params(self.path / BEST_PARAMS, best)
+            sums[BEST_PARAMS] = sha256_of(self.path / BEST_PARAMS)
+        return sums
+
     def finish(
         self,
         outcome: Optional[TrialOutcome],
@@ -153,14 +178,7 @@ class RunRecorder:
         if (self.path / METRICS_FILE).exists():
             sync_file(self.path / METRICS_FILE)
         if outcome is not None:
-            sums = {}
-            for name, params in (
-                (FINAL_PARAMS, outcome.final_params),
-                (BEST_PARAMS, outcome.best_params),
-            ):
-                if params is not None:
-                    save_params(self.path / name, params)
-                    sums[name] = sha256_of(self.path / name)
+            sums = self._save_params(outcome)
             self.info.update(_summary(outcome))
             if sums:  # what evaluating them checks them against
                 self.info["sha256"] = sums
@@ -172,6 +190,17 @@ class RunRecorder:
         self.info["wall_seconds"] = round(time.time() - self.started, 3)
         write_json(self.path / RUN_FILE, self.info)
         return self.info
+
+
+def _same_params(one: Optional[dict], other: Optional[dict]) -> bool:
+    import numpy as np
+
+    return (
+        one is not None
+        and other is not None
+        and one.keys() == other.keys()
+        and all(np.array_equal(one[k], other[k]) for k in one)
+    )
 
 
 def _summary(outcome: TrialOutcome) -> dict[str, Any]:

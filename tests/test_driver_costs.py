@@ -106,3 +106,33 @@ def test_epoch_rows_are_synced_per_trial_not_per_row(tmp_path, real_dataset, mon
     for trial in trials:
         rows = pd.read_csv(tmp_path / "out" / "trials" / trial / "metrics.csv")
         assert list(rows.epoch) == [1, 2]
+
+
+def test_a_trial_whose_best_epoch_is_its_last_saves_its_parameters_once(
+    tmp_path, real_dataset, monkeypatch
+):
+    """best.params is then final.params' bytes, copied: one conversion through MXNet per
+    trial, not two. Both load as parameters and match run.json's sums."""
+    import hashlib
+    import json
+
+    from softmax_exp import runs
+    from softmax_exp.model import load_params
+
+    saved = []
+    save_params = runs.save_params
+
+    def spy_save(path, params):
+        saved.append(path.name)
+        save_params(path, params)
+
+    monkeypatch.setattr(runs, "save_params", spy_save)
+    (tmp_path / "s.yaml").write_text(SPEC.replace("epochs: 2", "epochs: 1"))
+    run_sweep(tmp_path / "s.yaml", tmp_path / "out", argv=["test"])
+    assert saved == ["final.params"] * 12
+    for trial in (tmp_path / "out" / "trials").iterdir():
+        final, best = (trial / "final.params").read_bytes(), (trial / "best.params").read_bytes()
+        assert final == best
+        sums = json.loads((trial / "run.json").read_text())["sha256"]
+        assert sums["best.params"] == sums["final.params"] == hashlib.sha256(best).hexdigest()
+        assert set(load_params(trial / "best.params")) == {"0.weight", "0.bias"}
