@@ -88,16 +88,16 @@ def test_what_ran_is_gathered_from_every_run_json_without_keeping_them(tmp_path)
             "kernels": "native",
             "context": "cpu(0)",
             "versions": {"mxnet": "1.9.1"},
-            "started_at": "2026-12-07T10:00:05",
-            "ended_at": "2026-12-07T10:01:00",
+            "started_at": "2026-12-07T10:00:05+00:00",
+            "ended_at": "2026-12-07T10:01:00+00:00",
         },
         {
             "host": "b",
             "kernels": "native",
-            "started_at": "2026-12-07T09:59:00",
-            "ended_at": "2026-12-07T10:03:00+05:00",
-        },  # not a time run.json holds: ignored
-        {"host": "a", "kernels": "mxnet", "ended_at": "2026-12-07T10:02:00"},
+            "started_at": "2026-12-07T11:59:00+02:00",  # 09:59 UTC, the first start
+            "ended_at": "yesterday",  # not a time: left out
+        },
+        {"host": "a", "kernels": "mxnet", "ended_at": "2026-12-07T10:02:00"},  # taken as UTC
         ["not", "a", "mapping"],
     ]
     for relative, info in zip(pd.read_csv(sweep / "trials.csv")["path"], infos):

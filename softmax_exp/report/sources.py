@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -107,12 +107,15 @@ class RunFacts:
 
 
 def _time(text: Any) -> Optional[datetime]:
-    """A time as run.json holds it (local, to the second); None for anything else."""
+    """A time as run.json holds it (UTC, to the second; one without a zone is taken as
+    UTC, so that any two compare); None for anything else."""
     try:
         value = datetime.fromisoformat(str(text)) if text else None
     except ValueError:
         return None
-    return value if value is not None and value.tzinfo is None else None
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
 
 
 def read_source(path: Path, with_infos: bool = False) -> Source:
