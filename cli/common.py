@@ -39,7 +39,8 @@ DATA_DIR_HELP = (
 # `softmax data` itself: the same, without sending its reader to itself
 DATA_DIR_HELP_HERE = DATA_DIR_HELP.replace("; see softmax data]", "]")
 # click's range notation, which the help says in words instead ("at least 1")
-CLICK_RANGE = re.compile(r"(?:; |  \[)[-+.\d]*(?:<=?)?x(?:[<>]=?[-+.\d]+)?(?=\])")
+_RANGE = r"[-+.\d]*(?:<=?)?x(?:[<>]=?[-+.\d]+)?"
+CLICK_RANGE = re.compile(rf"  \[{_RANGE}\]|; {_RANGE}(?=\])")
 
 
 class PlainCommand(TyperCommand):
@@ -58,7 +59,7 @@ class PlainCommand(TyperCommand):
             record = param.get_help_record(ctx)
             if record is not None and param.param_type_name in sections:
                 name = _argument_name(param) if param.param_type_name == "argument" else record[0]
-                text = CLICK_RANGE.sub("", record[1]).replace("  ]", "")
+                text = CLICK_RANGE.sub("", record[1])
                 sections[param.param_type_name].append((name, text))
         for kind, title in (("argument", "Arguments"), ("option", "Options")):
             if sections[kind]:

@@ -4,6 +4,7 @@ and that they give the same tables as this process does."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from softmax_exp.sweep import (
     SerialExecutor,
     executors,
     expand,
+    jobs,
     load_sweep_spec,
     plan_jobs,
     run_sweep,
@@ -27,6 +29,10 @@ grid:
 """
 
 
+def open_configs(name: str) -> str:
+    return (Path(__file__).parent.parent / "configs" / name).read_text()
+
+
 def jobs_of(tmp_path, text, **options):
     path = tmp_path / "s.yaml"
     path.write_text(text)
@@ -34,12 +40,16 @@ def jobs_of(tmp_path, text, **options):
     return plan_jobs(expand(spec), fuse=True, prune=spec.prune, **options)
 
 
-def full_data(epochs: int, batch_sizes: str = "[128, 256]") -> str:
-    return f"base: {{epochs: {epochs}}}\ngrid:\n  lr: [0.1, 0.3]\n  batch_size: {batch_sizes}\n"
+def full_data(epochs: int, trials: int = 64) -> str:
+    """A random sweep on the whole training set: 32 trials a fused group."""
+    return (
+        f"base: {{epochs: {epochs}}}\nrandom:\n  trials: {trials}\n"
+        "  space: {lr: {loguniform: [0.01, 1.0]}}\n"
+    )
 
 
 def test_several_jobs_with_work_enough_go_to_one_process_per_core(tmp_path):
-    jobs = jobs_of(tmp_path, full_data(epochs=10))
+    jobs = jobs_of(tmp_path, full_data(epochs=20))
     assert len(jobs) == 2
     assert AutoExecutor(cores=2).in_parallel(jobs)
 
@@ -47,23 +57,26 @@ def test_several_jobs_with_work_enough_go_to_one_process_per_core(tmp_path):
 @pytest.mark.parametrize(
     "text, cores, why",
     [
-        (full_data(epochs=10, batch_sizes="[256]"), 2, "one job"),
-        (full_data(epochs=10), 1, "one core"),
-        (full_data(epochs=1), 2, "less work than starting a worker costs"),
-        (full_data(epochs=10) + "prune: {method: median}\n", 2, "pruning depends on order"),
+        (full_data(epochs=100, trials=32), 2, "one job"),
+        (full_data(epochs=20), 1, "one core"),
+        (full_data(epochs=10), 2, "less work than starting a worker costs"),
+        (open_configs("grid.yaml"), 2, "the grid's 3 groups take as long either way"),
+        (full_data(epochs=20) + "prune: {method: median}\n", 2, "pruning depends on order"),
     ],
 )
 def test_other_launches_stay_in_this_process(tmp_path, text, cores, why):
     assert not AutoExecutor(cores=cores).in_parallel(jobs_of(tmp_path, text)), why
 
 
-def test_job_work_counts_training_images_of_the_epochs_left(tmp_path):
+def test_a_jobs_cost_counts_its_minibatches_trials_and_epochs_left(tmp_path):
     (job,) = jobs_of(
         tmp_path,
-        "base: {epochs: 3, train_subset: 1000, val_fraction: 0.2}\ngrid: {lr: [0.1, 0.2]}\n",
+        "base: {epochs: 3, train_subset: 1000, val_fraction: 0.2, batch_size: 128}\n"
+        "grid: {lr: [0.1, 0.2]}\n",
     )
-    assert job.images() == 800 * 3
-    assert (job.__class__(job.number, job.trials, start_epoch=2)).images() == 800
+    # 800 training images: 7 minibatches of 128, each 2 trials at half a 256-batch, plus 8
+    assert job.cost() == 3 * 7 * (2 * 0.5 + jobs.BATCH_OVERHEAD)
+    assert job.__class__(job.number, job.trials, start_epoch=2).cost() == 7 * 9
 
 
 def test_the_local_default_is_the_auto_executor_and_a_number_is_kept():
@@ -77,7 +90,7 @@ def test_groups_side_by_side_give_this_process_tables(tmp_path, monkeypatch, rea
     """Two fused groups on two worker processes (the threshold lowered to fit a test):
     each job ran in a process of its own, not this one, and the tables are the bits a
     serial sweep writes."""
-    monkeypatch.setattr(executors, "PARALLEL_MIN_IMAGES", 0)
+    monkeypatch.setattr(executors, "PARALLEL_MIN_COST", 0)
     monkeypatch.setenv("PID_DIR", str(tmp_path))
     spec = tmp_path / "s.yaml"
     spec.write_text(TWO_GROUPS)

@@ -51,7 +51,8 @@ def test_help_fits_80_columns_and_is_undamaged(command):
     assert max(len(line) for line in text.splitlines()) <= 80, text
     assert "..." not in re.sub(r"(PATHS|\[ARGS\])\.\.\.", "", text), text  # no cut short help
     assert not re.search(r" [.;](\s|$)", text), text  # what eaten [markup] leaves
-    for damage in ("<bool>", "{", "<path>", "<str>", "<int", "<float>", "<list", "╭", "()"):
+    damages = ("<bool>", "{", "<path>", "<str>", "<int", "<float>", "<list", "╭", "()", "]]")
+    for damage in damages:  # "]]": what removing click's range from its own [...] left
         assert damage not in text, (damage, text)
     if command:
         assert "Example: softmax " + command in " ".join(text.split())
@@ -100,5 +101,7 @@ def test_help_reads_as_plain_sentences(command):
 
 
 def test_ranges_are_said_in_words():
-    assert "Trials in parallel, at least 1 " in " ".join(render_help("sweep", "--help").split())
+    sweep = " ".join(render_help("sweep", "--help").split())
+    assert "Worker processes, at least 1 " in sweep
+    assert "[default: one per core for sweeps of several fused groups that do not prune] " in sweep
     assert "Rows to print, at least 1.  [default: 30]" in render_help("compare", "--help")

@@ -62,10 +62,12 @@ class SerialExecutor(Executor):
                 handle(failed(job, exc))
 
 
-# A launch goes to worker processes when its jobs train at least this many images (an
-# image once per epoch): a worker's start (MXNet's import, its first graphs) costs about
-# what a fused group of 32 trials spends on 6 epochs of 54,000 images.
-PARALLEL_MIN_IMAGES = 8 * 54_000
+# A launch goes to worker processes when its jobs cost at least this much (Job.cost):
+# about 20 s of training in one process on a 2-core EPYC, against the 3 s a worker's
+# start costs (MXNet's import, its first graphs). configs/grid.yaml (12 trials in 3
+# groups, 10 epochs: 114,000) took as long either way; 1,000 trials x 1 epoch
+# (265,000) took 26 s against 40 s (docs/performance.md#both-cores).
+PARALLEL_MIN_COST = 200_000
 
 
 class AutoExecutor(Executor):
@@ -109,7 +111,7 @@ class AutoExecutor(Executor):
             len(jobs) > 1
             and self.cores > 1
             and not any(job.prune for job in jobs)
-            and sum(job.images() for job in jobs) >= PARALLEL_MIN_IMAGES
+            and sum(job.cost() for job in jobs) >= PARALLEL_MIN_COST
         )
 
     def _processes(self, jobs: int) -> ProcessExecutor:

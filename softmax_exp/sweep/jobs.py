@@ -21,6 +21,7 @@ from .expand import Trial
 
 MAX_FUSED = 32  # trials per stacked model; larger groups are split
 TRAIN_IMAGES = 60_000  # Fashion-MNIST's training set
+BATCH_OVERHEAD = 8  # a minibatch's cost besides its trials', in trials (epoch_parts.py)
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,16 @@ class Job:
     def ids(self) -> list[str]:
         return [t.id for t in self.trials]
 
-    def images(self) -> int:
-        """The training images the job goes through, an image once per epoch (its
-        trials share their minibatches): how much work it is, roughly."""
+    def cost(self) -> float:
+        """How much work the job is, roughly, in minibatches of 256 images of one trial:
+        each of its minibatches costs its trials' share, plus what a minibatch costs
+        whatever the trials (MXNet's and Python's own: about BATCH_OVERHEAD trials')."""
         config = self.trials[0].config
-        train = config.train_subset or TRAIN_IMAGES
+        train = round((config.train_subset or TRAIN_IMAGES) * (1 - config.val_fraction))
+        batches = math.ceil(train / config.batch_size)
+        per_batch = len(self.trials) * config.batch_size / 256 + BATCH_OVERHEAD
         left = max(t.config.epochs for t in self.trials) - self.start_epoch
-        return round(train * (1 - config.val_fraction)) * max(0, left)
+        return max(0, left) * batches * per_batch
 
 
 def plan_jobs(

@@ -30,7 +30,7 @@ from .directory import (
     record_start,
     taken,
 )
-from .executors import Executor, SerialExecutor
+from .executors import AutoExecutor, Executor
 from .expand import Trial
 from .jobs import Job, plan_jobs
 from .spec import SweepSpec, load_sweep_spec
@@ -98,8 +98,10 @@ def run_sweep(
 
     - `out`: the sweep directory (default runs/sweep-<name>); running again resumes it:
       finished trials are kept, interrupted ones go on from their last checkpoint.
-    - `executor`: where the trials run (default: one after another in this process);
-      `workers`: how many trials at a time the sweeper plans for.
+    - `executor`: where the trials run (default: AutoExecutor, several fused groups side
+      by side on worker processes, one per core, when they are worth it, else one after
+      another in this process); `workers`: how many trials at a time the sweeper plans
+      for.
     - `fuse`: train trials that share their minibatches as one stacked model.
     - `restart`: run every trial again, and take over a directory of another sweep.
     - `fail_fast`: stop at the first failed trial (SoftmaxExpError ends it there).
@@ -112,7 +114,7 @@ def run_sweep(
     if out is None:
         default_sweep_dir(spec)  # a name that cannot be a directory fails before any work
     sweeper = make_sweeper(spec, workers)
-    runner = executor or SerialExecutor()
+    runner = executor or AutoExecutor()
     plan: dict[str, Any] = {
         "fuse": fuse,
         "workers": workers,
