@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -58,7 +59,11 @@ def main(trials: int = 32, epochs: int = 2) -> None:
         return found
 
     _GroupTrainer._evaluate = timed_evaluate
-    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
+    # a file of its own: MXNet's profiler replaces its file, and os.devnull replaced would
+    # leave the machine without a /dev/null
+    handle, trace = tempfile.mkstemp(suffix=".json")
+    os.close(handle)
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=trace)
     mx.profiler.set_state("run")
     started, cpu = time.perf_counter(), time.thread_time()
     train_group(configs, split, ctx, TrainHooks())
@@ -66,6 +71,7 @@ def main(trials: int = 32, epochs: int = 2) -> None:
     wall, python = time.perf_counter() - started, time.thread_time() - cpu
     mx.profiler.set_state("stop")
     ops = json.loads(mx.profiler.dumps(reset=True, format="json"))["Time"]["operator"]
+    os.unlink(trace)
     parts = {
         name: sum(ops[op]["Total"] for op in names if op in ops) / 1e3 / epochs
         for name, names in PARTS.items()

@@ -31,7 +31,7 @@ def sweep(
         metavar="N",
         help=with_default(
             "Worker processes, at least 1 (1: this process; with Ray, the cluster's CPUs decide).",
-            "one per core for sweeps of several fused groups that do not prune",
+            "one per core when several fused groups are worth it; TPE and pruning: 1",
         ),
     ),
     executor: str = typer.Option(

@@ -12,6 +12,7 @@ import pytest
 from helpers import FUSED_ATOL, kernels_in_use, pid_recording_worker, tables
 from softmax_exp.sweep import (
     SerialExecutor,
+    SweepObserver,
     executors,
     expand,
     jobs,
@@ -27,6 +28,14 @@ grid:
   lr: [0.05, 0.5]
   batch_size: [100, 200]
 """
+
+
+class Notes(SweepObserver):
+    def __init__(self):
+        self.said = []
+
+    def note(self, message):
+        self.said.append(message)
 
 
 def open_configs(name: str) -> str:
@@ -52,6 +61,11 @@ def test_several_jobs_with_work_enough_go_to_one_process_per_core(tmp_path):
     jobs = jobs_of(tmp_path, full_data(epochs=20))
     assert len(jobs) == 2
     assert AutoExecutor(cores=2).in_parallel(jobs)
+    assert (
+        AutoExecutor(cores=2)
+        .describe(jobs)
+        .startswith("2 fused groups side by side on 2 worker processes")
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,7 +79,9 @@ def test_several_jobs_with_work_enough_go_to_one_process_per_core(tmp_path):
     ],
 )
 def test_other_launches_stay_in_this_process(tmp_path, text, cores, why):
-    assert not AutoExecutor(cores=cores).in_parallel(jobs_of(tmp_path, text)), why
+    jobs = jobs_of(tmp_path, text)
+    assert not AutoExecutor(cores=cores).in_parallel(jobs), why
+    assert AutoExecutor(cores=cores).describe(jobs) == ""  # nothing said: this process
 
 
 def test_a_jobs_cost_counts_its_minibatches_trials_and_epochs_left(tmp_path):
@@ -96,7 +112,12 @@ def test_groups_side_by_side_give_this_process_tables(tmp_path, monkeypatch, rea
     spec.write_text(TWO_GROUPS)
     serial = run_sweep(spec, tmp_path / "serial", executor=SerialExecutor(), argv=["t"])
     auto = AutoExecutor(cores=2, worker=pid_recording_worker)
-    parallel = run_sweep(spec, tmp_path / "auto", executor=auto, argv=["t"])
+    notes = Notes()
+    parallel = run_sweep(spec, tmp_path / "auto", executor=auto, argv=["t"], observer=notes)
+    assert [n for n in notes.said if "worker processes" in n] == [
+        "2 fused groups side by side on 2 worker processes, one per core "
+        "(-j 1 trains them in this process)"
+    ]
     pids = {p.read_text() for p in tmp_path.glob("job-*")}
     assert len(list(tmp_path.glob("job-*"))) == 2 and len(pids) == 2
     assert str(os.getpid()) not in pids

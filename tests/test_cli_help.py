@@ -103,5 +103,8 @@ def test_help_reads_as_plain_sentences(command):
 def test_ranges_are_said_in_words():
     sweep = " ".join(render_help("sweep", "--help").split())
     assert "Worker processes, at least 1 " in sweep
-    assert "[default: one per core for sweeps of several fused groups that do not prune] " in sweep
+    assert (
+        "[default: one per core when several fused groups are worth it; TPE and pruning: 1] "
+        in sweep
+    )
     assert "Rows to print, at least 1.  [default: 30]" in render_help("compare", "--help")

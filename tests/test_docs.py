@@ -26,7 +26,16 @@ CLI = typer.main.get_command(app)
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Programs other than softmax that the docs' bash blocks may name: they belong to Ray,
 # pip, Optuna's dashboard or the shell, not to this project.
-OTHER_PROGRAMS = {"ray", "pip", "optuna-dashboard", "export", "timeout", "mlflow", "tensorboard"}
+OTHER_PROGRAMS = {
+    "ray",
+    "pip",
+    "optuna-dashboard",
+    "export",
+    "timeout",
+    "mlflow",
+    "tensorboard",
+    "git",
+}
 # Linked before it exists on every branch: docs/contributing.md comes with the test
 # tiers; once it is there, links to it are checked like any other.
 NOT_YET_WRITTEN = {ROOT / "docs" / "contributing.md"}

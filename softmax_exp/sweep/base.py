@@ -35,6 +35,11 @@ class Executor(ABC):
     def close(self) -> None:
         """Release what `start` or `launch` took."""
 
+    def describe(self, jobs: Sequence[Job]) -> str:
+        """How `jobs` will run, in a few words for the sweep's display ("": nothing to
+        say, they run in this process)."""
+        return ""
+
     @abstractmethod
     def launch(
         self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None

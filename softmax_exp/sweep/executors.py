@@ -105,6 +105,15 @@ class AutoExecutor(Executor):
         else:
             self.serial.launch(jobs, handle, prepare, dataset)
 
+    def describe(self, jobs: Sequence[Job]) -> str:
+        if not self.in_parallel(jobs):
+            return ""
+        workers = min(self.cores, len(jobs))
+        return (
+            f"{len(jobs)} fused groups side by side on {workers} worker processes, one per "
+            "core (-j 1 trains them in this process)"
+        )
+
     def in_parallel(self, jobs: Sequence[Job]) -> bool:
         """Whether `jobs` go to worker processes."""
         return (
@@ -148,6 +157,9 @@ class ProcessExecutor(Executor):
         self.threads = max(1, cores // workers)
         self.worker = worker or _worker  # a module-level function: spawn pickles it by name
         self.pool: Optional[_Pool] = None
+
+    def describe(self, jobs: Sequence[Job]) -> str:
+        return f"{len(jobs)} jobs on {self.workers} worker processes"
 
     def start(self, expected: Sequence[Job], at_once: int) -> None:
         """Start the workers now: their MXNet import overlaps the sweep's checks."""

@@ -147,10 +147,14 @@ def run_sweep(
 
 def _run(driver: _Driver, sweeper: Sweeper, runner: Executor, plan: dict, dataset) -> None:
     """The loop: ask the sweeper, run what is not finished yet (fused), tell it."""
+    said = ""
     try:
         while batch := sweeper.ask(driver.sweep.records):
             to_run = [t for t in batch if driver.sweep.records[t.id].status not in FINISHED]
             jobs = plan_jobs(to_run, start_epochs=driver.start_epochs(to_run), **plan)
+            if (how := runner.describe(jobs)) and how != said:
+                driver.observer.note(how)
+                said = how
             runner.launch(jobs, driver.handle, driver.prepare, dataset)
             sweeper.tell(driver.sweep.records)
     except FailFast:
