@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 from softmax_exp.mxnet_compat import load_mxnet
 
@@ -218,24 +219,32 @@ def measure_sgemm() -> dict:
     """numpy's sgemm of the fused shapes, in fresh processes without MXNet (whose
     OpenMP threads would compete with OpenBLAS's): with OpenBLAS's kernel for this CPU,
     and as numpy picks it."""
-    width = 10 * FUSED_TRIALS
-    code = SGEMM % (width, width, width)
-    rates = {}
-    for name, core, threads in (
-        ("numpy", openblas_core(), None),
-        ("numpy_1_thread", openblas_core(), "1"),
-        ("numpy_as_detected", "", None),
-    ):
-        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-        if core:
-            env["OPENBLAS_CORETYPE"] = core
-        if threads:
-            env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = threads
-        done = subprocess.run(
-            [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
-        )
-        rates[name] = float(done.stdout.strip().splitlines()[-1])
+    rates = {
+        "numpy": sgemm_rate(openblas_core()),
+        "numpy_1_thread": sgemm_rate(openblas_core(), threads=1),
+        "numpy_as_detected": sgemm_rate(""),
+    }
     return {"sgemm_gflops": rates["numpy"], "sgemm_by": rates, "openblas_core": openblas_core()}
+
+
+def sgemm_rate(core: str, threads: Optional[int] = None) -> float:
+    """GFLOPS of numpy's sgemm of a full group's two products, in a fresh process:
+    OpenBLAS's kernel `core` ("": as numpy detects it), on `threads` threads (None: as
+    many as OpenBLAS takes)."""
+    width = 10 * FUSED_TRIALS
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    if core:
+        env["OPENBLAS_CORETYPE"] = core
+    if threads:
+        env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
+    done = subprocess.run(
+        [sys.executable, "-c", SGEMM % (width, width, width)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def measure_gflops_side_by_side(tmp: Path, processes: int = 2) -> dict:

@@ -50,36 +50,13 @@ random:
     weight_decay: {{loguniform: [0.000001, 0.01]}}
 """
 
-SGEMM = """
-import json, time
-import numpy as np
-rng = np.random.default_rng(0)
-def rate(m, k, n):
-    a, b = rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32)
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(100):
-            a @ b
-        best = min(best, (time.perf_counter() - started) / 100)
-    return best
-seconds = rate(256, 784, 320) + rate(784, 256, 320)
-print(json.dumps(2 * 2 * 256 * 784 * 320 / seconds / 1e9))
-"""
-
 
 def sgemm_gflops(threads: int) -> float:
-    """numpy's sgemm of the fused shapes in a fresh process, OpenBLAS's kernel named for
-    this CPU (run.py's openblas_core), on `threads` threads."""
-    from run import openblas_core
+    """numpy's sgemm of the fused shapes (run.py's), OpenBLAS's kernel named for this
+    CPU, on `threads` threads."""
+    from run import openblas_core, sgemm_rate
 
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-    if openblas_core():
-        env["OPENBLAS_CORETYPE"] = openblas_core()
-    done = subprocess.run(
-        [sys.executable, "-c", SGEMM], check=True, capture_output=True, text=True, env=env
-    )
-    return float(done.stdout.strip().splitlines()[-1])
+    return sgemm_rate(openblas_core(), threads)
 
 
 def code_env(checkout: Path, shims: Path) -> dict:

@@ -14,21 +14,20 @@ BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a sweep measured in-process
 
 
-def test_the_scale_measurement_reports_memory_and_the_drivers_events(tmp_path, real_dataset):
+def benchmark(script: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """benchmarks/`script` with `args`, run to its end without an error."""
     done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "run.py"),
-            "--measure",
-            "scale:8:2",
-            "--tmp",
-            str(tmp_path),
-        ],
+        [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_scale_measurement_reports_memory_and_the_drivers_events(tmp_path, real_dataset):
+    done = benchmark("run.py", "--measure", "scale:8:2", "--tmp", str(tmp_path), timeout=300)
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert (found["trials"], found["epochs"]) == (8, 2) and found["peak_rss_mb"] > 0
     events = {kind: value["events"] for kind, value in found["driver"].items()}
@@ -38,22 +37,7 @@ def test_the_scale_measurement_reports_memory_and_the_drivers_events(tmp_path, r
 
 def test_the_sweep_command_benchmark_measures_each_setting(tmp_path, real_dataset):
     raw = tmp_path / "raw.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "sweeps.py"),
-            "--sizes",
-            "8x1",
-            "--report",
-            "both",
-            "--json",
-            str(raw),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+    done = benchmark("sweeps.py", "--sizes", "8x1", "--report", "both", "--json", str(raw))
     runs = json.loads(raw.read_text())["runs"]
     assert [run["report"] for run in runs] == [True, False]
     assert all(run["peak_tree_mb"] >= run["peak_driver_mb"] > 0 for run in runs)
