@@ -192,18 +192,23 @@ def append_line(path: Path, line: str, sync: bool = True) -> None:
 
 def sync_file(path: Path) -> None:
     """Force what was appended to `path` without `sync` to disk."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise link_error(path) from None
-        raise disk_error(path, exc) from exc
+    fd = _open_own(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     except OSError as exc:
         raise disk_error(path, exc) from exc
     finally:
         os.close(fd)
+
+
+def _open_own(path: Path, flags: int) -> int:
+    """A file descriptor of `path` itself, never of a link's target (a RunError)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise link_error(path) from None
+        raise disk_error(path, exc) from exc
 
 
 def append_lines(path: Path, lines: list[str], sync: bool = True) -> None:
@@ -213,12 +218,7 @@ def append_lines(path: Path, lines: list[str], sync: bool = True) -> None:
     if not lines:
         return
     data = "".join(line.rstrip("\n") + "\n" for line in lines).encode("utf-8")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise link_error(path) from None
-        raise disk_error(path, exc) from exc
+    fd = _open_own(path, os.O_WRONLY | os.O_APPEND)
     try:
         end = os.lseek(fd, 0, os.SEEK_END)
         try:
