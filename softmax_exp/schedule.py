@@ -15,10 +15,15 @@ from .mxnet_compat import load_mxnet
 Schedule = Callable[[int], float]
 
 
+def is_constant(config: TrainConfig) -> bool:
+    """Whether a run of `config` updates at one learning rate throughout."""
+    return config.lr_schedule == "constant" and not config.warmup_epochs
+
+
 def schedule_for(config: TrainConfig, batches_per_epoch: int) -> Schedule:
     """The learning rate of each update (1-based) of a run of `config`."""
     warmup = config.warmup_epochs * batches_per_epoch
-    if config.lr_schedule == "constant" and not warmup:
+    if is_constant(config):
         return lambda update: config.lr
     lr_scheduler = load_mxnet().lr_scheduler
 

@@ -30,7 +30,7 @@ from .model import NUM_CLASSES
 from .mxnet_compat import load_mxnet
 from .progress import GroupSnapshot, Stacked, TrialProgress
 from .records import EpochMetrics, TrialOutcome
-from .schedule import schedule_for
+from .schedule import is_constant, schedule_for
 from .split import SplitData
 
 # Settings that fix the minibatch sequence and the optimizer: trials agreeing
@@ -154,7 +154,7 @@ class _GroupTrainer:
         self.schedules = [schedule_for(c, batches) for c in configs]
         # constant rates change only when a trial ends (at an epoch's end): then the
         # rates are not looked at after every update (a tenth of the loop's Python time)
-        self.rates_vary = any(c.lr_schedule != "constant" or c.warmup_epochs for c in configs)
+        self.rates_vary = not all(is_constant(c) for c in configs)
         self.updates = 0
         self.applied: Optional[np.ndarray] = None  # the rates on the device
         # the stacked parameters after the last finished epoch
