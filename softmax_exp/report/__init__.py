@@ -150,19 +150,18 @@ def _statuses(source: Source, rest: list) -> list:
 def _sweep_views(
     page: Page, sweeps: list[tuple[Source, str]], several: bool, importance: bool
 ) -> None:
+    points = [(source, replace(source, trials=thinning.points(source))) for source, _ in sweeps]
     page.section("parallel", "Parallel coordinates")
-    for source, _ in sweeps:
+    for source, shown in points:
         _subtitle(page, source, several)
-        shown = replace(source, trials=thinning.points(source))
         _points_note(page, source, shown)
         page.plot(
             figures.parallel_coordinates(shown),
             "nothing swept, or no trial has a value of the selection metric",
         )
     page.section("slices", "Slices: the metric against each setting")
-    for source, _ in sweeps:
+    for source, shown in points:
         _subtitle(page, source, several)
-        shown = replace(source, trials=thinning.points(source))
         _points_note(page, source, shown)
         page.plot(figures.slices(shown), "nothing swept")
     page.section("importance", "Parameter importance")

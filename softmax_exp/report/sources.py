@@ -133,7 +133,6 @@ def read_source(path: Path, with_infos: bool = False) -> Source:
         metric = _selected_on(trials, spec)
         mode = spec.mode if spec else direction(metric)
         commands = _lines(path / COMMANDS_LOG)
-        directories = {str(row.trial_id): row.path for row in trials.itertuples()}
         source = Source(
             path,
             "sweep",
@@ -145,8 +144,9 @@ def read_source(path: Path, with_infos: bool = False) -> Source:
             spec_text,
             commands=commands,
         )
-        for trial_id, directory in directories.items():
-            source.add_info(trial_id, read_run_info(trial_directory(path, directory)), with_infos)
+        for row in trials.itertuples():
+            info = read_run_info(trial_directory(path, row.path))
+            source.add_info(str(row.trial_id), info, with_infos)
     else:
         metric = str(trials["selected_on"].iloc[0])
         mode = direction(metric)

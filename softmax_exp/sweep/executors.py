@@ -174,7 +174,7 @@ class ProcessExecutor(Executor):
     def launch(
         self, jobs: Sequence[Job], handle: Handle, prepare: Prepare = unchanged, dataset=None
     ) -> None:
-        """Workers load the dataset themselves, job by job (from the decoded cache):
+        """Workers load the dataset themselves, once each (from the decoded cache):
         sending the whole dataset through a queue would cost more (docs/performance.md)."""
         started = self.pool is not None
         pool = self.pool or self._new_pool()

@@ -124,10 +124,7 @@ def run_sweep(
         "mode": spec.mode,
         "checkpoint_seconds": spec.checkpoint_seconds,
     }
-    runner.start(
-        plan_jobs(sweeper.known(), **plan) if sweeper.known() else [],
-        min(workers, max(1, sweeper.planned)),
-    )
+    runner.start(plan_jobs(sweeper.known(), **plan), min(workers, max(1, sweeper.planned)))
     try:
         dataset = check_inputs(sweeper.probe(), data_dir)
         with taken(make_sweep_dir(spec, out), spec, spec_path, restart) as path:
